@@ -1,0 +1,269 @@
+"""One Jupyter kernel: its process, its connection, and running one cell at a time on it.
+
+Lifecycle (owned by the pool): `start()` → ready → `execute()` any number of
+times, `interrupt()` when a cell overstays → `kill()` → `close()`.
+
+Messaging goes over ipc (Unix) sockets in the server's private runtime folder:
+no TCP ports to race for, nothing another local process can reach, and faster
+than loopback TCP. Every message is signed with a key only this server knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.connect import write_connection_file
+
+from .errors import KernelDied, KernelStartError
+from .launcher import KernelLauncher, KernelProcess
+from .outputs import Output, OutputCollector
+from .runtime import META_KEY
+from .zygote import start_error_file
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+# Run once on every new kernel through the same path as a render: proves the
+# request data arrives as data and warms IPython's compile path.
+WARMUP_CELL = "assert variables == {'warmup': True} and source == 'warmup', (variables, source)"
+WARMUP_REQUEST = {"variables": {"warmup": True}, "source": "warmup"}
+
+
+@dataclass
+class Execution:
+    """What one cell produced."""
+
+    outputs: list[Output]
+    error: tuple[str, str] | None
+    """(exception name, message) when the cell raised, else None."""
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """Per-kernel process settings."""
+
+    memory_limit: int = 0
+    nice: int = 0
+    start_timeout: float = 60.0
+
+
+class Kernel:
+    """A kernel process plus the client that talks to it; one cell at a time."""
+
+    def __init__(self, kernel_id: str, runtime_dir: Path, context: zmq.asyncio.Context) -> None:
+        self.id = kernel_id
+        self.renders = 0
+        self.pid: int | None = None
+        self._runtime_dir = runtime_dir
+        self._context = context
+        self._connection_file = runtime_dir / f"{kernel_id}.json"
+        self._work_root = runtime_dir / "work" / kernel_id
+        self._process: KernelProcess | None = None
+        self._client: AsyncKernelClient | None = None
+        self._connection: dict[str, Any] = {}
+        self._running: str | None = None
+        self.kill_reason: str | None = None
+
+    @property
+    def exited(self) -> asyncio.Future[str]:
+        assert self._process is not None, "kernel not started"
+        return self._process.exited
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and not self._process.exited.done()
+
+    async def start(self, launcher: KernelLauncher, options: KernelOptions) -> None:
+        """Spawn the process, connect, and prove it runs a render's cell correctly."""
+        self._connection_file, self._connection = write_connection_file(
+            str(self._connection_file),
+            ip=str(self._runtime_dir / "sockets" / self.id),
+            transport="ipc",
+            key=os.urandom(32).hex().encode(),
+        )
+        self._process = await launcher.spawn(
+            Path(self._connection_file), self._work_root, options.memory_limit, options.nice
+        )
+        self.pid = self._process.pid
+        client = AsyncKernelClient(context=self._context)
+        client.load_connection_info(self._connection)
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        self._client = client
+        deadline = time.monotonic() + options.start_timeout
+        try:
+            await self._handshake(deadline)
+            warmup = await self.execute(WARMUP_CELL, WARMUP_REQUEST, deadline - time.monotonic())
+        except KernelDied:
+            raise KernelStartError(self._start_failure()) from None
+        except TimeoutError:
+            raise KernelStartError(
+                f"kernel {self.id} did not answer within its start timeout"
+            ) from None
+        if warmup.error is not None:
+            raise KernelStartError(
+                f"kernel {self.id} did not receive request data ({warmup.error[0]}: "
+                f"{warmup.error[1]}); ipykernel>=7 and IPython>=9 are required"
+            )
+
+    async def execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
+        """Run one cell with `request` ("variables", "source") bound as data.
+
+        Raises TimeoutError when `timeout` passes first (the cell keeps running:
+        call `interrupt()`), KernelDied when the process exits meanwhile.
+        """
+        client = self._connected()
+        message = client.session.msg(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            metadata={META_KEY: request},
+        )
+        client.shell_channel.send(message)
+        self._running = message["header"]["msg_id"]
+        collector = OutputCollector()
+        reply = await self._finish(self._running, collector, timeout)
+        self._running = None
+        error = None
+        if reply.get("status") == "error":
+            error = (reply.get("ename", ""), reply.get("evalue", ""))
+        return Execution(outputs=collector.outputs, error=error)
+
+    async def interrupt(self, grace: float) -> bool:
+        """Interrupt the running cell; True if the kernel is idle again within `grace`."""
+        if self._running is None:
+            return True
+        if not self.alive or self.pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGINT)
+        try:
+            await self._finish(self._running, OutputCollector(), grace)
+        except (TimeoutError, KernelDied):
+            return False
+        self._running = None
+        return True
+
+    def kill(self, reason: str) -> None:
+        """Stop the process at once (SIGKILL); `reason` explains it to whoever was waiting."""
+        if self.kill_reason is None:
+            self.kill_reason = reason
+        if self.alive and self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Release the client and the kernel's files (the process must be gone or going)."""
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+        for path in self._files():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def rss(self) -> int | None:
+        """Resident memory of the kernel process in bytes, or None if it is gone."""
+        try:
+            with open(f"/proc/{self.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def describe_exit(self) -> str:
+        """Why the process is gone, in words a user can act on."""
+        how = self.exited.result() if self.exited.done() else "stopped"
+        if self.kill_reason:
+            return f"{how} ({self.kill_reason})"
+        if "SIGKILL" in how:
+            return f"{how} (out of memory?)"
+        return how
+
+    def _start_failure(self) -> str:
+        """Why the process died while starting: the error it left behind, and its exit."""
+        why = ""
+        with contextlib.suppress(OSError):
+            why = Path(start_error_file(str(self._connection_file))).read_text().strip()
+        message = f"kernel {self.id} {self.describe_exit()} while starting"
+        if why.startswith("MemoryError"):
+            why += " (is --kernel-memory-limit too small?)"
+        return f"{message}: {why}" if why else message
+
+    def _connected(self) -> AsyncKernelClient:
+        if self._client is None:
+            raise KernelDied(f"kernel {self.id} is not connected")
+        return self._client
+
+    def _files(self) -> list[Path]:
+        files = [Path(self._connection_file), Path(start_error_file(str(self._connection_file)))]
+        ip = self._connection.get("ip")
+        for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
+            if ip and key in self._connection:
+                files.append(Path(f"{ip}-{self._connection[key]}"))
+        return files
+
+    async def _handshake(self, deadline: float) -> None:
+        """Wait until the kernel answers on the shell channel and publishes on IOPub.
+
+        A SUB socket misses what is published before its subscription lands, so
+        one kernel_info reply is not enough: keep asking until a status message
+        for one of the requests arrives on IOPub too.
+        """
+        client = self._connected()
+        while True:
+            msg_id = client.kernel_info()
+            try:
+                await self._finish(msg_id, OutputCollector(), 1.0)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    async def _finish(self, msg_id: str, collector: OutputCollector, timeout: float) -> dict:
+        """Collect IOPub output until `msg_id` goes idle and return its shell reply content."""
+        client = self._connected()
+
+        async def iopub() -> None:
+            while True:
+                msg = await client.iopub_channel.get_msg()
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "status":
+                    if msg["content"].get("execution_state") == "idle":
+                        return
+                    continue
+                collector.add(msg["msg_type"], msg["content"])
+
+        async def shell() -> dict:
+            while True:
+                msg = await client.shell_channel.get_msg()
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return msg["content"]
+
+        work = asyncio.ensure_future(asyncio.gather(iopub(), shell()))
+        try:
+            done, _ = await asyncio.wait(
+                {work, self.exited}, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work in done:
+            return work.result()[1]
+        if self.exited.done():
+            raise KernelDied(f"The kernel running this visualization {self.describe_exit()}")
+        raise TimeoutError

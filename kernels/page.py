@@ -1,0 +1,89 @@
+"""Export a render's outputs as one self-contained HTML page.
+
+The page needs nothing from the network: no CDN scripts or styles, only what
+the outputs themselves carry. The template is read from disk once, when the
+`PageTemplate` is built, and split around its two markers so that each render
+is a few string joins.
+
+Each output shows its richest representation, in the order a notebook front
+end would pick: JavaScript, HTML, images, LaTeX/Markdown source, JSON, plain
+text. Only the type's own rich outputs reach the page; streams are shown for
+`custom` only (the caller filters them), as in the stock server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from importlib import resources
+
+from .ansi import ansi_to_html
+from .outputs import Output
+
+TITLE_MARK = "<!--title-->"
+BODY_MARK = "<!--body-->"
+
+
+class PageTemplate:
+    """A page skeleton with a title and a body slot, parsed once."""
+
+    def __init__(self, text: str) -> None:
+        head, title_rest = _split_once(text, TITLE_MARK)
+        middle, tail = _split_once(title_rest, BODY_MARK)
+        self._head, self._middle, self._tail = head, middle, tail
+
+    @classmethod
+    def default(cls) -> PageTemplate:
+        """The template shipped with the package."""
+        text = resources.files(__package__).joinpath("templates/page.html").read_text("utf-8")
+        return cls(text)
+
+    def render(self, outputs: Iterable[Output], title: str) -> str:
+        body = "\n".join(_output_html(output) for output in outputs)
+        return "".join((self._head, html.escape(title), self._middle, body, self._tail))
+
+
+def _split_once(text: str, mark: str) -> tuple[str, str]:
+    if text.count(mark) != 1:
+        raise ValueError(f"page template must contain {mark} exactly once")
+    before, after = text.split(mark)
+    return before, after
+
+
+def _output_html(output: Output) -> str:
+    kind = output["output_type"]
+    if kind == "stream":
+        text = html.escape(output["text"], quote=False)
+        return f'<div class="output stream-{output["name"]}"><pre>{text}</pre></div>'
+    if kind == "error":
+        traceback = ansi_to_html("\n".join(output["traceback"]))
+        return f'<div class="output error"><pre>{traceback}</pre></div>'
+    return f'<div class="output">{_mime_html(output.get("data", {}))}</div>'
+
+
+def _mime_html(data: dict) -> str:
+    """The richest representation of a MIME bundle, as HTML."""
+    if "application/javascript" in data:
+        return f"<script>{data['application/javascript']}</script>"
+    if "text/html" in data:
+        return _text(data["text/html"])
+    if "image/svg+xml" in data:
+        return _text(data["image/svg+xml"])
+    for mime in ("image/png", "image/jpeg", "image/gif"):
+        if mime in data:
+            encoded = _text(data[mime]).replace("\n", "")
+            return f'<img src="data:{mime};base64,{encoded}" alt="">'
+    for mime in ("text/latex", "text/markdown"):
+        if mime in data:
+            return f"<pre>{html.escape(_text(data[mime]), quote=False)}</pre>"
+    if "application/json" in data:
+        return f"<pre>{html.escape(json.dumps(data['application/json'], indent=2))}</pre>"
+    if "text/plain" in data:
+        return f"<pre>{ansi_to_html(_text(data['text/plain']))}</pre>"
+    return ""
+
+
+def _text(value: str | list[str]) -> str:
+    """MIME data may arrive as one string or a list of lines (nbformat allows both)."""
+    return value if isinstance(value, str) else "".join(value)

@@ -1,0 +1,346 @@
+"""A fixed-size pool of warm kernels, leased one render at a time, that heals itself.
+
+Rules the pool keeps:
+- At most `size` kernels run; a supervisor task starts replacements whenever
+  one is retired or dies, backing off while starts keep failing.
+- A request leases an idle kernel or waits in a first-come line of at most
+  `max_queue`; past that it is refused at once with an estimate of when to
+  retry. A lease that cannot be granted before the request's deadline fails.
+- A kernel is handed to the next request only after its previous render
+  finished cleanly (the in-kernel runtime resets it as the cell ends).
+- A kernel is retired (killed and replaced) when it ran `custom` code (unless
+  the operator allows reuse), reached `max_renders`, grew past 90% of its
+  memory limit or hit MemoryError, or ignored an interrupt after a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import shutil
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq.asyncio
+
+from .errors import PoolClosed, PoolOverloaded, PoolUnavailable
+from .kernel import Kernel, KernelOptions
+from .launcher import KernelLauncher
+
+log = logging.getLogger(__name__)
+
+MEMORY_RECYCLE_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many kernels, how long the line, and when a kernel is worn out."""
+
+    size: int = 2
+    max_queue: int = 8
+    max_renders: int = 500
+    memory_limit: int = 0
+    reuse_custom_kernels: bool = False
+    interrupt_grace: float = 1.0
+    start_timeout: float = 60.0
+    nice: int = 5
+
+
+@dataclass
+class PoolStats:
+    """A snapshot for /readyz and /metrics."""
+
+    size: int
+    idle: int
+    busy: int
+    starting: int
+    queued: int
+    max_queue: int
+    restarts: dict[str, int] = field(default_factory=dict)
+    start_error: str | None = None
+    kernel_pids: list[int] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.idle + self.busy > 0
+
+
+class KernelPool:
+    """Leases warm kernels to renders; replaces the ones that die or wear out."""
+
+    def __init__(self, settings: PoolSettings, runtime_dir: Path | None = None) -> None:
+        self.settings = settings
+        self._own_runtime_dir = runtime_dir is None
+        self._runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="kfp-viz-"))
+        (self._runtime_dir / "sockets").mkdir(parents=True, exist_ok=True)
+        self._launcher = KernelLauncher(self._runtime_dir)
+        self._context = zmq.asyncio.Context()
+        self._options = KernelOptions(
+            memory_limit=settings.memory_limit,
+            nice=settings.nice,
+            start_timeout=settings.start_timeout,
+        )
+        self._ids = itertools.count(1)
+        self._kernels: dict[str, Kernel] = {}
+        self._ready: set[str] = set()
+        self._idle: deque[Kernel] = deque()
+        self._leased: set[str] = set()
+        self._waiters: deque[asyncio.Future[Kernel]] = deque()
+        self._changed = asyncio.Event()
+        self._all_returned = asyncio.Event()
+        self._restarts: Counter[str] = Counter()
+        self._start_error: str | None = None
+        self._backoff = 0.5
+        self._average_lease = 1.0
+        self._closed = False
+        self._supervisor: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def preload_errors(self) -> dict[str, str]:
+        return self._launcher.preload_errors
+
+    def start(self) -> None:
+        """Begin starting kernels in the background; `wait_ready()` waits for the first."""
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until at least one kernel is ready (or `timeout` passes)."""
+        deadline = time.monotonic() + timeout
+        while not self._ready and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return bool(self._ready)
+
+    async def wait_full(self, timeout: float) -> bool:
+        """Wait until every kernel slot holds an idle kernel (used by tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while len(self._idle) < self.settings.size and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return len(self._idle) >= self.settings.size
+
+    async def lease(self, timeout: float) -> Kernel:
+        """An idle kernel for one render, waiting at most `timeout` seconds in line.
+
+        Raises PoolClosed, PoolOverloaded (line full), PoolUnavailable (kernels
+        fail to start) or TimeoutError.
+        """
+        if self._closed:
+            raise PoolClosed("Server is shutting down")
+        if self._idle and not self._waiters:
+            return self._checkout(self._idle.popleft())
+        if self._start_error and not self._ready:
+            raise PoolUnavailable(f"No kernel is running: {self._start_error}")
+        if len(self._waiters) >= self.settings.max_queue:
+            raise self._overloaded()
+        waiter: asyncio.Future[Kernel] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=max(timeout, 0))
+        except asyncio.CancelledError:
+            self._withdraw(waiter)
+            raise
+        self._withdraw(waiter)
+        if waiter.cancelled():
+            raise TimeoutError
+        return waiter.result()
+
+    def _withdraw(self, waiter: asyncio.Future[Kernel]) -> None:
+        """Leave the line; a kernel handed over in the same instant goes back to the pool."""
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+        if not waiter.done():
+            waiter.cancel()
+            return
+        handed_over = not waiter.cancelled() and waiter.exception() is None
+        if handed_over and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            self._leased.discard(waiter.result().id)
+            self._make_available(waiter.result())
+
+    def give_back(self, kernel: Kernel, retire: str | None, seconds: float | None = None) -> None:
+        """Return a leased kernel after a finished render; retire it if it is worn out."""
+        self._leased.discard(kernel.id)
+        kernel.renders += 1
+        if seconds is not None:
+            self._average_lease = 0.8 * self._average_lease + 0.2 * seconds
+        reason = retire or self._wear(kernel)
+        if not kernel.alive or kernel.id not in self._kernels:
+            self._note_returned()
+            return
+        if reason:
+            self._retire(kernel, reason)
+        else:
+            self._make_available(kernel)
+        self._note_returned()
+
+    def abandon(self, kernel: Kernel, retire_after: str | None) -> None:
+        """Take back a kernel whose render timed out or was cancelled mid-cell.
+
+        The cell is interrupted in the background; a kernel that does not come
+        back within the grace period is killed and replaced.
+        """
+        self._run_in_background(self._recover(kernel, retire_after))
+
+    def stats(self) -> PoolStats:
+        starting = len(self._kernels) - len(self._ready)
+        return PoolStats(
+            size=self.settings.size,
+            idle=len(self._idle),
+            busy=len(self._ready) - len(self._idle),
+            starting=starting,
+            queued=len(self._waiters),
+            max_queue=self.settings.max_queue,
+            restarts=dict(self._restarts),
+            start_error=self._start_error,
+            kernel_pids=[k.pid for k in self._kernels.values() if k.pid is not None],
+        )
+
+    async def close(self, grace: float) -> None:
+        """Refuse new leases, give running renders up to `grace` seconds, then stop everything."""
+        self._closed = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(PoolClosed("Server is shutting down"))
+        self._waiters.clear()
+        if self._leased:
+            self._all_returned.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_returned.wait(), grace)
+        for task in [self._supervisor, *self._background]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        kernels = list(self._kernels.values())
+        for kernel in kernels:
+            kernel.kill("the server is shutting down")
+        exits = [k.exited for k in kernels if k.pid is not None]
+        if exits:
+            await asyncio.wait(exits, timeout=3)
+        await self._launcher.close()
+        for kernel in kernels:
+            kernel.close()
+        self._kernels.clear()
+        self._context.destroy(linger=0)
+        if self._own_runtime_dir:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+
+    # -- internals -----------------------------------------------------------
+
+    def _checkout(self, kernel: Kernel) -> Kernel:
+        self._leased.add(kernel.id)
+        return kernel
+
+    def _make_available(self, kernel: Kernel) -> None:
+        """Hand a ready kernel to the first live waiter, or park it as idle."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._checkout(kernel)
+                waiter.set_result(kernel)
+                return
+        self._idle.append(kernel)
+
+    def _note_returned(self) -> None:
+        if not self._leased:
+            self._all_returned.set()
+
+    def _wear(self, kernel: Kernel) -> str | None:
+        if kernel.renders >= self.settings.max_renders:
+            return "max_renders"
+        limit = self.settings.memory_limit
+        rss = kernel.rss() if limit else None
+        if rss is not None and rss > MEMORY_RECYCLE_FRACTION * limit:
+            return "memory"
+        return None
+
+    def _retire(self, kernel: Kernel, reason: str) -> None:
+        log.info("retiring kernel %s (pid %s): %s", kernel.id, kernel.pid, reason)
+        self._forget(kernel)
+        self._restarts[reason] += 1
+        kernel.kill(f"retired: {reason}")
+        kernel.close()
+        self._changed.set()
+
+    def _forget(self, kernel: Kernel) -> None:
+        self._kernels.pop(kernel.id, None)
+        self._ready.discard(kernel.id)
+        self._leased.discard(kernel.id)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(kernel)
+
+    def _on_exit(self, kernel: Kernel, exited: asyncio.Future[str]) -> None:
+        """A kernel process ended; if nobody retired it on purpose, it died."""
+        if self._closed or kernel.id not in self._kernels:
+            return
+        log.warning("kernel %s (pid %s) %s", kernel.id, kernel.pid, exited.result())
+        self._forget(kernel)
+        self._restarts["died"] += 1
+        kernel.close()
+        self._note_returned()
+        self._changed.set()
+
+    def _overloaded(self) -> PoolOverloaded:
+        waiting = len(self._waiters)
+        retry_after = max(1, math.ceil(self._average_lease * (waiting + 1) / self.settings.size))
+        return PoolOverloaded(
+            f"Server busy: all {self.settings.size} kernels are rendering and {waiting} "
+            f"requests are waiting; retry in {retry_after} s",
+            retry_after,
+        )
+
+    async def _recover(self, kernel: Kernel, retire_after: str | None) -> None:
+        if await kernel.interrupt(self.settings.interrupt_grace):
+            self.give_back(kernel, retire=retire_after)
+            return
+        self._leased.discard(kernel.id)
+        if kernel.id in self._kernels:
+            self._retire(kernel, "unresponsive")
+        self._note_returned()
+
+    async def _supervise(self) -> None:
+        """Keep `size` kernels running or starting; each start runs as its own task."""
+        while not self._closed:
+            self._changed.clear()
+            for _ in range(self.settings.size - len(self._kernels)):
+                self._run_in_background(self._start_one())
+            await self._changed.wait()
+
+    async def _start_one(self) -> None:
+        """Start one kernel in a free slot; after a failure, hold the slot for a back-off."""
+        kernel = Kernel(f"k{next(self._ids)}", self._runtime_dir, self._context)
+        self._kernels[kernel.id] = kernel
+        try:
+            await kernel.start(self._launcher, self._options)
+        except Exception as error:
+            kernel.kill("it failed to start")
+            kernel.close()
+            self._start_error = str(error) or type(error).__name__
+            log.error(
+                "kernel start failed: %s (retrying in %.1f s)", self._start_error, self._backoff
+            )
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 30.0)
+            self._kernels.pop(kernel.id, None)
+            self._changed.set()
+            return
+        self._start_error = None
+        self._backoff = 0.5
+        kernel.exited.add_done_callback(lambda exited: self._on_exit(kernel, exited))
+        self._ready.add(kernel.id)
+        self._make_available(kernel)
+
+    def _run_in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,97 @@
+"""One render, start to finish: request → leased kernel → outputs → HTML page.
+
+This is the execution abstraction the protocols call. Within the request's
+time budget it leases a kernel, runs the type's cell with `variables` and
+`source` bound as data, and exports the outputs as a page. Whatever happens,
+the kernel goes back to the pool in a known state: returned clean, retired,
+or interrupted (and killed if it will not stop) in the background.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import KernelDied, PoolClosed, RenderTimeout
+from .kernel import Execution
+from .page import PageTemplate
+from .pool import KernelPool
+from .types import VisualizationType
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """A validated request: a registered type, its arguments, its source, its time budget."""
+
+    type: VisualizationType
+    variables: dict[str, Any]
+    source: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A finished page, and the error the visualization's own code raised, if any."""
+
+    html: str
+    error: str | None
+    kernel_id: str
+    seconds: float
+
+
+class Renderer:
+    """Renders requests on a kernel pool into pages built from one template."""
+
+    def __init__(self, pool: KernelPool, template: PageTemplate | None = None) -> None:
+        self.pool = pool
+        self.template = template or PageTemplate.default()
+
+    async def render(self, request: RenderRequest) -> RenderResult:
+        started = time.monotonic()
+        try:
+            kernel = await self.pool.lease(request.timeout)
+        except TimeoutError:
+            raise RenderTimeout(request.timeout, waiting_for_kernel=True) from None
+        remaining = request.timeout - (time.monotonic() - started)
+        cell = request.type.cell(request.variables)
+        data = {"variables": request.variables, "source": request.source}
+        retire = "custom_code" if self._retires_after(request) else None
+        try:
+            execution = await kernel.execute(cell, data, remaining)
+        except TimeoutError:
+            self.pool.abandon(kernel, retire_after=retire)
+            raise RenderTimeout(request.timeout, waiting_for_kernel=False) from None
+        except KernelDied:
+            if self.pool.closed:
+                raise PoolClosed("Server is shutting down") from None
+            raise
+        except BaseException:  # cancelled: the client went away mid-render
+            self.pool.abandon(kernel, retire_after=retire)
+            raise
+        seconds = time.monotonic() - started
+        if execution.error and execution.error[0] == "MemoryError":
+            retire = "memory"
+        self.pool.give_back(kernel, retire=retire, seconds=seconds)
+        return RenderResult(
+            html=self._page(request, execution),
+            error=_error_text(execution),
+            kernel_id=kernel.id,
+            seconds=seconds,
+        )
+
+    def _retires_after(self, request: RenderRequest) -> bool:
+        return request.type.is_custom and not self.pool.settings.reuse_custom_kernels
+
+    def _page(self, request: RenderRequest, execution: Execution) -> str:
+        outputs = execution.outputs
+        if not request.type.shows_streams:
+            outputs = [o for o in outputs if o["output_type"] != "stream"]
+        return self.template.render(outputs, title=f"{request.type.name} visualization")
+
+
+def _error_text(execution: Execution) -> str | None:
+    if execution.error is None:
+        return None
+    name, value = execution.error
+    return f"{name}: {value}" if value else name

@@ -1,0 +1,112 @@
+"""The in-kernel half of a render: hand the request its data, then leave no trace.
+
+This module runs inside every kernel (installed by `kernels.zygote` right after
+the kernel app initialises). It never imports anything from the server.
+
+Data in: a render's `execute_request` carries the request's `variables` and
+`source` in its message metadata under `META_KEY`. IPython passes that metadata
+to `pre_run_cell` listeners as `ExecutionInfo.cell_meta`; this module binds the
+values as plain Python objects in the user namespace. They are never spliced
+into code text, so quotes, newlines or backslashes in them cannot change what
+runs.
+
+State out: after the cell (`post_run_cell`, which IPython fires even when the
+cell raised or was interrupted) everything a request could have left in the
+interpreter's shared state is put back as it was when the kernel started: the
+user namespace and output cache, builtins, the working folder (each render
+gets a fresh empty one, deleted afterwards), environment variables, `sys.path`
+and `sys.argv`, the standard streams, and open matplotlib figures.
+
+What a reset cannot undo is a change made inside an imported module or a
+background thread left running; that is why the pool replaces a kernel that
+ran `custom` code unless the operator opts into reuse.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+META_KEY = "kfp_viz"
+
+
+class RequestScope:
+    """Binds one request's data for the duration of one cell, then restores the kernel."""
+
+    def __init__(self, shell: Any, work_root: str) -> None:
+        self._shell = shell
+        self._work_root = work_root
+        self._workdir: str | None = None
+        os.makedirs(work_root, exist_ok=True)
+        os.chdir(work_root)
+        self._builtins = dict(builtins.__dict__)
+        self._environ = dict(os.environ)
+        self._sys_path = list(sys.path)
+        self._sys_argv = list(sys.argv)
+        self._streams = (sys.stdout, sys.stderr, sys.stdin)
+
+    def install(self) -> None:
+        self._shell.events.register("pre_run_cell", self.enter)
+        self._shell.events.register("post_run_cell", self.leave)
+
+    def enter(self, info: Any) -> None:
+        """Start a request: fresh working folder, `variables` and `source` as data."""
+        request = (getattr(info, "cell_meta", None) or {}).get(META_KEY)
+        if request is None:
+            return
+        self._workdir = tempfile.mkdtemp(prefix="render-", dir=self._work_root)
+        os.chdir(self._workdir)
+        self._shell.user_ns["variables"] = request["variables"]
+        self._shell.user_ns["source"] = request["source"]
+
+    def leave(self, result: Any) -> None:
+        """End a request: put back every piece of shared state it could have touched."""
+        if self._workdir is None:
+            return
+        self._close_figures()
+        self._shell.reset(new_session=False)
+        _restore_dict(builtins.__dict__, self._builtins)
+        _restore_environ(self._environ)
+        sys.path[:] = self._sys_path
+        sys.argv[:] = self._sys_argv
+        sys.stdout, sys.stderr, sys.stdin = self._streams
+        os.chdir(self._work_root)
+        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._workdir = None
+
+    @staticmethod
+    def _close_figures() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+
+def _restore_dict(current: dict, saved: dict) -> None:
+    """Make `current` hold exactly `saved` again, touching only what changed."""
+    for key in [k for k in current if k not in saved]:
+        del current[key]
+    for key, value in saved.items():
+        if current.get(key, _MISSING) is not value:
+            current[key] = value
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+_MISSING = object()
+
+
+def install(shell: Any, work_root: str) -> RequestScope:
+    """Attach request scoping to a freshly initialised kernel shell."""
+    scope = RequestScope(shell, work_root)
+    scope.install()
+    return scope

@@ -1,0 +1,217 @@
+"""The kernel factory process ("zygote"): imports once, forks kernels on demand.
+
+Started by `kernels.launcher` (which runs `main()`). It imports
+ipykernel, IPython, this package's in-kernel runtime and every built-in
+visualization type's module (and through them their libraries), then forks a
+new kernel for each spawn request. A forked kernel starts with all of that
+already in memory, shared copy-on-write, so a kernel is ready in a fraction of
+a second and a dead or retired one is cheap to replace.
+
+Protocol: JSON lines. Requests on stdin:
+  {"op": "spawn", "id": N, "connection_file": PATH, "work_root": PATH,
+   "memory_limit": BYTES, "nice": INT}
+Events on the protocol stream (the original stdout; stray prints from imported
+libraries go to stderr instead):
+  {"event": "ready", "pid": P, "preload_errors": {module: error}}
+  {"event": "spawned", "id": N, "pid": P} | {"event": "spawn_failed", "id": N, "error": TEXT}
+  {"event": "exited", "pid": P, "code": C | null, "signal": S | null}
+End of stdin means the server is gone: the zygote exits, and its kernels die
+with it (each kernel asks the OS to kill it when its parent dies).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import json
+import os
+import selectors
+import signal
+import sys
+import traceback
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+KERNEL_ARGS = (
+    "--HistoryManager.enabled=False",
+    "--IPKernelApp.log_level=WARN",
+    "--IPKernelApp.quiet=True",
+)
+
+
+def main() -> None:
+    parent = os.getppid()
+    _die_with_parent(parent)
+    protocol = os.dup(1)
+    os.dup2(2, 1)  # anything printed while importing goes to the log, not the protocol
+    errors = _preload()
+    gc.collect()
+    gc.freeze()  # keep preloaded objects out of the collector so children share their pages
+    _send(protocol, {"event": "ready", "pid": os.getpid(), "preload_errors": errors})
+    _Factory(protocol).serve()
+
+
+def _preload() -> dict[str, str]:
+    """Import everything a kernel needs; return the modules that failed and why."""
+    import ipykernel.ipkernel
+    import ipykernel.kernelapp
+    import ipykernel.zmqshell  # noqa: F401
+    import IPython.display  # noqa: F401
+
+    from . import runtime  # noqa: F401
+    from .types import implemented_modules
+
+    optional = ["ipykernel.debugger", *implemented_modules()]
+    errors = {}
+    for module in optional:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # a broken optional library must not stop the pool
+            errors[module] = f"{type(error).__name__}: {error}"
+    return errors
+
+
+class _Factory:
+    """The zygote's request loop: spawn kernels, reap them, report their exits."""
+
+    def __init__(self, protocol: int) -> None:
+        self._protocol = protocol
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        signal.set_wakeup_fd(self._wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(0, selectors.EVENT_READ, self._read_requests)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, self._reap)
+        self._pending = b""
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self._selector.select():
+                key.data()
+
+    def _read_requests(self) -> None:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            os._exit(0)
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self._handle(json.loads(line))
+
+    def _handle(self, request: dict[str, Any]) -> None:
+        if request.get("op") != "spawn":
+            return
+        try:
+            pid = os.fork()
+        except OSError as error:
+            _send(
+                self._protocol, {"event": "spawn_failed", "id": request["id"], "error": str(error)}
+            )
+            return
+        if pid == 0:
+            self._become_kernel(request)
+        _send(self._protocol, {"event": "spawned", "id": request["id"], "pid": pid})
+
+    def _reap(self) -> None:
+        os.read(self._wake_read, 4096)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            event: dict[str, Any] = {"event": "exited", "pid": pid, "code": None, "signal": None}
+            if os.WIFSIGNALED(status):
+                event["signal"] = os.WTERMSIG(status)
+            else:
+                event["code"] = os.waitstatus_to_exitcode(status)
+            _send(self._protocol, event)
+
+    def _become_kernel(self, request: dict[str, Any]) -> None:
+        """In the forked child: shed the factory's state and run a kernel. Never returns."""
+        code = 70
+        try:
+            self._shed_factory_state()
+            _isolate_process(request)
+            _run_kernel(request)
+            code = 0
+        except BaseException as error:
+            traceback.print_exc()
+            _leave_start_error(request, error)
+        finally:
+            os._exit(code)
+
+    def _shed_factory_state(self) -> None:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self._selector.close()
+        for fd in (self._wake_read, self._wake_write, self._protocol):
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
+
+
+def _isolate_process(request: dict[str, Any]) -> None:
+    """Own session, death with the factory, memory cap, lower CPU priority, fresh seeds."""
+    factory = os.getppid()
+    os.setsid()
+    _die_with_parent(factory)
+    limit = int(request.get("memory_limit") or 0)
+    if limit > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    nice = int(request.get("nice") or 0)
+    if nice:
+        os.nice(nice)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()  # `random` reseeds itself after fork; numpy's global state does not
+
+
+def _run_kernel(request: dict[str, Any]) -> None:
+    from ipykernel.kernelapp import IPKernelApp
+
+    from . import runtime
+
+    app = IPKernelApp.instance()
+    app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
+    runtime.install(app.shell, request["work_root"])
+    app.start()
+
+
+def start_error_file(connection_file: str) -> str:
+    """Where a kernel that fails to start leaves one line saying why, for the server to report."""
+    return connection_file + ".error"
+
+
+def _leave_start_error(request: dict[str, Any], error: BaseException) -> None:
+    try:
+        with open(start_error_file(request["connection_file"]), "w") as file:
+            file.write(f"{type(error).__name__}: {error}".strip().rstrip(":"))
+    except OSError:
+        pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent exits, so no kernel outlives the server."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _send(fd: int, event: dict[str, Any]) -> None:
+    data = memoryview(json.dumps(event).encode() + b"\n")
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+if __name__ == "__main__":
+    main()

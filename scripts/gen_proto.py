@@ -1,0 +1,60 @@
+"""Regenerate the Python gRPC modules in server/pb/ from the .proto files in proto/.
+
+The generated modules are committed so the server runs from a plain checkout;
+tests/unit/test_proto.py fails when they drift from proto/. grpcio-tools emits
+absolute imports between generated modules (`import x_pb2`); they are rewritten
+to package-relative ones so the modules live inside `server.pb`.
+
+Usage: python scripts/gen_proto.py [OUTPUT_DIR]   (default: server/pb)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_DIR = ROOT / "proto"
+DEFAULT_OUT = ROOT / "server" / "pb"
+
+
+def generate(out_dir: Path) -> list[Path]:
+    """Compile every proto/*.proto into out_dir; return the files written."""
+    import grpc_tools
+    from grpc_tools import protoc
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    protos = sorted(PROTO_DIR.glob("*.proto"))
+    include = Path(grpc_tools.__file__).parent / "_proto"
+    args = [
+        "protoc",
+        f"-I{PROTO_DIR}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        *[str(p) for p in protos],
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    written = []
+    for proto in protos:
+        for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py"):
+            path = out_dir / f"{proto.stem}{suffix}"
+            _make_imports_relative(path, [p.stem for p in protos])
+            written.append(path)
+    return written
+
+
+def _make_imports_relative(path: Path, stems: list[str]) -> None:
+    text = path.read_text()
+    for stem in stems:
+        text = re.sub(rf"^import {stem}_pb2 as ", f"from . import {stem}_pb2 as ", text, flags=re.M)
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
+    for written in generate(target):
+        print(written.relative_to(ROOT) if written.is_relative_to(ROOT) else written)

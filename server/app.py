@@ -1,0 +1,140 @@
+"""Wiring and lifecycle: one asyncio loop carries the kernel pool, HTTP and gRPC.
+
+Start: both ports listen at once (so `GET /` answers while kernels warm up;
+/readyz and gRPC health say when rendering can start), and the pool starts its
+kernels in the background.
+
+Stop (SIGTERM or SIGINT): health turns NOT_SERVING and the HTTP listener closes;
+renders already running get --shutdown-grace seconds to finish, queued ones
+are refused with 503 / UNAVAILABLE, then every kernel and the kernel factory
+are killed and the runtime folder removed. No kernel process outlives the
+server, even one killed with SIGKILL (kernels die with their parent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+
+import tornado.httpserver
+import tornado.netutil
+
+from kernels import KernelPool, PoolSettings, Renderer
+
+from .config import Config
+from .grpc_api import GrpcServer
+from .http_api import make_app
+from .metrics import Metrics
+from .service import VisualizationService
+
+log = logging.getLogger(__name__)
+
+READY_LOG_TIMEOUT = 300.0
+
+
+def pool_settings(config: Config) -> PoolSettings:
+    return PoolSettings(
+        size=config.pool_size,
+        max_queue=config.max_queue,
+        max_renders=config.max_renders,
+        memory_limit=config.kernel_memory_limit,
+        reuse_custom_kernels=config.reuse_custom_kernels,
+    )
+
+
+class VizServer:
+    """The whole server process: pool, service, HTTP and gRPC endpoints."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pool = KernelPool(pool_settings(config))
+        self.metrics = Metrics(self.pool)
+        self.service = VisualizationService(config, Renderer(self.pool), self.metrics)
+        self.grpc = GrpcServer(self.service, config.max_body_size)
+        self._http: tornado.httpserver.HTTPServer | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        self.pool.start()
+        try:
+            sockets = tornado.netutil.bind_sockets(
+                self.config.http_port, self.config.host, family=socket.AF_UNSPEC
+            )
+        except OSError as error:
+            address = f"{self.config.host}:{self.config.http_port}"
+            raise OSError(f"HTTP cannot listen on {address}: {error.strerror}") from error
+        self._http = tornado.httpserver.HTTPServer(
+            make_app(self.service, self.pool, self.metrics, self.config.max_body_size),
+            # Bodies are limited (with a 413) by the handler itself, which streams them.
+            max_body_size=2**62,
+        )
+        self._http.add_sockets(sockets)
+        grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
+        await self.grpc.set_serving(False)
+        await self.grpc.server.start()
+        http_port = sockets[0].getsockname()[1]
+        log.info(
+            "listening: HTTP %s:%d, gRPC %s:%d; starting %d kernels",
+            self.config.host,
+            http_port,
+            self.config.host,
+            grpc_port,
+            self.config.pool_size,
+        )
+        self._watcher = asyncio.create_task(self._watch_readiness())
+
+    async def stop(self) -> None:
+        grace = self.config.shutdown_grace
+        log.info("shutting down: running renders get up to %g s", grace)
+        if self._watcher is not None:
+            self._watcher.cancel()
+        await self.grpc.set_serving(False)
+        if self._http is not None:
+            self._http.stop()
+        await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
+        await self._wait_for_replies(timeout=2.0)
+        if self._http is not None:
+            await self._http.close_all_connections()
+        log.info("stopped")
+
+    async def _wait_for_replies(self, timeout: float) -> None:
+        """Let handlers whose render just ended write their reply before connections close."""
+        deadline = time.monotonic() + timeout
+        while self.service.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+
+    async def _watch_readiness(self) -> None:
+        """Log time-to-ready once, and keep gRPC health in step with the pool."""
+        if await self.pool.wait_ready(READY_LOG_TIMEOUT):
+            log.info("ready: first kernel up %.2f s after start", time.monotonic() - self._started)
+        serving = None
+        while True:
+            ready = self.pool.stats().ready
+            if ready != serving:
+                await self.grpc.set_serving(ready)
+                serving = ready
+            await asyncio.sleep(0.5)
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly; a repeated signal does not cut it short."""
+    server = VizServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+    finally:
+        await server.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)

@@ -1,0 +1,253 @@
+"""Every setting the server reads, in one table: flag, environment variable, default, meaning.
+
+Precedence: command-line flag, then environment variable, then default. The
+table below also produces `--help`, and the README's settings section is
+checked against it by the tests, so the three cannot drift apart.
+
+Environment names follow what KFP operators already use where one exists
+(`KERNEL_TIMEOUT` from the stock server, `ALLOW_CUSTOM_VISUALIZATIONS` from the
+API server). A bad value stops the server at start with a message naming the
+flag, the variable and the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def parse_port(text: str) -> int:
+    port = parse_int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError("expected a TCP port number, 0 to 65535 (0 picks a free port)")
+    return port
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def parse_positive_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def parse_non_negative_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError("expected a whole number of at least 0")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive, finite number of seconds")
+    return value
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?|[KMGT]iB|)\s*$")
+_UNITS = {
+    "": 1,
+    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}  # fmt: skip
+
+
+def parse_bytes(text: str) -> int:
+    """A size as Kubernetes writes it: 2G = 2*10^9, 2Gi = 2*2^30, plain numbers are bytes."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError("expected a size such as 512Mi, 2G or 1048576 (bytes)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def parse_log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    flag: str
+    env: str
+    parse: Callable[[str], Any]
+    default: Any
+    """A value, or a function of the settings resolved so far."""
+    help: str
+    default_text: str
+    is_switch: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "--host", "VIZ_HOST", str, "0.0.0.0",
+            "Address both ports listen on.", "0.0.0.0"),
+    Setting("http_port", "--http-port", "VIZ_HTTP_PORT", parse_port, 8888,
+            "HTTP port: KFP's form contract, /readyz, /metrics.", "8888"),
+    Setting("grpc_port", "--grpc-port", "VIZ_GRPC_PORT", parse_port, 8887,
+            "gRPC port: api.VisualizationService, health, reflection.", "8887"),
+    Setting("pool_size", "--pool-size", "KERNEL_POOL_SIZE", parse_positive_int,
+            lambda _: max(2, _cpus()), "Jupyter kernels rendering at once.",
+            "CPUs, at least 2"),
+    Setting("max_queue", "--max-queue", "MAX_QUEUE", parse_non_negative_int,
+            lambda s: 4 * s["pool_size"],
+            "Requests that may wait for a kernel; beyond that, 503 with Retry-After.",
+            "4 x pool size"),
+    Setting("timeout", "--timeout", "KERNEL_TIMEOUT", parse_seconds, 100.0,
+            "Render timeout in seconds when the request sets none.", "100"),
+    Setting("max_timeout", "--max-timeout", "KERNEL_MAX_TIMEOUT", parse_seconds,
+            lambda s: max(600.0, s["timeout"]),
+            "Cap on a request's own timeout (X-Visualization-Timeout header or gRPC deadline).",
+            "600"),
+    Setting("kernel_memory_limit", "--kernel-memory-limit", "KERNEL_MEMORY_LIMIT", parse_bytes,
+            2 * 10**9,
+            "Memory per kernel (512Mi, 2G, ...; 0 = no limit). Enforced in the kernel process; "
+            "a kernel above 90% of it after a render is replaced.", "2G"),
+    Setting("max_renders", "--max-renders-per-kernel", "KERNEL_MAX_RENDERS", parse_positive_int,
+            500, "Renders after which a kernel is replaced by a fresh one.", "500"),
+    Setting("allow_custom", "--allow-custom-visualizations", "ALLOW_CUSTOM_VISUALIZATIONS",
+            parse_bool, False,
+            "Run `custom` visualizations and roc_curve's target_lambda (both are code).",
+            "false", is_switch=True),
+    Setting("reuse_custom_kernels", "--reuse-custom-kernels", "REUSE_CUSTOM_KERNELS", parse_bool,
+            False,
+            "Reset and reuse a kernel after custom code instead of replacing it: faster, but "
+            "custom code can then leave changes inside imported modules.",
+            "false", is_switch=True),
+    Setting("max_body_size", "--max-body-size", "MAX_BODY_SIZE", parse_bytes, 32 * 2**20,
+            "Largest request body (HTTP) or message (gRPC); larger ones get 413.", "32Mi"),
+    Setting("shutdown_grace", "--shutdown-grace", "SHUTDOWN_GRACE", parse_seconds, 20.0,
+            "On SIGTERM, seconds running renders may take to finish before they are cancelled.",
+            "20"),
+    Setting("log_level", "--log-level", "LOG_LEVEL", parse_log_level, "INFO",
+            "Logging detail: DEBUG, INFO, WARNING or ERROR.", "INFO"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings the server runs with."""
+
+    host: str
+    http_port: int
+    grpc_port: int
+    pool_size: int
+    max_queue: int
+    timeout: float
+    max_timeout: float
+    kernel_memory_limit: int
+    max_renders: int
+    allow_custom: bool
+    reuse_custom_kernels: bool
+    max_body_size: int
+    shutdown_grace: float
+    log_level: str
+
+
+assert [f.name for f in fields(Config)] == [s.name for s in SETTINGS], "table and Config differ"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kfp-viz-server",
+        description="Drop-in visualization server for Kubeflow Pipelines: renders "
+        "visualizations on a pool of Jupyter kernels behind KFP's HTTP and gRPC APIs. "
+        "Every flag can also be set by the environment variable shown.",
+    )
+    for setting in SETTINGS:
+        help_text = f"{setting.help} [env {setting.env}; default {setting.default_text}]"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %
+        if setting.is_switch:
+            parser.add_argument(
+                setting.flag,
+                dest=setting.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            metavar = setting.flag.lstrip("-").replace("-", "_").upper()
+            parser.add_argument(
+                setting.flag, dest=setting.name, default=None, metavar=metavar, help=help_text
+            )
+    return parser
+
+
+def load_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Resolve every setting from flags, then environment, then defaults.
+
+    Raises ConfigError naming the flag, the variable and the bad value.
+    """
+    args = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = _resolve(setting, getattr(args, setting.name), env)
+        if value is _UNSET:
+            value = setting.default(values) if callable(setting.default) else setting.default
+        values[setting.name] = value
+    if values["timeout"] > values["max_timeout"]:
+        raise ConfigError(
+            f"--timeout ({values['timeout']:g}) is above --max-timeout "
+            f"({values['max_timeout']:g}); raise KERNEL_MAX_TIMEOUT or lower KERNEL_TIMEOUT"
+        )
+    return Config(**values)
+
+
+_UNSET = object()
+
+
+def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(given, bool):
+        return given
+    if given is not None:
+        source, text = setting.flag, given
+    elif setting.env in env:
+        source, text = setting.env, env[setting.env]
+    else:
+        return _UNSET
+    try:
+        return setting.parse(text)
+    except ValueError as error:
+        raise ConfigError(
+            f"{setting.flag} / {setting.env}: {error}; got {text!r} from {source}"
+        ) from None

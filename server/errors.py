@@ -1,0 +1,72 @@
+"""How a refused or failed request looks on each protocol: one table, used by HTTP and gRPC.
+
+Every failure the server reports is a `RequestFailed` of some `ErrorKind`. The
+kind fixes the HTTP status and the gRPC code together, so the two protocols can
+never disagree about what went wrong; the message is the same text on both
+(the HTTP reason phrase, which is all a KFP UI user gets to see, and the gRPC
+status details).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import grpc
+
+from kernels import (
+    KernelDied,
+    PoolClosed,
+    PoolOverloaded,
+    PoolUnavailable,
+    RenderError,
+    RenderTimeout,
+)
+
+
+class ErrorKind(enum.Enum):
+    """A category of failure, with its HTTP status and gRPC status code."""
+
+    INVALID = (400, grpc.StatusCode.INVALID_ARGUMENT)
+    FORBIDDEN = (403, grpc.StatusCode.PERMISSION_DENIED)
+    TOO_LARGE = (413, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    NOT_IMPLEMENTED = (501, grpc.StatusCode.UNIMPLEMENTED)
+    OVERLOADED = (503, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    UNAVAILABLE = (503, grpc.StatusCode.UNAVAILABLE)
+    TIMEOUT = (504, grpc.StatusCode.DEADLINE_EXCEEDED)
+    KERNEL_DIED = (500, grpc.StatusCode.INTERNAL)
+
+    @property
+    def http_status(self) -> int:
+        return self.value[0]
+
+    @property
+    def grpc_code(self) -> grpc.StatusCode:
+        return self.value[1]
+
+    @property
+    def outcome(self) -> str:
+        """The label this failure carries in metrics."""
+        return self.name.lower()
+
+
+class RequestFailed(Exception):
+    """A request that gets no page: its kind, a message a person can act on, maybe a retry hint."""
+
+    def __init__(self, kind: ErrorKind, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+def from_render_error(error: RenderError) -> RequestFailed:
+    """Map the core's reasons for not producing a page onto protocol errors."""
+    if isinstance(error, PoolOverloaded):
+        return RequestFailed(ErrorKind.OVERLOADED, str(error), retry_after=error.retry_after)
+    if isinstance(error, RenderTimeout):
+        return RequestFailed(ErrorKind.TIMEOUT, str(error))
+    if isinstance(error, KernelDied):
+        return RequestFailed(ErrorKind.KERNEL_DIED, f"{error}; a fresh kernel replaces it")
+    if isinstance(error, (PoolClosed, PoolUnavailable)):
+        return RequestFailed(ErrorKind.UNAVAILABLE, str(error))
+    return RequestFailed(ErrorKind.UNAVAILABLE, f"Render failed: {error}")

@@ -1,0 +1,102 @@
+"""gRPC: KFP's `api.VisualizationService`, wire-identical, plus health checking and reflection.
+
+`CreateVisualizationV1` goes through the same validation and render path as
+HTTP. Failures become status codes (see `server.errors`) with the same message
+HTTP puts in its reason phrase. The call's deadline is the render's timeout.
+When the visualization's own code raises, the reply still carries the page
+(with the traceback) and `error` holds the exception.
+"""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .errors import RequestFailed
+from .pb import visualization_pb2, visualization_pb2_grpc
+from .service import VisualizationService
+
+SERVICE_NAME = visualization_pb2.DESCRIPTOR.services_by_name["VisualizationService"].full_name
+
+
+class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer):
+    """KFP's visualization RPC on top of the shared service."""
+
+    def __init__(self, service: VisualizationService) -> None:
+        self._service = service
+
+    async def CreateVisualizationV1(
+        self,
+        request: visualization_pb2.CreateVisualizationRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> visualization_pb2.Visualization:
+        visualization = request.visualization
+        try:
+            render_request = self._service.request(
+                type_name(visualization.type),
+                visualization.source,
+                visualization.arguments or "{}",  # what KFP's API server sends when empty
+                self._service.timeout_from_deadline(context.time_remaining()),
+            )
+            result = await self._service.render(render_request, via="grpc")
+        except RequestFailed as failure:
+            if failure.retry_after:
+                context.set_trailing_metadata((("retry-after", str(failure.retry_after)),))
+            await context.abort(failure.kind.grpc_code, failure.message)
+        return visualization_pb2.Visualization(
+            type=visualization.type,
+            source=visualization.source,
+            arguments=visualization.arguments,
+            html=result.html,
+            error=result.error or "",
+        )
+
+
+def type_name(value: int) -> str:
+    """The HTTP form's name for an enum value (ROC_CURVE → roc_curve); unknown numbers as text."""
+    try:
+        return visualization_pb2.Visualization.Type.Name(value).lower()
+    except ValueError:
+        return str(value)
+
+
+class GrpcServer:
+    """The gRPC server: our services, standard health checking, reflection."""
+
+    def __init__(self, service: VisualizationService, max_message_size: int) -> None:
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_message_size),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 0),  # a taken port must fail loudly, not be shared
+            ]
+        )
+        visualization_pb2_grpc.add_VisualizationServiceServicer_to_server(
+            VisualizationServicer(service), self.server
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+
+    def bind(self, host: str, port: int) -> int:
+        """Listen on host:port; return the port actually bound."""
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            bound = self.server.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise OSError(f"gRPC could not listen on {address}")
+        return bound
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)

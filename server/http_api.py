@@ -1,0 +1,156 @@
+"""HTTP: the stock visualization server's contract, plus /readyz and /metrics.
+
+`GET /` answers "alive" at once: it touches no kernel, and nothing on the event
+loop waits for a render, so the kubelet's 2-second probe passes while every
+kernel is busy. `POST /` takes KFP's form (`type`, `source`, `arguments`) and
+answers with the page, or with Tornado's standard error page whose reason
+phrase carries the message, exactly like the stock server.
+
+Request bodies are streamed in and counted: a body announced or found to be
+larger than --max-body-size gets 413 without being read whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import tornado.web
+from tornado import httputil
+
+from kernels import KernelPool
+
+from .errors import ErrorKind, RequestFailed
+from .metrics import CONTENT_TYPE, Metrics
+from .service import VisualizationService
+from .validation import TIMEOUT_HEADER
+
+
+@tornado.web.stream_request_body
+class VisualizationHandler(tornado.web.RequestHandler):
+    """`GET /` liveness; `POST /` render a visualization from KFP's form."""
+
+    def initialize(self, service: VisualizationService, max_body_size: int) -> None:
+        self._service = service
+        self._limit = max_body_size
+        self._body = bytearray()
+        self._render: asyncio.Task[Any] | None = None
+
+    def prepare(self) -> None:
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._limit:
+            self._refuse_too_large(int(declared))
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._body += chunk
+        if len(self._body) > self._limit:
+            self._refuse_too_large(len(self._body))
+
+    def get(self) -> None:
+        self.write("alive")
+
+    async def post(self) -> None:
+        if self._finished:
+            return
+        try:
+            fields = self._form()
+            timeout = self._service.timeout_from_header(self.request.headers.get(TIMEOUT_HEADER))
+            request = self._service.request(
+                fields("type"), fields("source"), fields("arguments"), timeout
+            )
+            self._render = asyncio.ensure_future(self._service.render(request, via="http"))
+            result = await self._render
+        except RequestFailed as failure:
+            self.send_error(
+                failure.kind.http_status, reason=failure.message, retry_after=failure.retry_after
+            )
+            return
+        except asyncio.CancelledError:
+            return  # the client hung up; the render was stopped and its kernel recovered
+        self.write(result.html)
+
+    def on_connection_close(self) -> None:
+        if self._render is not None and not self._render.done():
+            self._render.cancel()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        retry_after = kwargs.get("retry_after")
+        if retry_after:
+            self.set_header("Retry-After", str(retry_after))
+        super().write_error(status_code, **kwargs)
+
+    def _form(self) -> Any:
+        """Parse the buffered body as a form; return a field getter with Tornado's stripping."""
+        self.request.body = bytes(self._body)
+        httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""),
+            self.request.body,
+            self.request.body_arguments,
+            self.request.files,
+            self.request.headers,
+        )
+        return lambda name: self.get_body_argument(name, default=None)
+
+    def _refuse_too_large(self, size: int) -> None:
+        self.send_error(
+            ErrorKind.TOO_LARGE.http_status,
+            reason=f"Request body too large: {size} bytes, the limit is {self._limit} bytes "
+            "(--max-body-size)",
+        )
+        self.request.connection.close()
+
+
+class ReadyHandler(tornado.web.RequestHandler):
+    """`GET /readyz`: 200 when at least one kernel is ready, 503 otherwise; pool state as JSON."""
+
+    def initialize(self, pool: KernelPool) -> None:
+        self._pool = pool
+
+    def get(self) -> None:
+        stats = self._pool.stats()
+        self.set_status(200 if stats.ready and not self._pool.closed else 503)
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps(
+                {
+                    "ready": stats.ready and not self._pool.closed,
+                    "kernels": {
+                        "size": stats.size,
+                        "idle": stats.idle,
+                        "busy": stats.busy,
+                        "starting": stats.starting,
+                        "pids": stats.kernel_pids,
+                    },
+                    "queue": {"depth": stats.queued, "limit": stats.max_queue},
+                    "restarts": stats.restarts,
+                    "start_error": stats.start_error,
+                    "preload_errors": self._pool.preload_errors,
+                }
+            )
+        )
+
+
+class MetricsHandler(tornado.web.RequestHandler):
+    """`GET /metrics`: Prometheus text format."""
+
+    def initialize(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(self._metrics.exposition())
+
+
+def make_app(
+    service: VisualizationService, pool: KernelPool, metrics: Metrics, max_body_size: int
+) -> tornado.web.Application:
+    return tornado.web.Application(
+        [
+            (r"/", VisualizationHandler, {"service": service, "max_body_size": max_body_size}),
+            (r"/readyz", ReadyHandler, {"pool": pool}),
+            (r"/metrics", MetricsHandler, {"metrics": metrics}),
+        ]
+    )

@@ -1,0 +1,85 @@
+"""The path every visualization request takes, whichever protocol brought it.
+
+HTTP and gRPC both call `VisualizationService`: `request()` validates the wire
+fields into a `RenderRequest` (the one validation), `render()` runs it and
+turns core failures into `RequestFailed`. Metrics and the per-render log line
+are recorded here, so both protocols are counted the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kernels import Renderer, RenderError, RenderRequest, RenderResult
+
+from .config import Config
+from .errors import RequestFailed, from_render_error
+from .metrics import Metrics
+from .validation import timeout_from_deadline, timeout_from_header, validate
+
+log = logging.getLogger(__name__)
+
+
+class VisualizationService:
+    """Validate, render, count."""
+
+    def __init__(self, config: Config, renderer: Renderer, metrics: Metrics) -> None:
+        self.config = config
+        self.renderer = renderer
+        self.metrics = metrics
+        self.active = 0
+
+    def request(
+        self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
+    ) -> RenderRequest:
+        """Validate wire fields; a refusal is counted and raised as RequestFailed."""
+        try:
+            return validate(
+                type_name, source, arguments, timeout=timeout, allow_custom=self.config.allow_custom
+            )
+        except RequestFailed as failure:
+            self.metrics.record((type_name or "").strip(), failure.kind.outcome)
+            raise
+
+    def timeout_from_header(self, value: str | None) -> float:
+        return timeout_from_header(
+            value, default=self.config.timeout, maximum=self.config.max_timeout
+        )
+
+    def timeout_from_deadline(self, remaining: float | None) -> float:
+        return timeout_from_deadline(
+            remaining, default=self.config.timeout, maximum=self.config.max_timeout
+        )
+
+    async def render(self, request: RenderRequest, via: str) -> RenderResult:
+        """Render a validated request; raise RequestFailed when no page could be made."""
+        started = time.monotonic()
+        name = request.type.name
+        self.active += 1
+        try:
+            result = await self.renderer.render(request)
+        except RenderError as error:
+            failure = from_render_error(error)
+            seconds = time.monotonic() - started
+            self.metrics.record(name, failure.kind.outcome, seconds)
+            log.warning("%s render type=%s failed in %.3f s: %s", via, name, seconds, failure)
+            raise failure from None
+        except BaseException:
+            self.metrics.record(name, "cancelled", time.monotonic() - started)
+            log.info("%s render type=%s cancelled by the client", via, name)
+            raise
+        finally:
+            self.active -= 1
+        outcome = "viz_error" if result.error else "ok"
+        self.metrics.record(name, outcome, result.seconds)
+        log.info(
+            "%s render type=%s %s in %.3f s on %s (%d bytes)",
+            via,
+            name,
+            outcome,
+            result.seconds,
+            result.kernel_id,
+            len(result.html),
+        )
+        return result

@@ -1,0 +1,39 @@
+"""Fixtures that start real servers (see support.py) and stop them after each test or module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import RunningServer
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """Factory: start_server(*flags, env={...}) → a ready RunningServer, stopped at teardown."""
+    started: list[RunningServer] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True) -> RunningServer:
+        server = RunningServer(list(args), env or {}, tmp_path / f"server-{len(started)}.log")
+        started.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            code = server.stop()
+            assert code == 0, f"server exited with {code}:\n{server.log()}"
+
+
+@pytest.fixture(scope="module")
+def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One shared server with custom code allowed, for tests that do not disturb it."""
+    log = tmp_path_factory.mktemp("custom-server") / "server.log"
+    server = RunningServer(["--pool-size", "2", "--allow-custom-visualizations"], {}, log)
+    server.wait_ready()
+    yield server
+    code = server.stop()
+    assert code == 0, f"server exited with {code}:\n{server.log()}"

@@ -1,0 +1,82 @@
+"""Settings: flags beat environment beat defaults; bad values are named precisely."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.config import SETTINGS, ConfigError, build_parser, load_config, parse_bytes
+
+
+def test_defaults_match_the_documented_table():
+    config = load_config([], {})
+    assert (config.http_port, config.grpc_port) == (8888, 8887)
+    assert config.pool_size >= 2
+    assert config.max_queue == 4 * config.pool_size
+    assert config.timeout == 100.0
+    assert config.kernel_memory_limit == 2 * 10**9
+    assert config.allow_custom is False
+    assert config.max_body_size == 32 * 2**20
+
+
+def test_environment_names_users_type():
+    env = {
+        "VIZ_HTTP_PORT": "9000",
+        "VIZ_GRPC_PORT": "9001",
+        "KERNEL_POOL_SIZE": "3",
+        "MAX_QUEUE": "5",
+        "KERNEL_TIMEOUT": "12",
+        "KERNEL_MEMORY_LIMIT": "1G",
+        "ALLOW_CUSTOM_VISUALIZATIONS": "True",
+    }
+    config = load_config([], env)
+    assert (config.http_port, config.grpc_port, config.pool_size) == (9000, 9001, 3)
+    assert (config.max_queue, config.timeout, config.kernel_memory_limit) == (5, 12.0, 10**9)
+    assert config.allow_custom is True
+
+
+def test_flags_override_environment():
+    config = load_config(
+        ["--pool-size", "4", "--no-allow-custom-visualizations"],
+        {"KERNEL_POOL_SIZE": "3", "ALLOW_CUSTOM_VISUALIZATIONS": "true"},
+    )
+    assert config.pool_size == 4 and config.allow_custom is False
+    assert config.max_queue == 16  # derived from the resolved pool size
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"KERNEL_POOL_SIZE": "0"}, "KERNEL_POOL_SIZE"),
+        ({"KERNEL_POOL_SIZE": "two"}, "--pool-size"),
+        ({"VIZ_HTTP_PORT": "70000"}, "VIZ_HTTP_PORT"),
+        ({"KERNEL_TIMEOUT": "-5"}, "KERNEL_TIMEOUT"),
+        ({"KERNEL_MEMORY_LIMIT": "lots"}, "KERNEL_MEMORY_LIMIT"),
+        ({"ALLOW_CUSTOM_VISUALIZATIONS": "maybe"}, "ALLOW_CUSTOM_VISUALIZATIONS"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_setting_and_the_value(env, named):
+    with pytest.raises(ConfigError) as caught:
+        load_config([], env)
+    message = str(caught.value)
+    assert named in message
+    assert repr(next(iter(env.values()))) in message
+
+
+def test_timeout_above_its_cap_is_refused():
+    with pytest.raises(ConfigError, match="max-timeout"):
+        load_config(["--timeout", "50", "--max-timeout", "10"], {})
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("0", 0), ("1048576", 2**20), ("512Mi", 512 * 2**20), ("2G", 2 * 10**9), ("1.5Gi", 3 * 2**29)],
+)
+def test_sizes_follow_kubernetes_units(text, size):
+    assert parse_bytes(text) == size
+
+
+def test_help_documents_every_flag_and_variable():
+    text = build_parser().format_help()
+    for setting in SETTINGS:
+        assert setting.flag in text and setting.env in text
