@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Kernel:
         self._client: AsyncKernelClient | None = None
         self._connection: dict[str, Any] = {}
         self._running: str | None = None
+        self._idle_seen: str | None = None
+        self._reply: tuple[str | None, dict] = (None, {})
         self.kill_reason: str | None = None
 
     @property
@@ -83,14 +86,14 @@ class Kernel:
 
     async def start(self, launcher: KernelLauncher, options: KernelOptions) -> None:
         """Spawn the process, connect, and prove it runs a render's cell correctly."""
-        self._connection_file, self._connection = write_connection_file(
+        _, self._connection = write_connection_file(
             str(self._connection_file),
             ip=str(self._runtime_dir / "sockets" / self.id),
             transport="ipc",
             key=os.urandom(32).hex().encode(),
         )
         self._process = await launcher.spawn(
-            Path(self._connection_file), self._work_root, options.memory_limit, options.nice
+            self._connection_file, self._work_root, options.memory_limit, options.nice
         )
         self.pid = self._process.pid
         client = AsyncKernelClient(context=self._context)
@@ -104,9 +107,8 @@ class Kernel:
         except KernelDied:
             raise KernelStartError(self._start_failure()) from None
         except TimeoutError:
-            raise KernelStartError(
-                f"kernel {self.id} did not answer within its start timeout"
-            ) from None
+            message = f"kernel {self.id} did not answer within {options.start_timeout:g} s"
+            raise KernelStartError(message) from None
         if warmup.error is not None:
             raise KernelStartError(
                 f"kernel {self.id} did not receive request data ({warmup.error[0]}: "
@@ -173,6 +175,7 @@ class Kernel:
         for path in self._files():
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        shutil.rmtree(self._work_root, ignore_errors=True)
 
     def rss(self) -> int | None:
         """Resident memory of the kernel process in bytes, or None if it is gone."""
@@ -207,7 +210,7 @@ class Kernel:
         return self._client
 
     def _files(self) -> list[Path]:
-        files = [Path(self._connection_file), Path(start_error_file(str(self._connection_file)))]
+        files = [self._connection_file, Path(start_error_file(str(self._connection_file)))]
         ip = self._connection.get("ip")
         for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
             if ip and key in self._connection:
@@ -235,22 +238,24 @@ class Kernel:
         """Collect IOPub output until `msg_id` goes idle and return its shell reply content."""
         client = self._connected()
 
+        # What was already received for msg_id survives a timeout, so a later call
+        # (after an interrupt) does not wait for a message that was consumed before.
         async def iopub() -> None:
-            while True:
+            while self._idle_seen != msg_id:
                 msg = await client.iopub_channel.get_msg()
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
-                if msg["msg_type"] == "status":
-                    if msg["content"].get("execution_state") == "idle":
-                        return
-                    continue
-                collector.add(msg["msg_type"], msg["content"])
+                if msg["msg_type"] != "status":
+                    collector.add(msg["msg_type"], msg["content"])
+                elif msg["content"].get("execution_state") == "idle":
+                    self._idle_seen = msg_id
 
         async def shell() -> dict:
-            while True:
+            while self._reply[0] != msg_id:
                 msg = await client.shell_channel.get_msg()
                 if msg["parent_header"].get("msg_id") == msg_id:
-                    return msg["content"]
+                    self._reply = (msg_id, msg["content"])
+            return self._reply[1]
 
         work = asyncio.ensure_future(asyncio.gather(iopub(), shell()))
         try:
@@ -262,8 +267,8 @@ class Kernel:
                 work.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await work
-        if work in done:
+        if work in done and not work.cancelled():
             return work.result()[1]
-        if self.exited.done():
+        if self.exited.done() or work.cancelled():
             raise KernelDied(f"The kernel running this visualization {self.describe_exit()}")
         raise TimeoutError

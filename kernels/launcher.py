@@ -39,6 +39,9 @@ THREAD_DEFAULTS = {
 }
 
 
+SPAWN_TIMEOUT = 30.0
+
+
 @dataclass
 class KernelProcess:
     """A kernel process the factory started."""
@@ -81,7 +84,13 @@ class KernelLauncher:
                 "nice": nice,
             }
         )
-        pid = await answer
+        try:
+            pid = await asyncio.wait_for(answer, SPAWN_TIMEOUT)
+        except TimeoutError:
+            self._spawns.pop(request_id, None)
+            raise KernelStartError(
+                f"kernel factory did not answer a spawn request within {SPAWN_TIMEOUT:g} s"
+            ) from None
         return KernelProcess(pid=pid, exited=self._exits[pid])
 
     async def close(self) -> None:
@@ -166,13 +175,18 @@ class KernelLauncher:
         elif kind == "spawned":
             pid = event["pid"]
             self._exits[pid] = asyncio.get_running_loop().create_future()
-            _resolve(self._spawns.pop(event["id"], None), pid)
+            answer = self._spawns.pop(event["id"], None)
+            if answer is None or answer.done():  # nobody waits for it any more
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            else:
+                answer.set_result(pid)
         elif kind == "spawn_failed":
             answer = self._spawns.pop(event["id"], None)
             if answer is not None and not answer.done():
                 answer.set_exception(KernelStartError(f"fork failed: {event['error']}"))
         elif kind == "exited":
-            _resolve(self._exits.pop(event["pid"], None), describe_exit(event))
+            _resolve(self._exits.pop(event["pid"], None), _exit_sentence(event))
 
     def _factory_gone(self, reason: str) -> None:
         if self._ready is not None and not self._ready.done():
@@ -186,7 +200,7 @@ class KernelLauncher:
         self._exits.clear()
 
 
-def describe_exit(event: dict[str, Any]) -> str:
+def _exit_sentence(event: dict[str, Any]) -> str:
     """A sentence for a kernel's exit, as reported by the factory."""
     if event.get("signal"):
         name = signal.Signals(event["signal"]).name

@@ -38,6 +38,7 @@ from .launcher import KernelLauncher
 log = logging.getLogger(__name__)
 
 MEMORY_RECYCLE_FRACTION = 0.9
+MEMORY_WATCH_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class KernelPool:
     def start(self) -> None:
         """Begin starting kernels in the background; `wait_ready()` waits for the first."""
         self._supervisor = asyncio.create_task(self._supervise())
+        if self.settings.memory_limit:
+            self._run_in_background(self._watch_memory())
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until at least one kernel is ready (or `timeout` passes)."""
@@ -122,13 +125,6 @@ class KernelPool:
         while not self._ready and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         return bool(self._ready)
-
-    async def wait_full(self, timeout: float) -> bool:
-        """Wait until every kernel slot holds an idle kernel (used by tests and benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while len(self._idle) < self.settings.size and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        return len(self._idle) >= self.settings.size
 
     async def lease(self, timeout: float) -> Kernel:
         """An idle kernel for one render, waiting at most `timeout` seconds in line.
@@ -264,12 +260,14 @@ class KernelPool:
             return "memory"
         return None
 
-    def _retire(self, kernel: Kernel, reason: str) -> None:
-        log.info("retiring kernel %s (pid %s): %s", kernel.id, kernel.pid, reason)
+    def _retire(self, kernel: Kernel, reason: str, detail: str | None = None) -> None:
+        log.info("retiring kernel %s (pid %s): %s", kernel.id, kernel.pid, detail or reason)
         self._forget(kernel)
         self._restarts[reason] += 1
-        kernel.kill(f"retired: {reason}")
-        kernel.close()
+        kernel.kill(detail or f"retired: {reason}")
+        # Release the connection only once the process is gone: a render may still be
+        # waiting on it, and must learn from the exit (not a closed socket) what happened.
+        kernel.exited.add_done_callback(lambda _: kernel.close())
         self._changed.set()
 
     def _forget(self, kernel: Kernel) -> None:
@@ -315,6 +313,25 @@ class KernelPool:
             for _ in range(self.settings.size - len(self._kernels)):
                 self._run_in_background(self._start_one())
             await self._changed.wait()
+
+    async def _watch_memory(self) -> None:
+        """Kill a rendering kernel the moment it holds more than its memory limit.
+
+        The in-kernel RLIMIT_DATA makes ordinary allocations fail with MemoryError;
+        this catches what that limit does not count (shared mappings, memory a C
+        library maps itself) before it can starve the other kernels.
+        """
+        limit = self.settings.memory_limit
+        while True:
+            await asyncio.sleep(MEMORY_WATCH_INTERVAL)
+            for kernel_id in list(self._leased):
+                kernel = self._kernels.get(kernel_id)
+                rss = kernel.rss() if kernel is not None else None
+                if kernel is not None and rss is not None and rss > limit:
+                    detail = (
+                        f"it used {rss // 2**20} MiB, over its {limit // 2**20} MiB memory limit"
+                    )
+                    self._retire(kernel, "memory", detail)
 
     async def _start_one(self) -> None:
         """Start one kernel in a free slot; after a failure, hold the slot for a back-off."""

@@ -36,6 +36,7 @@ class VisualizationHandler(tornado.web.RequestHandler):
         self._limit = max_body_size
         self._body = bytearray()
         self._render: asyncio.Task[Any] | None = None
+        self._client_gone = False
 
     def prepare(self) -> None:
         declared = self.request.headers.get("Content-Length")
@@ -56,10 +57,13 @@ class VisualizationHandler(tornado.web.RequestHandler):
         if self._finished:
             return
         try:
-            fields = self._form()
+            self._parse_form()
             timeout = self._service.timeout_from_header(self.request.headers.get(TIMEOUT_HEADER))
             request = self._service.request(
-                fields("type"), fields("source"), fields("arguments"), timeout
+                self.get_body_argument("type", None),  # Tornado strips, as for the stock server
+                self.get_body_argument("source", None),
+                self.get_body_argument("arguments", None),
+                timeout,
             )
             self._render = asyncio.ensure_future(self._service.render(request, via="http"))
             result = await self._render
@@ -69,10 +73,14 @@ class VisualizationHandler(tornado.web.RequestHandler):
             )
             return
         except asyncio.CancelledError:
-            return  # the client hung up; the render was stopped and its kernel recovered
+            if self._client_gone:
+                return  # the render was stopped and its kernel is being recovered
+            self.send_error(500, reason="The render was cancelled inside the server")
+            return
         self.write(result.html)
 
     def on_connection_close(self) -> None:
+        self._client_gone = True
         if self._render is not None and not self._render.done():
             self._render.cancel()
 
@@ -82,8 +90,8 @@ class VisualizationHandler(tornado.web.RequestHandler):
             self.set_header("Retry-After", str(retry_after))
         super().write_error(status_code, **kwargs)
 
-    def _form(self) -> Any:
-        """Parse the buffered body as a form; return a field getter with Tornado's stripping."""
+    def _parse_form(self) -> None:
+        """Parse the buffered body (urlencoded or multipart) into the request's body arguments."""
         self.request.body = bytes(self._body)
         httputil.parse_body_arguments(
             self.request.headers.get("Content-Type", ""),
@@ -92,9 +100,9 @@ class VisualizationHandler(tornado.web.RequestHandler):
             self.request.files,
             self.request.headers,
         )
-        return lambda name: self.get_body_argument(name, default=None)
 
     def _refuse_too_large(self, size: int) -> None:
+        self._service.metrics.record("", ErrorKind.TOO_LARGE.outcome)
         self.send_error(
             ErrorKind.TOO_LARGE.http_status,
             reason=f"Request body too large: {size} bytes, the limit is {self._limit} bytes "
@@ -144,10 +152,17 @@ class MetricsHandler(tornado.web.RequestHandler):
         self.finish(self._metrics.exposition())
 
 
+class _Application(tornado.web.Application):
+    def log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """Tornado's access log, minus probes and scrapes, which would drown everything else."""
+        if handler.request.method != "GET":
+            super().log_request(handler)
+
+
 def make_app(
     service: VisualizationService, pool: KernelPool, metrics: Metrics, max_body_size: int
 ) -> tornado.web.Application:
-    return tornado.web.Application(
+    return _Application(
         [
             (r"/", VisualizationHandler, {"service": service, "max_body_size": max_body_size}),
             (r"/readyz", ReadyHandler, {"pool": pool}),

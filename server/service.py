@@ -8,6 +8,7 @@ are recorded here, so both protocols are counted the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -65,7 +66,7 @@ class VisualizationService:
             self.metrics.record(name, failure.kind.outcome, seconds)
             log.warning("%s render type=%s failed in %.3f s: %s", via, name, seconds, failure)
             raise failure from None
-        except BaseException:
+        except asyncio.CancelledError:
             self.metrics.record(name, "cancelled", time.monotonic() - started)
             log.info("%s render type=%s cancelled by the client", via, name)
             raise

@@ -109,6 +109,23 @@ def test_memory_bomb_only_hurts_its_own_kernel(start_server):
     assert server.post(type="test", source="fine").status_code == 200
 
 
+def test_memory_the_kernel_limit_cannot_see_is_caught_by_the_watchdog(start_server):
+    server = start_server(
+        "--pool-size", "1", "--kernel-memory-limit", "300Mi", "--allow-custom-visualizations"
+    )
+    shared_bomb = custom_code(
+        "import mmap, time",
+        "m = mmap.mmap(-1, 800 * 2**20)",  # shared memory: not counted by RLIMIT_DATA
+        "for i in range(0, 800 * 2**20, 4096): m[i] = 1",
+        "time.sleep(30)",
+    )
+    reply = server.post(type="custom", arguments=shared_bomb)
+    assert reply.status_code == 500
+    assert "over its 300 MiB memory limit" in reply.reason and "kernel" in reply.reason
+    assert server.wait_ready()["restarts"] == {"memory": 1}
+    assert server.post(type="test", source="fine").status_code == 200
+
+
 def test_kernels_are_recycled_after_max_renders(start_server):
     server = start_server("--pool-size", "1", "--max-renders-per-kernel", "3")
     first = server.ready()["kernels"]["pids"]
