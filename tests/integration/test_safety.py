@@ -34,6 +34,15 @@ def test_source_reaches_the_kernel_as_data(custom_server, source):
     assert "<script>alert" not in reply.text
 
 
+def test_crafted_source_runs_nothing_with_custom_code_off(start_server):
+    server = start_server("--pool-size", "1")
+    pids = server.ready()["kernels"]["pids"]
+    for source in HOSTILE[:3]:
+        assert server.post(type="test", source=source).status_code == 200
+    state = server.ready()
+    assert state["restarts"] == {} and state["kernels"]["pids"] == pids  # no os._exit ran
+
+
 def test_arguments_reach_the_kernel_as_data(custom_server):
     arguments = {k: k for k in HOSTILE} | {"nested": {"list": HOSTILE, "n": 1.5}}
     reply = custom_server.post(type="test", source="s", arguments=json.dumps(arguments))
@@ -63,13 +72,21 @@ def test_body_over_the_limit_by_content_length(start_server):
     assert server.post(type="test", source="small").status_code == 200
 
 
+def raw_post_head(server, framing: bytes, body_start: bytes = b"") -> socket.socket:
+    """A socket that has sent a form POST's head (and maybe the body's start), nothing more."""
+    sock = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    sock.sendall(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + framing
+        + b"\r\n\r\n"
+        + body_start
+    )
+    return sock
+
+
 def test_413_comes_before_the_body_is_read(start_server):
     server = start_server("--pool-size", "1", "--max-body-size", "1Mi")
-    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
-        sock.sendall(
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            b"Content-Length: 10000000000\r\n\r\ntype=test&source="
-        )
+    with raw_post_head(server, b"Content-Length: 10000000000", b"type=test&source=") as sock:
         started = time.monotonic()
         head = sock.recv(4096)
         assert head.startswith(b"HTTP/1.1 413 Request body too large: 10000000000 bytes")
@@ -78,11 +95,7 @@ def test_413_comes_before_the_body_is_read(start_server):
 
 def test_chunked_body_over_the_limit(start_server):
     server = start_server("--pool-size", "1", "--max-body-size", "64Ki")
-    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
-        sock.sendall(
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
+    with raw_post_head(server, b"Transfer-Encoding: chunked") as sock:
         chunk = b"a" * 16384
         reply = b""
         try:
