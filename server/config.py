@@ -13,10 +13,12 @@ flag, the variable and the value.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 
@@ -24,8 +26,32 @@ class ConfigError(ValueError):
     """A setting has a value the server cannot use."""
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its affinity, lowered by a container's CPU quota.
+
+    In a pod with a CPU limit the machine's CPU count is the wrong pool size; the
+    cgroup quota (v2 `cpu.max`, or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`) says
+    how many CPUs' worth of time the container gets.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    quota = _cgroup_quota(cgroup_root)
+    return max(1, min(cpus, math.ceil(quota))) if quota else cpus
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if text[0] != "max":
+            return int(text[0]) / int(text[1])
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def parse_port(text: str) -> int:
@@ -124,8 +150,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("grpc_port", "--grpc-port", "VIZ_GRPC_PORT", parse_port, 8887,
             "gRPC port: api.VisualizationService, health, reflection.", "8887"),
     Setting("pool_size", "--pool-size", "KERNEL_POOL_SIZE", parse_positive_int,
-            lambda _: max(2, _cpus()), "Jupyter kernels rendering at once.",
-            "CPUs, at least 2"),
+            lambda _: max(2, available_cpus()), "Jupyter kernels rendering at once.",
+            "CPUs (container quota), at least 2"),
     Setting("max_queue", "--max-queue", "MAX_QUEUE", parse_non_negative_int,
             lambda s: 4 * s["pool_size"],
             "Requests that may wait for a kernel; beyond that, 503 with Retry-After.",

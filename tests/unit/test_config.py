@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from server.config import SETTINGS, ConfigError, build_parser, load_config, parse_bytes
+from server.config import (
+    SETTINGS,
+    ConfigError,
+    available_cpus,
+    build_parser,
+    load_config,
+    parse_bytes,
+)
 
 
 def test_defaults_match_the_documented_table():
@@ -80,3 +89,17 @@ def test_help_documents_every_flag_and_variable():
     text = build_parser().format_help()
     for setting in SETTINGS:
         assert setting.flag in text and setting.env in text
+
+
+def test_pool_size_follows_a_container_cpu_quota(tmp_path):
+    machine = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == machine  # no cgroup files: the machine's CPUs
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert available_cpus(tmp_path) == min(machine, 2)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert available_cpus(tmp_path) == machine
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    assert available_cpus(tmp_path) == 1
