@@ -27,7 +27,7 @@ from kernels import KernelPool, PoolSettings, Renderer
 
 from .config import Config
 from .grpc_api import GrpcServer
-from .http_api import make_app
+from .http_api import InFlight, make_app
 from .metrics import Metrics
 from .service import VisualizationService
 
@@ -56,12 +56,13 @@ class VizServer:
         self.service = VisualizationService(config, Renderer(self.pool), self.metrics)
         self.grpc = GrpcServer(self.service, config.max_body_size)
         self._http: tornado.httpserver.HTTPServer | None = None
+        self._in_flight = InFlight()
         self._watcher: asyncio.Task[None] | None = None
         self._started = time.monotonic()
 
     async def start(self) -> None:
+        """Listen on both ports (failing fast if one is taken), then start the kernels."""
         self._started = time.monotonic()
-        self.pool.start()
         try:
             sockets = tornado.netutil.bind_sockets(
                 self.config.http_port, self.config.host, family=socket.AF_UNSPEC
@@ -70,12 +71,15 @@ class VizServer:
             address = f"{self.config.host}:{self.config.http_port}"
             raise OSError(f"HTTP cannot listen on {address}: {error.strerror}") from error
         self._http = tornado.httpserver.HTTPServer(
-            make_app(self.service, self.pool, self.metrics, self.config.max_body_size),
+            make_app(
+                self.service, self.pool, self.metrics, self.config.max_body_size, self._in_flight
+            ),
             # Bodies are limited (with a 413) by the handler itself, which streams them.
             max_body_size=2**62,
         )
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
+        self.pool.start()
         await self.grpc.set_serving(False)
         await self.grpc.server.start()
         http_port = sockets[0].getsockname()[1]
@@ -98,17 +102,10 @@ class VizServer:
         if self._http is not None:
             self._http.stop()
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
-        await self._wait_for_replies(timeout=2.0)
+        await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
         if self._http is not None:
             await self._http.close_all_connections()
         log.info("stopped")
-
-    async def _wait_for_replies(self, timeout: float) -> None:
-        """Let handlers whose render just ended write their reply before connections close."""
-        deadline = time.monotonic() + timeout
-        while self.service.active and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
 
     async def _watch_readiness(self) -> None:
         """Log time-to-ready once, and keep gRPC health in step with the pool."""

@@ -13,9 +13,12 @@ larger than --max-body-size gets 413 without being read whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import tornado.iostream
 import tornado.web
 from tornado import httputil
 
@@ -31,9 +34,12 @@ from .validation import TIMEOUT_HEADER
 class VisualizationHandler(tornado.web.RequestHandler):
     """`GET /` liveness; `POST /` render a visualization from KFP's form."""
 
-    def initialize(self, service: VisualizationService, max_body_size: int) -> None:
+    def initialize(
+        self, service: VisualizationService, max_body_size: int, in_flight: InFlight
+    ) -> None:
         self._service = service
         self._limit = max_body_size
+        self._in_flight = in_flight
         self._body = bytearray()
         self._render: asyncio.Task[Any] | None = None
         self._client_gone = False
@@ -56,6 +62,10 @@ class VisualizationHandler(tornado.web.RequestHandler):
     async def post(self) -> None:
         if self._finished:
             return
+        with self._in_flight.track():
+            await self._render_and_reply()
+
+    async def _render_and_reply(self) -> None:
         try:
             self._parse_form()
             timeout = self._service.timeout_from_header(self.request.headers.get(TIMEOUT_HEADER))
@@ -77,7 +87,8 @@ class VisualizationHandler(tornado.web.RequestHandler):
                 return  # the render was stopped and its kernel is being recovered
             self.send_error(500, reason="The render was cancelled inside the server")
             return
-        self.write(result.html)
+        with contextlib.suppress(tornado.iostream.StreamClosedError):  # client left meanwhile
+            await self.finish(result.html)  # resolves once the page is handed to the socket
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -109,6 +120,30 @@ class VisualizationHandler(tornado.web.RequestHandler):
             "(--max-body-size)",
         )
         self.request.connection.close()
+
+
+class InFlight:
+    """Counts renders from request to written reply, so shutdown can wait for the replies."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if not self.count:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
 
 class ReadyHandler(tornado.web.RequestHandler):
@@ -160,11 +195,16 @@ class _Application(tornado.web.Application):
 
 
 def make_app(
-    service: VisualizationService, pool: KernelPool, metrics: Metrics, max_body_size: int
+    service: VisualizationService,
+    pool: KernelPool,
+    metrics: Metrics,
+    max_body_size: int,
+    in_flight: InFlight,
 ) -> tornado.web.Application:
+    handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     return _Application(
         [
-            (r"/", VisualizationHandler, {"service": service, "max_body_size": max_body_size}),
+            (r"/", VisualizationHandler, handler_args),
             (r"/readyz", ReadyHandler, {"pool": pool}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
         ]

@@ -29,7 +29,6 @@ class VisualizationService:
         self.config = config
         self.renderer = renderer
         self.metrics = metrics
-        self.active = 0
 
     def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
@@ -57,7 +56,6 @@ class VisualizationService:
         """Render a validated request; raise RequestFailed when no page could be made."""
         started = time.monotonic()
         name = request.type.name
-        self.active += 1
         try:
             result = await self.renderer.render(request)
         except RenderError as error:
@@ -70,8 +68,6 @@ class VisualizationService:
             self.metrics.record(name, "cancelled", time.monotonic() - started)
             log.info("%s render type=%s cancelled by the client", via, name)
             raise
-        finally:
-            self.active -= 1
         outcome = "viz_error" if result.error else "ok"
         self.metrics.record(name, outcome, result.seconds)
         log.info(
