@@ -32,6 +32,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail the test if it does not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+        time.sleep(0.05)
+
+
 def process_tree(pid: int) -> set[int]:
     """`pid` and all its descendants, read from /proc."""
     children: dict[int, list[int]] = {}
@@ -118,11 +126,11 @@ class RunningServer:
             code = self.process.wait(timeout)
         finally:
             self._log.close()
-        deadline = time.monotonic() + 5
-        while any(running(pid) for pid in tree) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = [pid for pid in tree if running(pid)]
-        assert not left, f"processes left behind after the server exited: {left}"
+        wait_until(
+            lambda: not any(running(pid) for pid in tree),
+            timeout=5,
+            what=f"exit of every child process {sorted(tree)}",
+        )
         return code
 
     def log(self) -> str:

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from support import custom_code
+from support import custom_code, wait_until
 
 from server.pb.visualization_pb2 import Visualization
 
@@ -81,10 +81,7 @@ def test_deadline_is_the_render_timeout(custom_server):
     assert error.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - started < 10
     # The server stopped the render too: its kernels come back, nothing waits 30 s.
-    deadline = time.monotonic() + 15
-    while custom_server.ready()["kernels"]["idle"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert custom_server.ready()["kernels"]["idle"] == 2
+    wait_until(lambda: custom_server.ready()["kernels"]["idle"] == 2, what="kernels back")
 
 
 def test_message_over_the_size_limit(start_server):
@@ -125,9 +122,7 @@ def test_overloaded_server_says_when_to_retry(start_server):
         busy = clients.submit(
             server.post, type="custom", arguments=custom_code("import time", "time.sleep(2)")
         )
-        deadline = time.monotonic() + 15
-        while server.ready()["kernels"]["busy"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.ready()["kernels"]["busy"] == 1, what="a busy kernel")
         error = rpc_error(lambda: server.create_visualization(CUSTOM, arguments=custom_code("1")))
         assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert error.details().startswith("Server busy")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import requests
-from support import ROOT, custom_code, process_tree, running
+from support import ROOT, custom_code, process_tree, running, wait_until
 
 from server.config import SETTINGS
 
@@ -58,10 +58,7 @@ def test_no_kernel_outlives_a_killed_server(start_server):
     assert len(family) >= 3  # the kernel factory and two kernels
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(10)
-    deadline = time.monotonic() + 10
-    while any(running(pid) for pid in family) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in family if running(pid)]
+    wait_until(lambda: not any(running(pid) for pid in family), timeout=10, what="orphans gone")
 
 
 def test_liveness_answers_before_kernels_are_ready(start_server):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import requests
-from support import custom_code, process_tree, running
+from support import custom_code, process_tree, running, wait_until
 
 SLEEP_AND_STAMP = custom_code(
     "import time, os",
@@ -47,9 +47,9 @@ def test_full_line_is_refused_at_once_with_retry_after(start_server):
     server = start_server("--pool-size", "1", "--max-queue", "1", "--allow-custom-visualizations")
     with concurrent.futures.ThreadPoolExecutor(2) as clients:
         running = clients.submit(server.post, type="custom", arguments=sleeper(3))
-        _wait_for(lambda: server.ready()["kernels"]["busy"] == 1)
+        wait_until(lambda: server.ready()["kernels"]["busy"] == 1)
         queued = clients.submit(server.post, type="test", source="queued")
-        _wait_for(lambda: server.ready()["queue"]["depth"] == 1)
+        wait_until(lambda: server.ready()["queue"]["depth"] == 1)
         started = time.monotonic()
         refused = server.post(type="test", source="refused")
         refused_after = time.monotonic() - started
@@ -150,7 +150,7 @@ def test_liveness_answers_while_every_kernel_is_busy_and_the_line_is_full(start_
     burn = custom_code("import time", "end = time.time() + 4", "while time.time() < end: pass")
     with concurrent.futures.ThreadPoolExecutor(4) as clients:
         work = [clients.submit(server.post, type="custom", arguments=burn) for _ in range(4)]
-        _wait_for(lambda: server.ready()["queue"]["depth"] == 2)
+        wait_until(lambda: server.ready()["queue"]["depth"] == 2)
         assert server.post(type="test", source="x").status_code == 503
         slowest = 0.0
         for _ in range(10):
@@ -163,13 +163,6 @@ def test_liveness_answers_while_every_kernel_is_busy_and_the_line_is_full(start_
         assert [w.result().status_code for w in work] == [200] * 4
 
 
-def _wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def test_client_that_hangs_up_frees_its_kernel(start_server):
     server = start_server(
         "--pool-size", "1", "--allow-custom-visualizations", "--reuse-custom-kernels"
@@ -178,7 +171,7 @@ def test_client_that_hangs_up_frees_its_kernel(start_server):
     with pytest.raises(requests.Timeout):
         server.post(timeout=1.0, type="custom", arguments=sleeper(60))
     # The render is interrupted, not left to run for a minute: the kernel is free again soon.
-    _wait_for(lambda: server.ready()["kernels"]["idle"] == 1, timeout=10)
+    wait_until(lambda: server.ready()["kernels"]["idle"] == 1, timeout=10)
     assert server.ready()["kernels"]["pids"] == pid
     assert server.post(type="test", source="next").status_code == 200
     assert re.search(
@@ -190,7 +183,7 @@ def test_idle_kernel_killed_from_outside_is_replaced(start_server):
     server = start_server("--pool-size", "2")
     victim = server.ready()["kernels"]["pids"][0]
     os.kill(victim, signal.SIGKILL)
-    _wait_for(lambda: server.ready()["restarts"].get("died") == 1)
+    wait_until(lambda: server.ready()["restarts"].get("died") == 1)
     state = server.wait_ready()
     assert victim not in state["kernels"]["pids"] and len(state["kernels"]["pids"]) == 2
     assert server.post(type="test", source="fine").status_code == 200
@@ -203,7 +196,7 @@ def test_kernel_factory_death_is_survived(start_server):
                if running(p)]  # fmt: skip
     assert len(factory) == 1
     os.kill(factory[0], signal.SIGKILL)
-    _wait_for(lambda: server.ready()["restarts"].get("died") == 2)
+    wait_until(lambda: server.ready()["restarts"].get("died") == 2)
     state = server.wait_ready()
     assert not kernels & set(state["kernels"]["pids"])
     assert server.post(type="test", source="fine").status_code == 200
@@ -212,7 +205,7 @@ def test_kernel_factory_death_is_survived(start_server):
 def test_kernels_that_cannot_start_give_a_clear_503(start_server):
     server = start_server("--pool-size", "1", "--kernel-memory-limit", "30Mi", ready=False)
     server.wait_listening()
-    _wait_for(lambda: server.ready()["start_error"] is not None, timeout=30)
+    wait_until(lambda: server.ready()["start_error"] is not None, timeout=30)
     state = server.ready()
     assert state["ready"] is False and "MemoryError" in state["start_error"]
     assert requests.get(server.url + "/readyz", timeout=5).status_code == 503
