@@ -324,10 +324,9 @@ class KernelPool:
         limit = self.settings.memory_limit
         while True:
             await asyncio.sleep(MEMORY_WATCH_INTERVAL)
-            for kernel_id in list(self._leased):
-                kernel = self._kernels.get(kernel_id)
-                rss = kernel.rss() if kernel is not None else None
-                if kernel is not None and rss is not None and rss > limit:
+            for kernel in [self._kernels[k] for k in self._leased if k in self._kernels]:
+                rss = kernel.rss() or 0
+                if rss > limit:
                     detail = (
                         f"it used {rss // 2**20} MiB, over its {limit // 2**20} MiB memory limit"
                     )

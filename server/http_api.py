@@ -126,19 +126,19 @@ class InFlight:
     """Counts renders from request to written reply, so shutdown can wait for the replies."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
-        self.count += 1
+        self._count += 1
         self._idle.clear()
         try:
             yield
         finally:
-            self.count -= 1
-            if not self.count:
+            self._count -= 1
+            if not self._count:
                 self._idle.set()
 
     async def wait_idle(self, timeout: float) -> None:
