@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import launch_chromium
+from playwright.sync_api import Browser, Playwright, sync_playwright
+from services import KafkaBroker, MinioServer
 from support import RunningServer
 
 
@@ -37,3 +40,43 @@ def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     yield server
     code = server.stop()
     assert code == 0, f"server exited with {code}:\n{server.log()}"
+
+
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    """One real MinIO for the session. Tests that stop it start their own MinioServer."""
+    server = MinioServer(tmp_path_factory.mktemp("minio"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One real Kafka broker (KRaft) for the session. Tests that stop it start their own."""
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium, network blocked; see browser.show_in_kfp_iframe."""
+    chromium = launch_chromium(playwright)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="session")
+def online_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium with network access, for following links a page offers (never for rendering)."""
+    chromium = launch_chromium(playwright, offline=False)
+    yield chromium
+    chromium.close()

@@ -1,0 +1,78 @@
+"""Headless Chromium (Debian's package) driven by Playwright, showing pages the way KFP's UI does.
+
+The KFP UI puts a visualization's HTML into `<iframe sandbox="allow-scripts" srcdoc=...>`:
+scripts run, the origin is opaque, nothing else is allowed. `show_in_kfp_iframe` does the same
+inside a blank host page and records console errors and uncaught exceptions, so a test can assert
+there were none.
+
+An offline browser sends every request, loopback included, to a proxy that is not there, so any
+fetch fails with net::ERR_PROXY_CONNECTION_FAILED (which shows as a console error). That is done
+with launch flags because Playwright's request routing does not see a sandboxed srcdoc frame's
+requests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Browser, Frame, Page, Playwright
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+HOST_PAGE = (
+    "<!doctype html><html><body style='margin:0'>"
+    "<iframe id='viz' sandbox='allow-scripts' style='width:1200px;height:900px;border:0'></iframe>"
+    "</body></html>"
+)
+
+
+OFFLINE_FLAGS = ["--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+BLOCKED = "net::ERR_PROXY_CONNECTION_FAILED"
+
+
+def launch_chromium(playwright: Playwright, offline: bool = True) -> Browser:
+    """Debian's Chromium at $KFP_VIZ_CHROMIUM (default /usr/bin/chromium), never a download."""
+    path = os.environ.get("KFP_VIZ_CHROMIUM", "/usr/bin/chromium")
+    assert os.path.exists(path), f"{path} missing: run ./scripts/test (scripts/lib/deps.sh)"
+    flags = CHROMIUM_FLAGS + (OFFLINE_FLAGS if offline else [])
+    return playwright.chromium.launch(executable_path=path, args=flags)
+
+
+@dataclass
+class ShownPage:
+    """The host page, the visualization's frame inside it, and what went wrong while showing it."""
+
+    page: Page
+    frame: Frame
+    errors: list[str] = field(default_factory=list)
+
+
+def show_in_kfp_iframe(browser: Browser, html: str, timeout_ms: float = 60_000) -> ShownPage:
+    """Load `html` by `srcdoc` into a sandboxed iframe and wait for its load event.
+
+    The caller closes `shown.page.context` (or lets the `browser` fixture's teardown do it).
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    page.set_content(HOST_PAGE)
+    srcdoc = lambda frame: frame.url == "about:srcdoc"  # noqa: E731
+    with page.expect_event("framenavigated", predicate=srcdoc, timeout=timeout_ms) as navigated:
+        page.evaluate("html => { document.getElementById('viz').srcdoc = html; }", html)
+    frame = navigated.value
+    frame.wait_for_load_state("load")
+    return ShownPage(page, frame, errors)
