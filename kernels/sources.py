@@ -27,6 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 
+import minio
+
 from .viz_errors import VisualizationError
 
 HTTP_TIMEOUT = 60.0
@@ -140,14 +142,6 @@ def read_text(location: str) -> str:
         raise SourceError(f"Source {location!r} is not UTF-8 text ({error.reason})") from None
 
 
-def exists(location: str) -> bool:
-    """True if `location` names one existing file or object."""
-    try:
-        return bool(match(location)) and not has_pattern(location)
-    except SourceError:
-        return False
-
-
 def join(folder: str, name: str) -> str:
     """`folder/name` for any kind of location."""
     return folder.rstrip("/") + "/" + name
@@ -184,9 +178,7 @@ def _split_bucket(location: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _client(store: ObjectStore):  # -> minio.Minio
-    import minio
-
+def _client(store: ObjectStore) -> minio.Minio:
     return minio.Minio(
         store.endpoint,
         access_key=store.access_key,

@@ -6,7 +6,8 @@ sandboxed iframe), so every script and style a type needs is inlined from
 in the kernel factory, so a render only joins strings.
 
 Data for client-side scripts travels once, as JSON inside
-`<script type="application/json">`, escaped so no value can close the tag.
+`<script type="application/json">`, with every `<` escaped so no value can
+close the tag or open a comment.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def script(name: str) -> str:
 def json_script(data: Any, *, raw: str | None = None) -> str:
     """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse."""
     text = raw if raw is not None else json.dumps(data, separators=(",", ":"), allow_nan=False)
-    text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    text = text.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
     return f'<script type="application/json" class="kv-data">{text}</script>'
 
 
