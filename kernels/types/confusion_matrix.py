@@ -45,7 +45,7 @@ def render(variables: dict, source: str) -> None:
 def matrix_html(matrix: pd.DataFrame, title: str = "") -> str:
     values = matrix.to_numpy(dtype=float)
     total = values.sum()
-    accuracy = values.trace() / total if total else float("nan")
+    accuracy = float(values.trace() / total) if total else float("nan")
     top = values.max() if values.size else 0.0
     head = "".join(f'<th class="kv-text">{esc(label)}</th>' for label in matrix.columns)
     rows = []
@@ -62,7 +62,8 @@ def matrix_html(matrix: pd.DataFrame, title: str = "") -> str:
         rows.append(f'<tr><th class="kv-text">{esc(label)}</th>{"".join(cells)}</tr>')
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
-        + f'<p class="kv-figure">Accuracy: <b class="kv-accuracy">{number(accuracy)}</b>'
+        + f'<p class="kv-figure">Accuracy: <b class="kv-accuracy" data-accuracy="{accuracy!r}">'
+        f"{number(accuracy)}</b>"
         f" &nbsp; ({number(total)} examples)</p>"
         '<table class="kv-cm"><thead><tr><th class="kv-text">true \\ predicted</th>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

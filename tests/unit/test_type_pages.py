@@ -60,7 +60,10 @@ def test_confusion_matrix_grid_and_accuracy():
     )
     grid = frame.pivot_table(index="target", columns="predicted", values="count", aggfunc="sum")
     html = confusion_matrix.matrix_html(grid)
-    assert 'class="kv-accuracy">0.85<' in html and "true cat, predicted dog: 2" in html
+    assert (
+        'class="kv-accuracy" data-accuracy="0.85">0.85<' in html
+        and "true cat, predicted dog: 2" in html
+    )
 
 
 def test_metrics_json_checks():
