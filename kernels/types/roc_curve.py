@@ -30,6 +30,9 @@ from kernels.viz_errors import DataError
 from kernels.widgets import esc, finite_or_none, json_script, number, script, show
 
 SCHEMA_FILE = "schema.json"
+# Points closer than this (in the unit square, along the curve) to the last drawn one are
+# not drawn: a curve of 200,000 distinct scores stays a few thousand points on the page.
+PLOT_RESOLUTION = 0.0005
 
 
 def render(variables: dict, source: str) -> None:
@@ -43,19 +46,32 @@ def render(variables: dict, source: str) -> None:
 def roc_html(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray, title: str = "") -> str:
     order = np.lexsort((tpr, fpr))
     area = float(auc(fpr[order], tpr[order])) if len(fpr) > 1 else float("nan")
+    drawn = plotted_points(fpr, tpr)
     data = {
-        "fpr": [float(v) for v in fpr],
-        "tpr": [float(v) for v in tpr],
-        "thresholds": [_threshold(v) for v in thresholds],
+        "fpr": [float(v) for v in fpr[drawn]],
+        "tpr": [float(v) for v in tpr[drawn]],
+        "thresholds": [_threshold(v) for v in np.asarray(thresholds)[drawn]],
     }
+    shown = f"{len(fpr)} points" + (f", {len(drawn)} drawn" if len(drawn) < len(fpr) else "")
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
         + f'<p class="kv-figure">AUC: <b class="kv-auc" data-auc="{area!r}">{number(area)}</b>'
-        f" &nbsp; ({len(fpr)} points)</p>"
+        f" &nbsp; ({shown})</p>"
         '<div class="kv-plot"><div class="kv-tip"></div></div>'
         + json_script(data)
         + script("roc.js")
     )
+
+
+def plotted_points(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
+    """Indices of the points worth drawing: the first, the last, and one per PLOT_RESOLUTION
+    of path length along the curve (the AUC is always computed from every point)."""
+    if len(fpr) <= 2:
+        return np.arange(len(fpr))
+    steps = np.hypot(np.diff(fpr), np.diff(tpr))
+    travelled = np.concatenate(([0.0], np.cumsum(steps)))
+    _, first_in_bin = np.unique(np.floor(travelled / PLOT_RESOLUTION), return_index=True)
+    return np.union1d(first_in_bin, [len(fpr) - 1])
 
 
 def _threshold(value: Any) -> float | str | None:

@@ -122,3 +122,16 @@ def test_object_store_settings_come_from_the_kfp_names(monkeypatch):
     monkeypatch.setenv("OBJECTSTORECONFIG_SECRETACCESSKEY", "s")
     store = sources.ObjectStore.from_environment("s3")
     assert store == sources.ObjectStore("minio-service.kubeflow:9000", False, "k", "s", None)
+
+
+def test_roc_with_many_points_draws_a_thinned_curve_but_keeps_the_exact_auc():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 100_000)
+    scores = labels * 0.3 + rng.random(100_000)
+    fpr, tpr, thresholds = roc_curve.roc_curve(labels, scores)
+    html = roc_curve.roc_html(fpr, tpr, thresholds)
+    drawn = _data_block(html)
+    assert len(fpr) > 20_000 and 100 < len(drawn["fpr"]) <= 4_100
+    assert (drawn["fpr"][0], drawn["tpr"][-1]) == (0.0, 1.0)
+    assert float(re.search(r'data-auc="([^"]+)"', html)[1]) == roc_curve.auc(fpr, tpr)
+    assert all(np.diff(drawn["fpr"]) >= 0)
