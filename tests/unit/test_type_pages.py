@@ -135,3 +135,21 @@ def test_roc_with_many_points_draws_a_thinned_curve_but_keeps_the_exact_auc():
     assert (drawn["fpr"][0], drawn["tpr"][-1]) == (0.0, 1.0)
     assert float(re.search(r'data-auc="([^"]+)"', html)[1]) == roc_curve.auc(fpr, tpr)
     assert all(np.diff(drawn["fpr"]) >= 0)
+
+
+def test_csv_files_with_different_columns_are_refused(tmp_path):
+    from kernels.csvdata import read_csvs
+
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "b.csv").write_text("x,z\n3,4\n")
+    with pytest.raises(DataError, match="different columns"):
+        read_csvs(str(tmp_path / "*.csv"))
+    (tmp_path / "b.csv").write_text("x,y\n3,4\n")
+    assert read_csvs(str(tmp_path / "*.csv"))["x"].tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("headers", ['"a,b"', "[[1]]", '{"a": 1}'])
+def test_table_headers_must_be_a_list_of_names(tmp_path, headers):
+    (tmp_path / "a.csv").write_text("1,2\n")
+    with pytest.raises(DataError, match='"headers" must be a list'):
+        table.render({"headers": json.loads(headers)}, str(tmp_path / "a.csv"))
