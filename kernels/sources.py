@@ -39,6 +39,10 @@ class SourceError(VisualizationError):
     """A source could not be listed or read; the message names it and says why."""
 
 
+class SourceNotFound(SourceError):
+    """The store answered, and holds no file by that name or pattern (or names a folder)."""
+
+
 @dataclass(frozen=True)
 class ObjectStore:
     """Connection settings for an S3-compatible store, as the KFP API server names them."""
@@ -105,7 +109,7 @@ def match(pattern: str) -> list[str]:
             "http:// or https://"
         )
     if not found:
-        raise SourceError(f"No file matches the source {pattern!r}")
+        raise SourceNotFound(f"No file matches the source {pattern!r}")
     return found
 
 
@@ -124,8 +128,8 @@ def read_bytes(location: str) -> bytes:
             return _read_http(location)
     except SourceError:
         raise
-    except FileNotFoundError:
-        raise SourceError(f"Source {location!r} does not exist") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise SourceNotFound(f"Source {location!r} does not exist") from None
     except IsADirectoryError:
         raise SourceError(f"Source {location!r} is a folder, not a file") from None
     except Exception as error:
@@ -159,7 +163,7 @@ def parent(location: str) -> str:
 def _match_local(pattern: str) -> list[str]:
     if not has_pattern(pattern):
         if os.path.isdir(pattern):
-            raise SourceError(
+            raise SourceNotFound(
                 f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
             )
         return [pattern] if os.path.isfile(pattern) else []
@@ -199,7 +203,7 @@ def _match_object_store(pattern: str, scheme: str) -> list[str]:
     except Exception as error:
         raise SourceError(f"Cannot list {pattern!r}: {_cause(error)}") from None
     if not keys and not has_pattern(key) and _has_children(client, bucket, key):
-        raise SourceError(
+        raise SourceNotFound(
             f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
         )
     return [f"{scheme}://{bucket}/{k}" for k in sorted(keys)]
@@ -236,7 +240,9 @@ def _read_object(location: str, scheme: str) -> bytes:
         response = client.get_object(bucket, key)
     except Exception as error:
         code = getattr(error, "code", "")
-        if code in ("NoSuchKey", "NoSuchBucket"):
+        if code == "NoSuchKey":
+            raise SourceNotFound(f"Source {location!r} does not exist ({code})") from None
+        if code == "NoSuchBucket":
             raise SourceError(f"Source {location!r} does not exist ({code})") from None
         raise
     try:
@@ -282,7 +288,8 @@ def _read_http(location: str) -> bytes:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as reply:
             return reply.read()
     except urllib.error.HTTPError as error:
-        raise SourceError(f"Cannot read {location!r}: HTTP {error.code} {error.reason}") from None
+        kind = SourceNotFound if error.code == 404 else SourceError
+        raise kind(f"Cannot read {location!r}: HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         raise SourceError(f"Cannot read {location!r}: {error.reason}") from None
 

@@ -134,11 +134,11 @@ def _schema_and_data(source: str) -> tuple[str, list[str]]:
     for schema_location, data_pattern in candidates:
         try:
             text = sources.read_text(schema_location)
-        except sources.SourceError:
+        except sources.SourceNotFound:
             continue
         return data_pattern, _column_names(text, schema_location)
     looked = " and ".join(repr(c[0]) for c in candidates)
-    raise sources.SourceError(
+    raise sources.SourceNotFound(
         f"roc_curve reads predictions with a {SCHEMA_FILE} naming their columns; none found for "
         f"{source!r} (looked at {looked}). Set is_generated to true for a CSV of fpr,tpr,thresholds"
     )

@@ -47,15 +47,14 @@ def _metrics_files(source: str) -> list[str]:
         return sources.match(source)
     try:
         return sources.match(source)
-    except sources.SourceError as error:
-        if "is a folder" not in str(error) and sources.scheme_of(source) == "file":
-            raise
-    for name in METRICS_PATTERNS:  # a folder: TFMA's metrics file(s) inside it
+    except sources.SourceNotFound:
+        pass  # a folder, or nothing by that name: look for TFMA's metrics file(s) inside
+    for name in METRICS_PATTERNS:
         try:
             return sources.match(sources.join(source, name))
-        except sources.SourceError:
+        except sources.SourceNotFound:
             continue
-    raise sources.SourceError(
+    raise sources.SourceNotFound(
         f"No TFMA metrics file in {source!r}: expected TFMA's evaluation output folder, holding "
         "'metrics' (TFRecord of MetricsForSlice) or 'metrics-*' shards"
     )

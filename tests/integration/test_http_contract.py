@@ -120,7 +120,7 @@ def test_multipart_forms_work_too(custom_server):
 def test_stock_types_render_a_readable_error_for_a_missing_source(custom_server):
     reply = custom_server.post(type="tfma", source="/no/such/eval", arguments="{}")
     assert reply.status_code == 200
-    assert "SourceError" in reply.text and "/no/such/eval" in reply.text
+    assert "SourceNotFound" in reply.text and "/no/such/eval" in reply.text
 
 
 def test_bad_timeout_header(custom_server):

@@ -275,7 +275,7 @@ def test_grpc_carries_the_error_and_the_page(server, data):
     missing = server.create_visualization(
         visualization_pb2.Visualization.ROC_CURVE, source=f"{data.root}/none/*.csv", arguments="{}"
     )
-    assert missing.error.startswith("SourceError: ") and "none/*.csv" in missing.error
+    assert missing.error.startswith("SourceNotFound: ") and "none/*.csv" in missing.error
     stats = server.create_visualization(
         visualization_pb2.Visualization.TFDV, source=f"{data.root}/stats/stats.pb", arguments=""
     )
