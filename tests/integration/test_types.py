@@ -280,3 +280,23 @@ def test_grpc_carries_the_error_and_the_page(server, data):
         visualization_pb2.Visualization.TFDV, source=f"{data.root}/stats/stats.pb", arguments=""
     )
     assert stats.error == "" and "mean radius" in stats.html
+
+
+def test_object_store_settings_survive_code_that_changes_them(start_server, minio, data, stored):
+    """Kernels inherit OBJECTSTORECONFIG_* from the server and get them back after each render."""
+    env = minio.server_env(BUCKET)
+    server = start_server(
+        "--pool-size", "1", "--allow-custom-visualizations", "--reuse-custom-kernels", env=env
+    )
+    source = f"minio://{BUCKET}/{stored}/metrics.json"
+    assert "roc-auc" in render(server, "metrics", source)
+    code = [
+        "import os",
+        "os.environ['OBJECTSTORECONFIG_HOST'] = 'nowhere.invalid'",
+        "os.environ.pop('OBJECTSTORECONFIG_SECRETACCESSKEY')",
+    ]
+    assert server.post(type="custom", arguments=json.dumps({"code": code})).status_code == 200
+    page = render(server, "metrics", source)
+    assert_ok(page)
+    assert "roc-auc" in page
+    assert server.ready()["restarts"] == {}  # the same kernel served all three
