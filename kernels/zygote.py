@@ -176,8 +176,9 @@ def _isolate_process(request: dict[str, Any]) -> None:
         numpy.random.seed()  # `random` reseeds itself after fork; numpy's global state does not
 
 
-# Room a kernel needs under its memory limit to start (libzmq's threads, IPython's set-up).
-START_HEADROOM = 16 * 2**20
+# Room a kernel needs under its memory limit to start and render something small: its
+# threads' stacks (libzmq, IOPub, control, heartbeat) alone map about 40 MiB.
+START_HEADROOM = 96 * 2**20
 
 
 def _check_headroom() -> None:
