@@ -196,9 +196,11 @@ def _match_object_store(pattern: str, scheme: str) -> list[str]:
     bucket, key = _split_bucket(pattern)
     client = _client(ObjectStore.from_environment(scheme))
     prefix = key if not has_pattern(key) else _GLOB_CHARS.split(key, 1)[0]
+    # A pattern whose wildcards stay within one folder level lists only that level.
+    recursive = "**" in key or "/" in key[len(prefix) :] or not has_pattern(key)
     regex = _key_regex(key)
     try:
-        objects = client.list_objects(bucket, prefix=prefix, recursive=True)
+        objects = client.list_objects(bucket, prefix=prefix, recursive=recursive)
         keys = [o.object_name for o in objects if not o.is_dir and regex.fullmatch(o.object_name)]
     except Exception as error:
         raise SourceError(f"Cannot list {pattern!r}: {_cause(error)}") from None

@@ -98,8 +98,9 @@ def test_roc_curve_from_predictions_matches_sklearn(server, data, base, pattern)
     assert "roc.js" not in page and "kv-tip" in page
 
 
-def test_roc_curve_generated_csv(server, data, base):
-    page = render(server, "roc_curve", f"{base}/roc.csv", is_generated=True)
+@pytest.mark.parametrize("name", ["roc.csv", "r?c.csv", "**/roc.csv", "[r]oc.*"])
+def test_roc_curve_generated_csv(server, data, base, name):
+    page = render(server, "roc_curve", f"{base}/{name}", is_generated=True)
     assert_ok(page)
     assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
 
