@@ -62,6 +62,14 @@ MESSAGES: dict[str, list[tuple[str, int, str, bool, str | None]]] = {
         ("confusion_matrix_at_thresholds", 5, "ConfusionMatrixAtThresholds", False, "type"),
         ("bytes_value", 6, "bytes", False, "type"),
         ("array_value", 7, "ArrayValue", False, "type"),
+        ("t_distribution_value", 9, "TDistributionValue", False, "type"),
+        ("debug_message", 10, "string", False, "type"),
+    ],
+    "TDistributionValue": [
+        ("sample_mean", 1, ".google.protobuf.DoubleValue", False, None),
+        ("sample_standard_deviation", 2, ".google.protobuf.DoubleValue", False, None),
+        ("sample_degrees_of_freedom", 3, ".google.protobuf.Int64Value", False, None),
+        ("unsampled_value", 4, ".google.protobuf.DoubleValue", False, None),
     ],
     "SingleSliceKey": [
         ("column", 1, "string", False, None),
@@ -71,15 +79,15 @@ MESSAGES: dict[str, list[tuple[str, int, str, bool, str | None]]] = {
     ],
     "SliceKey": [("single_slice_keys", 1, "SingleSliceKey", True, None)],
     "SubKey": [
-        ("class_id", 1, ".google.protobuf.Int32Value", False, None),
-        ("k", 2, ".google.protobuf.Int32Value", False, None),
-        ("top_k", 3, ".google.protobuf.Int32Value", False, None),
+        ("class_id", 1, ".google.protobuf.Int32Value", False, "type"),
+        ("k", 2, ".google.protobuf.Int32Value", False, "type"),
+        ("top_k", 3, ".google.protobuf.Int32Value", False, "type"),
     ],
     "MetricKey": [
         ("name", 1, "string", False, None),
-        ("model_name", 2, "string", False, None),
-        ("output_name", 3, "string", False, None),
-        ("sub_key", 4, "SubKey", False, None),
+        ("output_name", 2, "string", False, None),
+        ("sub_key", 3, "SubKey", False, None),
+        ("model_name", 4, "string", False, None),
     ],
     "MetricKeyAndValue": [
         ("key", 1, "MetricKey", False, None),
@@ -88,13 +96,14 @@ MESSAGES: dict[str, list[tuple[str, int, str, bool, str | None]]] = {
     "MetricsForSlice": [
         ("slice_key", 1, "SliceKey", False, None),
         ("metrics", 2, "MetricsEntry", True, None),  # map<string, MetricValue>
-        ("metric_keys_and_values", 4, "MetricKeyAndValue", True, None),
+        ("metric_keys_and_values", 51, "MetricKeyAndValue", True, None),
     ],
 }
 # Nested types that TFMA declares inside another message.
 NESTED = {
     "ValueCutoffPair": "ValueAtCutoffs",
     "ConfusionMatrixAtThreshold": "ConfusionMatrixAtThresholds",
+    "MetricKeyAndValue": "MetricsForSlice",
 }
 
 

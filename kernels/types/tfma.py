@@ -159,6 +159,11 @@ def _value(value) -> str:
         return ", ".join(f"@{p.cutoff}: {number(p.value)}" for p in value.value_at_cutoffs.values)
     if kind == "confusion_matrix_at_thresholds":
         return f"{len(value.confusion_matrix_at_thresholds.matrices)} thresholds"
+    if kind == "t_distribution_value":
+        t = value.t_distribution_value
+        return number((t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value)
+    if kind == "debug_message":
+        return value.debug_message
     if kind == "unknown_type":
         return value.unknown_type.error or "unknown"
     return ""

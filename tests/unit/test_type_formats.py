@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 
 import pandas as pd
 import pytest
@@ -117,3 +118,30 @@ def test_tfma_json_form_and_keyed_metrics():
     assert tfma.metric_values(parsed) == {"accuracy [class_id=2]": "0.5", "legacy": "0.25"}
     with pytest.raises(DataError, match="not a MetricsForSlice"):
         tfma._from_json('{"sliceKey": 5}', "bad.json")
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field, encoded by hand (tag, length, bytes)."""
+    assert number < 2048 and len(payload) < 128
+    tag = number << 3 | 2
+    head = bytes([tag]) if tag < 128 else bytes([tag & 0x7F | 0x80, tag >> 7])
+    return head + bytes([len(payload)]) + payload
+
+
+def test_tfma_field_numbers_match_tfmas_published_proto():
+    """Bytes laid out by TFMA's metrics_for_slice.proto numbers, not by our own descriptors:
+    MetricsForSlice.metric_keys_and_values = 51; MetricKey name 1, output_name 2, sub_key 3,
+    model_name 4; SubKey.class_id 1; MetricValue.double_value 1, t_distribution_value 9."""
+    double = lambda v: b"\x09" + struct.pack("<d", v)  # noqa: E731  DoubleValue.value = 1
+    key = (
+        _field(1, b"auc") + _field(2, b"head")
+        + _field(3, _field(1, b"\x08\x02")) + _field(4, b"candidate")
+    )  # fmt: skip
+    auc = _field(51, _field(1, key) + _field(2, _field(1, double(0.875))))
+    mean = _field(9, _field(4, double(0.5)))  # TDistributionValue.unsampled_value = 4
+    loss = _field(51, _field(1, _field(1, b"loss")) + _field(2, mean))
+    item = MetricsForSlice.FromString(auc + loss)
+    assert tfma.metric_values(item) == {
+        "auc [model=candidate, output=head, class_id=2]": "0.875",
+        "loss": "0.5",
+    }
