@@ -167,12 +167,29 @@ def _isolate_process(request: dict[str, Any]) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        _check_headroom()
     nice = int(request.get("nice") or 0)
     if nice:
         os.nice(nice)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # `random` reseeds itself after fork; numpy's global state does not
+
+
+# Room a kernel needs under its memory limit to start and render something small: its
+# threads' stacks (libzmq, IOPub, control, heartbeat) alone map about 40 MiB.
+START_HEADROOM = 96 * 2**20
+
+
+def _check_headroom() -> None:
+    """Raise MemoryError now if the memory limit leaves no room to start a kernel.
+
+    The preloaded libraries leave free memory in Python's own pools, so Python code
+    can keep running under a too-small limit until a C library needs fresh memory:
+    libzmq then aborts the process (SIGABRT) instead of raising. A plain allocation
+    here fails first and cleanly, and the server reports the MemoryError.
+    """
+    bytearray(START_HEADROOM)
 
 
 def _run_kernel(request: dict[str, Any]) -> None:

@@ -22,6 +22,9 @@ CUSTOM = "custom"
 # plus `test`, the stock server's dependency-free type.
 STOCK_TYPES = ("roc_curve", "tfdv", "tfma", "table", CUSTOM, "test")
 
+# Built-in types beyond the stock set: HTTP `type` names only (KFP's enum stays as it is).
+EXTRA_TYPES = ("confusion_matrix", "markdown", "metrics", "html")
+
 
 @dataclass(frozen=True)
 class VisualizationType:
@@ -51,7 +54,7 @@ class VisualizationType:
 
 def _build_registry() -> dict[str, VisualizationType]:
     registry = {}
-    for name in STOCK_TYPES:
+    for name in (*STOCK_TYPES, *EXTRA_TYPES):
         module = None if name == CUSTOM else f"{__name__}.{name}"
         implemented = module is None or importlib.util.find_spec(module) is not None
         registry[name] = VisualizationType(name=name, module=module, implemented=implemented)

@@ -66,9 +66,9 @@ def test_same_message_over_http(custom_server):
     assert reply.reason == grpc_error.details()
 
 
-def test_unimplemented_types(custom_server):
-    error = rpc_error(lambda: custom_server.create_visualization(TFMA, "gs://x", "{}"))
-    assert error.code() is grpc.StatusCode.UNIMPLEMENTED
+def test_stock_types_answer_a_bad_source_with_the_error_field(custom_server):
+    reply = custom_server.create_visualization(TFMA, "gs://x", "{}")
+    assert reply.error.startswith("SourceError: ") and "gcsfs" in reply.error
 
 
 def test_deadline_is_the_render_timeout(custom_server):

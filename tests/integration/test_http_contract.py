@@ -117,10 +117,10 @@ def test_multipart_forms_work_too(custom_server):
     assert reply.status_code == 200 and '<pre id="source">multi</pre>' in reply.text
 
 
-def test_not_yet_implemented_types_are_validated_then_refused(custom_server):
-    reply = custom_server.post(type="tfma", source="gs://x", arguments="{}")
-    assert reply.status_code == 501
-    assert reply.reason == "Visualization type tfma is not implemented by this server yet"
+def test_stock_types_render_a_readable_error_for_a_missing_source(custom_server):
+    reply = custom_server.post(type="tfma", source="/no/such/eval", arguments="{}")
+    assert reply.status_code == 200
+    assert "SourceNotFound" in reply.text and "/no/such/eval" in reply.text
 
 
 def test_bad_timeout_header(custom_server):

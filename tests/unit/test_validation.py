@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from kernels import VisualizationType
 from server.errors import ErrorKind, RequestFailed
 from server.validation import printable, timeout_from_deadline, timeout_from_header, validate
 
@@ -94,9 +95,18 @@ def test_custom_code_must_be_a_list_of_lines(code):
     assert failure.kind is ErrorKind.INVALID and '"code"' in failure.message
 
 
-def test_registered_but_missing_types_are_not_implemented():
+def test_registered_but_missing_types_are_not_implemented(monkeypatch):
+    missing = VisualizationType(name="tfdv", module="kernels.types.absent", implemented=False)
+    monkeypatch.setattr("server.validation.lookup", {"tfdv": missing}.get)
     failure = refusal("tfdv")
     assert failure.kind is ErrorKind.NOT_IMPLEMENTED and "tfdv" in failure.message
+
+
+def test_every_stock_and_extra_type_is_implemented():
+    for name in ("roc_curve", "tfdv", "tfma", "table", "test"):
+        assert check(name).type.implemented
+    for name in ("confusion_matrix", "markdown", "metrics", "html"):
+        assert check(name).type.implemented
 
 
 def test_valid_request_keeps_data_as_data():

@@ -1,0 +1,245 @@
+"""Built-in types benchmark: p50 render time per type on a small and a large input.
+
+Prints figures, never passes or fails. Writes the inputs to a temporary folder
+(small: the breast-cancer predictions and files the integration tests use;
+large: generated with a seeded numpy generator), starts one real server
+(`python -m server`, pool of 2), and renders each input `--renders` times
+sequentially over keep-alive HTTP, as the KFP API server would post it. Each
+run's p50 is printed; the figure is the median over `--runs` runs, with the
+page size.
+
+With `--browser`, also shows the large table page (100,000 rows) in Debian's
+headless Chromium inside the KFP UI's sandboxed iframe, offline, and times
+load-to-first-rows, a search over every row, and a sort.
+
+Usage: python bench/types_bench.py [--runs 3] [--renders 15] [--browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests" / "integration")]
+
+import typedata  # noqa: E402  (the integration tests' real-data builder)
+from render_bench import Server  # noqa: E402
+
+from kernels import tfrecord  # noqa: E402
+from kernels.tfma_proto import MetricsForSlice  # noqa: E402
+
+HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def large_inputs(root: Path, rng: np.random.Generator) -> dict[str, tuple[str, dict, str]]:
+    """type -> (source, arguments, description) for the large inputs."""
+    root.mkdir()
+    rows = 200_000
+    labels = rng.integers(0, 2, rows)
+    scores = np.clip(labels * 0.3 + rng.normal(0.35, 0.2, rows), 0, 1)
+    (root / "pred").mkdir()
+    pd.DataFrame({"target": np.where(labels, "yes", "no"), "true": scores}).to_csv(
+        root / "pred" / "part-0.csv", header=False, index=False
+    )
+    (root / "pred" / "schema.json").write_text('[{"name": "target"}, {"name": "true"}]')
+
+    n = 100_000
+    pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "name": [f"item-{i % 5000}" for i in range(n)],
+            "a": rng.normal(size=n).round(4),
+            "b": rng.integers(0, 1000, n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "d": rng.random(n),
+        }
+    ).to_csv(root / "table.csv", index=False)
+
+    classes = [f"class-{i}" for i in range(100)]
+    cm = pd.DataFrame(
+        [(t, p, int(rng.integers(0, 500))) for t in classes for p in classes],
+        columns=["target", "predicted", "count"],
+    )
+    cm.to_csv(root / "cm.csv", header=False, index=False)
+
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    dataset = stats.datasets.add(name="wide", num_examples=100_000)
+    for i in range(1000):
+        feature = dataset.features.add(
+            name=f"f{i}", type=statistics_pb2.FeatureNameStatistics.FLOAT
+        )
+        feature.num_stats.common_stats.num_non_missing = 99_000
+        feature.num_stats.common_stats.num_missing = 1000
+        feature.num_stats.mean, feature.num_stats.std_dev = float(i), 1.0
+        histogram = feature.num_stats.histograms.add()
+        for count in rng.integers(0, 20_000, 10):
+            histogram.buckets.add(low_value=0, high_value=1, sample_count=float(count))
+    (root / "stats.tfrecord").write_bytes(tfrecord.encode([stats.SerializeToString()]))
+
+    (root / "eval").mkdir()
+    items = []
+    for i in range(1000):
+        item = MetricsForSlice()
+        item.slice_key.single_slice_keys.add(column="shard", int64_value=i)
+        for name in ("accuracy", "auc", "precision", "recall", "loss"):
+            entry = item.metric_keys_and_values.add()
+            entry.key.name = name
+            entry.value.double_value.value = float(rng.random())
+        items.append(item.SerializeToString())
+    (root / "eval" / "metrics").write_bytes(tfrecord.encode(items))
+
+    metrics = [{"name": f"m{i}", "numberValue": float(rng.random())} for i in range(1000)]
+    (root / "metrics.json").write_text(json.dumps({"metrics": metrics}))
+    paragraph = "Some *text* with `code` and a [link](#x).\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    (root / "doc.md").write_text("".join(f"## Section {i}\n\n{paragraph}" for i in range(5000)))
+    (root / "page.html").write_text("<html><body>" + "<p>row</p>" * 200_000 + "</body></html>")
+    return {
+        "roc_curve": (str(root / "pred" / "*.csv"), {"trueclass": "yes"}, f"{rows:,} predictions"),
+        "table": (str(root / "table.csv"), {}, f"{n:,} rows x 6 columns"),
+        "confusion_matrix": (str(root / "cm.csv"), {}, "100 classes"),
+        "tfdv": (str(root / "stats.tfrecord"), {}, "1,000 features"),
+        "tfma": (str(root / "eval"), {"slicing_column": "shard"}, "1,000 slices"),
+        "metrics": (str(root / "metrics.json"), {}, "1,000 metrics"),
+        "markdown": (str(root / "doc.md"), {}, "5,000 sections"),
+        "html": (str(root / "page.html"), {}, "2 MB document"),
+    }
+
+
+def small_inputs(root: Path) -> dict[str, tuple[str, dict, str]]:
+    data = typedata.build(root)
+    r = data.root
+    return {
+        "roc_curve": (f"{r}/predictions", {}, "228 predictions"),
+        "table": (f"{r}/predictions/part-00000.csv", {"headers": ["t", "p", "f", "s"]}, "114 rows"),
+        "confusion_matrix": (f"{r}/confusion_matrix.csv", {"labels": typedata.LABELS}, "2 classes"),
+        "tfdv": (f"{r}/stats/stats.pb", {}, "31 features"),
+        "tfma": (f"{r}/eval", {}, "Overall of 3 slices"),
+        "metrics": (f"{r}/metrics.json", {}, "2 metrics"),
+        "markdown": (f"{r}/notes.md", {}, "a short card"),
+        "html": (f"{r}/report.html", {}, "a short report"),
+    }
+
+
+def render_times(port: int, viz_type: str, source: str, arguments: dict, count: int):
+    body = urlencode({"type": viz_type, "source": source, "arguments": json.dumps(arguments)})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    times, size = [], 0
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            connection.request("POST", "/", body, HEADERS)
+            reply = connection.getresponse()
+            page = reply.read()
+            times.append(time.perf_counter() - started)
+            if reply.status != 200 or b'class="output error"' in page:
+                raise SystemExit(f"{viz_type} {source}: {reply.status} {page[-600:]!r}")
+            size = len(page)
+    finally:
+        connection.close()
+    return statistics.median(times), size
+
+
+SEARCH_JS = """needle => new Promise(done => {
+  const box = document.querySelector('.kv-search'), count = document.querySelector('.kv-count');
+  const started = performance.now();
+  const watch = new MutationObserver(() => {
+    watch.disconnect(); done(performance.now() - started);
+  });
+  watch.observe(count, {childList: true, characterData: true, subtree: true});
+  box.value = needle; box.dispatchEvent(new Event('input'));
+})"""
+SORT_JS = """() => { const t = performance.now(); document.querySelectorAll('thead th')[3].click();
+  return performance.now() - t; }"""
+
+
+def browser_figures(port: int, source: str, runs: int) -> dict[str, list[float]]:
+    """Seconds to show the table page's first rows; milliseconds to search and to sort."""
+    from browser import launch_chromium, show_in_kfp_iframe
+    from playwright.sync_api import sync_playwright
+
+    body = urlencode({"type": "table", "source": source, "arguments": "{}"})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    connection.request("POST", "/", body, HEADERS)
+    page = connection.getresponse().read().decode()
+    connection.close()
+    figures: dict[str, list[float]] = {"load_s": [], "sort_ms": [], "search_ms": []}
+    with sync_playwright() as driver:
+        chromium = launch_chromium(driver)
+        try:
+            for _ in range(runs):
+                started = time.perf_counter()
+                shown = show_in_kfp_iframe(chromium, page)
+                shown.frame.locator("tbody tr").first.wait_for()
+                figures["load_s"].append(time.perf_counter() - started)
+                figures["sort_ms"].append(shown.frame.evaluate(SORT_JS))  # all 100,000 rows
+                # the search waits out its 120 ms typing debounce; that is not counted
+                figures["search_ms"].append(shown.frame.evaluate(SEARCH_JS, "item-417") - 120)
+                if shown.errors:
+                    raise SystemExit(f"browser errors: {shown.errors}")
+                shown.page.context.close()
+        finally:
+            chromium.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--renders", type=int, default=15, help="per input and run")
+    parser.add_argument("--browser", action="store_true", help="also time the table in Chromium")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = {
+            "small": small_inputs(Path(folder) / "small"),
+            "large": large_inputs(Path(folder) / "large", np.random.default_rng(1)),
+        }
+        server = Server(pool_size=2, max_queue=8)
+        try:
+            server.wait(full=True)
+            results: dict[tuple[str, str], list[float]] = {}
+            sizes: dict[tuple[str, str], int] = {}
+            for run in range(args.runs):
+                for viz_type in inputs["small"]:
+                    for size_name, table in inputs.items():
+                        source, arguments, _ = table[viz_type]
+                        p50, page = render_times(
+                            server.port, viz_type, source, arguments, args.renders
+                        )
+                        results.setdefault((viz_type, size_name), []).append(p50)
+                        sizes[(viz_type, size_name)] = page
+                print(f"run {run + 1} done", file=sys.stderr)
+            if args.browser:
+                browser = browser_figures(server.port, inputs["large"]["table"][0], args.runs)
+        finally:
+            server.stop()
+    print(f"p50 render time, median of {args.runs} runs x {args.renders} renders (pool of 2)")
+    print(f"{'type':<17}{'input':<6}{'p50 ms':>9}  {'runs (ms)':<24}{'page':>10}  what")
+    for (viz_type, size_name), p50s in results.items():
+        runs = ", ".join(f"{v * 1000:.1f}" for v in p50s)
+        what = inputs[size_name][viz_type][2]
+        print(
+            f"{viz_type:<17}{size_name:<6}{statistics.median(p50s) * 1000:>9.1f}  {runs:<24}"
+            f"{sizes[(viz_type, size_name)] / 1000:>8.0f}KB  {what}"
+        )
+
+    if args.browser:
+        print(f"\ntable, {inputs['large']['table'][2]}, in headless Chromium (sandboxed iframe):")
+        for name, values in browser.items():
+            shown = ", ".join(f"{v:.2f}" if name.endswith("_s") else f"{v:.0f}" for v in values)
+            print(f"  {name:<10} median {statistics.median(values):.2f}  runs: {shown}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Where a visualization's data comes from: local paths, MinIO/S3, GCS and HTTP(S), with patterns.
+
+Runs inside kernels. The built-in types call `match(pattern)` to list what a
+`source` names and `read_bytes(location)` to fetch one of them, so every type
+accepts the same kinds of source:
+
+- a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`);
+- `minio://bucket/key` and `s3://bucket/key`, patterns too, reached with the
+  KFP API server's object-store settings (`OBJECTSTORECONFIG_HOST`, `_PORT`,
+  `_SECURE`, `_ACCESSKEY`, `_SECRETACCESSKEY`, `_REGION`), which kernels inherit
+  from the server; `s3://` without them goes to AWS with the `AWS_*` variables;
+- `gs://bucket/key` (patterns too) through `gcsfs` when it is installed;
+- `http://` and `https://` (one document, no patterns).
+
+Anything that goes wrong becomes a `SourceError` whose message names the
+source and the cause, which the page shows instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+
+import minio
+
+from .viz_errors import VisualizationError
+
+HTTP_TIMEOUT = 60.0
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class SourceError(VisualizationError):
+    """A source could not be listed or read; the message names it and says why."""
+
+
+class SourceNotFound(SourceError):
+    """The store answered, and holds no file by that name or pattern (or names a folder)."""
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """Connection settings for an S3-compatible store, as the KFP API server names them."""
+
+    endpoint: str
+    secure: bool
+    access_key: str | None
+    secret_key: str | None
+    region: str | None
+
+    @classmethod
+    def from_environment(cls, scheme: str) -> ObjectStore:
+        env = os.environ
+        host = env.get("OBJECTSTORECONFIG_HOST", "").strip()
+        if host:
+            port = env.get("OBJECTSTORECONFIG_PORT", "").strip()
+            secure = env.get("OBJECTSTORECONFIG_SECURE", "false").strip().lower() == "true"
+            return cls(
+                endpoint=f"{host}:{port}" if port else host,
+                secure=secure,
+                access_key=env.get("OBJECTSTORECONFIG_ACCESSKEY") or None,
+                secret_key=env.get("OBJECTSTORECONFIG_SECRETACCESSKEY") or None,
+                region=env.get("OBJECTSTORECONFIG_REGION") or None,
+            )
+        if scheme == "s3":
+            return cls(
+                endpoint="s3.amazonaws.com",
+                secure=True,
+                access_key=env.get("AWS_ACCESS_KEY_ID") or None,
+                secret_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            )
+        raise SourceError(
+            f"{scheme}:// sources need the object store settings: set OBJECTSTORECONFIG_HOST "
+            "(and _PORT, _ACCESSKEY, _SECRETACCESSKEY) on the visualization server"
+        )
+
+
+def has_pattern(text: str) -> bool:
+    """True if `text` contains glob characters (`*`, `?`, `[`)."""
+    return _GLOB_CHARS.search(text) is not None
+
+
+def scheme_of(location: str) -> str:
+    """`minio`, `s3`, `gs`, `http`, `https`, or `file` for a plain path."""
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", location)
+    return match.group(1).lower() if match else "file"
+
+
+def match(pattern: str) -> list[str]:
+    """Every location `pattern` names, sorted; a SourceError if there is none."""
+    scheme = scheme_of(pattern)
+    if scheme == "file":
+        found = _match_local(pattern)
+    elif scheme in ("minio", "s3"):
+        found = _match_object_store(pattern, scheme)
+    elif scheme == "gs":
+        found = _match_gcs(pattern)
+    elif scheme in ("http", "https"):
+        found = [pattern]
+    else:
+        raise SourceError(
+            f"Unsupported source {pattern!r}: use a local path, minio://, s3://, gs://, "
+            "http:// or https://"
+        )
+    if not found:
+        raise SourceNotFound(f"No file matches the source {pattern!r}")
+    return found
+
+
+def read_bytes(location: str) -> bytes:
+    """The whole content of one location (a file or object, not a pattern)."""
+    scheme = scheme_of(location)
+    try:
+        if scheme == "file":
+            with open(location, "rb") as file:
+                return file.read()
+        if scheme in ("minio", "s3"):
+            return _read_object(location, scheme)
+        if scheme == "gs":
+            return _gcs().cat_file(location)
+        if scheme in ("http", "https"):
+            return _read_http(location)
+    except SourceError:
+        raise
+    except (FileNotFoundError, NotADirectoryError):
+        raise SourceNotFound(f"Source {location!r} does not exist") from None
+    except IsADirectoryError:
+        raise SourceError(f"Source {location!r} is a folder, not a file") from None
+    except Exception as error:
+        raise SourceError(f"Cannot read {location!r}: {_cause(error)}") from None
+    raise SourceError(f"Unsupported source {location!r}")
+
+
+def read_text(location: str) -> str:
+    """One location decoded as UTF-8 (a byte-order mark is dropped)."""
+    data = read_bytes(location)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"Source {location!r} is not UTF-8 text ({error.reason})") from None
+
+
+def join(folder: str, name: str) -> str:
+    """`folder/name` for any kind of location."""
+    return folder.rstrip("/") + "/" + name
+
+
+def parent(location: str) -> str:
+    """The folder holding `location` (or a pattern's fixed part)."""
+    head, _, _ = location.rstrip("/").rpartition("/")
+    return head
+
+
+# -- local ---------------------------------------------------------------------
+
+
+def _match_local(pattern: str) -> list[str]:
+    if not has_pattern(pattern):
+        if os.path.isdir(pattern):
+            raise SourceNotFound(
+                f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
+            )
+        return [pattern] if os.path.isfile(pattern) else []
+    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+
+
+# -- MinIO / S3 ----------------------------------------------------------------
+
+
+def _split_bucket(location: str) -> tuple[str, str]:
+    rest = location.split("://", 1)[1]
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise SourceError(f"Source {location!r} needs a bucket and a key: scheme://bucket/key")
+    return bucket, key
+
+
+@lru_cache(maxsize=4)
+def _client(store: ObjectStore) -> minio.Minio:
+    return minio.Minio(
+        store.endpoint,
+        access_key=store.access_key,
+        secret_key=store.secret_key,
+        secure=store.secure,
+        region=store.region,
+    )
+
+
+def _match_object_store(pattern: str, scheme: str) -> list[str]:
+    bucket, key = _split_bucket(pattern)
+    client = _client(ObjectStore.from_environment(scheme))
+    prefix = key if not has_pattern(key) else _GLOB_CHARS.split(key, 1)[0]
+    # A pattern whose wildcards stay within one folder level lists only that level.
+    recursive = "**" in key or "/" in key[len(prefix) :] or not has_pattern(key)
+    regex = _key_regex(key)
+    try:
+        objects = client.list_objects(bucket, prefix=prefix, recursive=recursive)
+        keys = [o.object_name for o in objects if not o.is_dir and regex.fullmatch(o.object_name)]
+    except Exception as error:
+        raise SourceError(f"Cannot list {pattern!r}: {_cause(error)}") from None
+    if not keys and not has_pattern(key) and _has_children(client, bucket, key):
+        raise SourceNotFound(
+            f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
+        )
+    return [f"{scheme}://{bucket}/{k}" for k in sorted(keys)]
+
+
+def _has_children(client, bucket: str, key: str) -> bool:
+    try:
+        return any(True for _ in client.list_objects(bucket, prefix=key.rstrip("/") + "/"))
+    except Exception:
+        return False
+
+
+def _key_regex(pattern: str) -> re.Pattern[str]:
+    """Glob semantics for object keys: `*` and `?` stay within one `/` level, `**` crosses."""
+    parts = []
+    for piece in re.split(r"(\*\*/?|\*|\?|\[[^\]]*\])", pattern):
+        if piece.startswith("**"):
+            parts.append(".*")
+        elif piece == "*":
+            parts.append("[^/]*")
+        elif piece == "?":
+            parts.append("[^/]")
+        elif piece.startswith("[") and piece.endswith("]") and len(piece) > 2:
+            parts.append(fnmatch.translate(piece)[4:-3])  # the class, without (?s: and )\Z
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("".join(parts), re.S)
+
+
+def _read_object(location: str, scheme: str) -> bytes:
+    bucket, key = _split_bucket(location)
+    client = _client(ObjectStore.from_environment(scheme))
+    try:
+        response = client.get_object(bucket, key)
+    except Exception as error:
+        code = getattr(error, "code", "")
+        if code == "NoSuchKey":
+            raise SourceNotFound(f"Source {location!r} does not exist ({code})") from None
+        if code == "NoSuchBucket":
+            raise SourceError(f"Source {location!r} does not exist ({code})") from None
+        raise
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+# -- GCS -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _gcs():  # -> gcsfs.GCSFileSystem
+    try:
+        import gcsfs
+    except ImportError:
+        raise SourceError(
+            "gs:// sources need the gcsfs package, which this server does not have; "
+            "install it in the server's image (pip install gcsfs)"
+        ) from None
+    return gcsfs.GCSFileSystem()
+
+
+def _match_gcs(pattern: str) -> list[str]:
+    fs = _gcs()
+    try:
+        if has_pattern(pattern):
+            found = fs.glob(pattern)
+        else:
+            found = [pattern] if fs.isfile(pattern) else []
+    except Exception as error:
+        raise SourceError(f"Cannot list {pattern!r}: {_cause(error)}") from None
+    return sorted(p if p.startswith("gs://") else f"gs://{p}" for p in found)
+
+
+# -- HTTP ----------------------------------------------------------------------
+
+
+def _read_http(location: str) -> bytes:
+    request = urllib.request.Request(location, headers={"User-Agent": "kfp-viz-server"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as reply:
+            return reply.read()
+    except urllib.error.HTTPError as error:
+        kind = SourceNotFound if error.code == 404 else SourceError
+        raise kind(f"Cannot read {location!r}: HTTP {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        raise SourceError(f"Cannot read {location!r}: {error.reason}") from None
+
+
+def _cause(error: BaseException) -> str:
+    """A one-line reason for an exception from a client library."""
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None)
+    if code and message:
+        return f"{code}: {message}"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

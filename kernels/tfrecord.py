@@ -1,0 +1,92 @@
+"""TFRecord files without TensorFlow: the framing TensorFlow's record writer uses.
+
+Each record is: length (uint64, little-endian), masked CRC-32C of those 8
+bytes (uint32), the data, masked CRC-32C of the data (uint32). The mask is
+`((crc >> 15) | (crc << 17)) + 0xa282ead8` modulo 2**32. Files may be gzip-
+compressed as a whole (TFX writes `.gz` statistics and metrics).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Iterator
+
+_MASK_DELTA = 0xA282EAD8
+_HEADER = struct.Struct("<QI")
+_FOOTER = struct.Struct("<I")
+
+
+def _table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), the checksum TFRecord uses."""
+    crc = 0xFFFFFFFF
+    table = _CRC_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc(data: bytes) -> int:
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+class TFRecordError(ValueError):
+    """The bytes are not (or not entirely) TFRecord framing."""
+
+
+def maybe_gunzip(data: bytes) -> bytes:
+    """`data`, decompressed if it is gzip."""
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def looks_like_tfrecord(data: bytes) -> bool:
+    """True if `data` starts with a valid TFRecord header (its length checksum matches)."""
+    if len(data) < _HEADER.size + _FOOTER.size:
+        return False
+    length, length_crc = _HEADER.unpack_from(data)
+    return masked_crc(data[:8]) == length_crc and length <= len(data)
+
+
+def records(data: bytes, verify_data: bool = True) -> Iterator[bytes]:
+    """Every record's data, in order; TFRecordError on a truncated or corrupt record."""
+    position = 0
+    while position < len(data):
+        if len(data) - position < _HEADER.size:
+            raise TFRecordError(f"truncated record header at byte {position}")
+        length, length_crc = _HEADER.unpack_from(data, position)
+        if masked_crc(data[position : position + 8]) != length_crc:
+            raise TFRecordError(f"bad length checksum at byte {position}")
+        start = position + _HEADER.size
+        end = start + length
+        if end + _FOOTER.size > len(data):
+            raise TFRecordError(f"record at byte {position} runs past the end of the file")
+        payload = data[start:end]
+        (data_crc,) = _FOOTER.unpack_from(data, end)
+        if verify_data and masked_crc(payload) != data_crc:
+            raise TFRecordError(f"bad data checksum in the record at byte {position}")
+        yield payload
+        position = end + _FOOTER.size
+
+
+def encode(payloads: list[bytes]) -> bytes:
+    """TFRecord framing around `payloads` (for writing test data and round trips)."""
+    out = bytearray()
+    for payload in payloads:
+        length = struct.pack("<Q", len(payload))
+        out += length + struct.pack("<I", masked_crc(length))
+        out += payload + struct.pack("<I", masked_crc(payload))
+    return bytes(out)

@@ -1,0 +1,203 @@
+"""The `tfma` type: slicing metrics from a TensorFlow Model Analysis evaluation, no TensorFlow.
+
+`source` is TFMA's output folder (or one metrics file in it, or a pattern).
+TFMA writes the metrics as a TFRecord of `MetricsForSlice` (file `metrics`,
+or sharded `metrics-*`, maybe gzip-compressed); JSON versions of the same
+messages (one object, a list, or one per line) are read too. Parquet output
+needs pyarrow, which this server does not ship: the page says so.
+
+Stock semantics: without `slicing_column` the Overall slice is shown; with it,
+every slice on that column (the page lists the columns there are).
+"""
+
+from __future__ import annotations
+
+import json
+
+from google.protobuf import json_format
+
+from kernels import sources, tfrecord
+from kernels.tfma_proto import MetricsForSlice
+from kernels.viz_errors import DataError
+from kernels.widgets import esc, number, show
+
+OVERALL = "Overall"
+METRICS_PATTERNS = ("metrics", "metrics-*", "metrics.*", "metrics_*")
+
+
+def render(variables: dict, source: str) -> None:
+    slices = load(source)
+    column = variables.get("slicing_column")
+    show(slices_html(slices, column, title=source), "tfma")
+
+
+def load(source: str) -> list:
+    """Every MetricsForSlice in the evaluation output `source` names."""
+    locations = _metrics_files(source)
+    found = []
+    for location in locations:
+        found.extend(_read(location))
+    if not found:
+        raise DataError(f"The TFMA metrics in {source!r} hold no slices")
+    return found
+
+
+def _metrics_files(source: str) -> list[str]:
+    if sources.has_pattern(source):
+        return sources.match(source)
+    try:
+        return sources.match(source)
+    except sources.SourceNotFound:
+        pass  # a folder, or nothing by that name: look for TFMA's metrics file(s) inside
+    for name in METRICS_PATTERNS:
+        try:
+            return sources.match(sources.join(source, name))
+        except sources.SourceNotFound:
+            continue
+    raise sources.SourceNotFound(
+        f"No TFMA metrics file in {source!r}: expected TFMA's evaluation output folder, holding "
+        "'metrics' (TFRecord of MetricsForSlice) or 'metrics-*' shards"
+    )
+
+
+def _read(location: str) -> list:
+    name = location.rsplit("/", 1)[-1]
+    if name.endswith(".parquet"):
+        raise DataError(
+            f"{location!r} is TFMA output in Parquet format; reading it needs pyarrow, which this "
+            "server does not include. Write the evaluation with TFMA's default TFRecord output"
+        )
+    data = tfrecord.maybe_gunzip(sources.read_bytes(location))
+    if tfrecord.looks_like_tfrecord(data):
+        try:
+            return [MetricsForSlice.FromString(r) for r in tfrecord.records(data)]
+        except Exception as error:
+            raise DataError(f"{location!r} is not a TFRecord of MetricsForSlice: {error}") from None
+    stripped = data.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        return _from_json(stripped.decode("utf-8", "replace"), location)
+    raise DataError(
+        f"{location!r} is neither a TFRecord of TFMA MetricsForSlice nor their JSON form; "
+        "reading other TFMA formats needs TensorFlow Model Analysis itself"
+    )
+
+
+def _from_json(text: str, location: str) -> list:
+    try:
+        document = json.loads(text)
+        documents = document if isinstance(document, list) else [document]
+    except json.JSONDecodeError:
+        try:
+            documents = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise DataError(f"{location!r} is not valid JSON: {error}") from None
+    slices = []
+    for document in documents:
+        try:
+            slices.append(
+                json_format.ParseDict(document, MetricsForSlice(), ignore_unknown_fields=True)
+            )
+        except (json_format.ParseError, TypeError, AttributeError) as error:
+            raise DataError(
+                f"{location!r} holds JSON that is not a MetricsForSlice: {error}"
+            ) from None
+    return slices
+
+
+def slice_columns(item) -> tuple[tuple[str, str], ...]:
+    """The (column, value) pairs of one slice; () for the Overall slice."""
+    pairs = []
+    for key in item.slice_key.single_slice_keys:
+        kind = key.WhichOneof("kind")
+        value = getattr(key, kind) if kind else ""
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        pairs.append((key.column, number(value) if isinstance(value, float) else str(value)))
+    return tuple(pairs)
+
+
+def metric_values(item) -> dict[str, str]:
+    """Metric name → shown value, from both the old map and the keyed list TFMA writes."""
+    values = {name: _value(v) for name, v in item.metrics.items()}
+    for entry in item.metric_keys_and_values:
+        values[_key_name(entry.key)] = _value(entry.value)
+    return values
+
+
+def _key_name(key) -> str:
+    name = key.name
+    qualifiers = [
+        f"{field}={getattr(key.sub_key, field).value}"
+        for field in ("class_id", "k", "top_k")
+        if key.sub_key.HasField(field)
+    ]
+    if key.output_name:
+        qualifiers.insert(0, f"output={key.output_name}")
+    if key.model_name:
+        qualifiers.insert(0, f"model={key.model_name}")
+    return f"{name} [{', '.join(qualifiers)}]" if qualifiers else name
+
+
+def _value(value) -> str:
+    kind = value.WhichOneof("type")
+    if kind == "double_value":
+        return number(value.double_value.value)
+    if kind == "bounded_value":
+        bounded = value.bounded_value
+        shown = number(bounded.value.value)
+        if bounded.HasField("lower_bound") and bounded.HasField("upper_bound"):
+            shown += f" ({number(bounded.lower_bound.value)}, {number(bounded.upper_bound.value)})"
+        return shown
+    if kind == "bytes_value":
+        return value.bytes_value.decode("utf-8", "replace")
+    if kind == "array_value":
+        array = value.array_value
+        items = [*array.float64_values, *array.float32_values, *array.int64_values,
+                 *array.int32_values]  # fmt: skip
+        return "[" + ", ".join(number(v) for v in items[:8]) + (", …]" if len(items) > 8 else "]")
+    if kind == "value_at_cutoffs":
+        return ", ".join(f"@{p.cutoff}: {number(p.value)}" for p in value.value_at_cutoffs.values)
+    if kind == "confusion_matrix_at_thresholds":
+        return f"{len(value.confusion_matrix_at_thresholds.matrices)} thresholds"
+    if kind == "t_distribution_value":
+        t = value.t_distribution_value
+        return number((t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value)
+    if kind == "debug_message":
+        return value.debug_message
+    if kind == "unknown_type":
+        return value.unknown_type.error or "unknown"
+    return ""
+
+
+def slices_html(slices: list, column: str | None, title: str = "") -> str:
+    columns = sorted({c for item in slices for c, _ in slice_columns(item)})
+    if column:
+        chosen = [s for s in slices if [c for c, _ in slice_columns(s)] == [column]]
+        if not chosen:
+            available = ", ".join(columns) or "none (only the Overall slice)"
+            raise DataError(
+                f"slicing_column {column!r} is not a slice of this evaluation; "
+                f"slicing columns: {available}"
+            )
+    else:
+        chosen = [s for s in slices if not slice_columns(s)] or slices[:1]
+    rows = [(slice_columns(s), metric_values(s)) for s in chosen]
+    names = sorted({name for _, values in rows for name in values})
+    head = "".join(f"<th>{esc(n)}</th>" for n in names)
+    body = "".join(
+        '<tr class="kv-slice"><td class="kv-text">'
+        + esc(", ".join(f"{c}: {v}" for c, v in pairs) or OVERALL)
+        + "</td>"
+        + "".join(f"<td>{esc(values.get(n, ''))}</td>" for n in names)
+        + "</tr>"
+        for pairs, values in rows
+    )
+    note = f"Slicing columns: {', '.join(columns)}" if columns else "Only the Overall slice"
+    if not column and columns:
+        note += ' (set "slicing_column" to see their slices)'
+    return (
+        (f'<p class="kv-note">{esc(title)}</p>' if title else "")
+        + f'<p class="kv-note">{esc(note)}</p>'
+        '<table class="kv-tfma"><thead><tr><th class="kv-text">slice</th>'
+        f"{head}</tr></thead><tbody>{body}</tbody></table>"
+    )

@@ -1,0 +1,99 @@
+"""Building blocks of the built-in types' pages: bundled assets, embedded data, display.
+
+Pages must work with no network (air-gapped clusters, and the KFP UI's
+sandboxed iframe), so every script and style a type needs is inlined from
+`kernels/assets/`. The asset files are read once, when this module is imported
+in the kernel factory, so a render only joins strings.
+
+Data for client-side scripts travels once, as JSON inside
+`<script type="application/json">`, with every `<` escaped so no value can
+close the tag or open a comment.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from importlib import resources
+from typing import Any
+
+from IPython.display import HTML, display
+
+ASSET_NAMES = ("viz.css", "roc.js", "table.js")
+
+
+def _load_assets() -> dict[str, str]:
+    folder = resources.files(__package__).joinpath("assets")
+    return {name: folder.joinpath(name).read_text("utf-8") for name in ASSET_NAMES}
+
+
+ASSETS: dict[str, str] = _load_assets()
+STYLE = f"<style>{ASSETS['viz.css']}</style>"
+
+
+def script(name: str) -> str:
+    """A bundled script, inlined."""
+    return f"<script>{ASSETS[name]}</script>"
+
+
+def json_script(data: Any, *, raw: str | None = None) -> str:
+    """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse."""
+    text = raw if raw is not None else json.dumps(data, separators=(",", ":"), allow_nan=False)
+    text = text.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
+    return f'<script type="application/json" class="kv-data">{text}</script>'
+
+
+def show(body: str, kind: str) -> None:
+    """Display one type's HTML, wrapped with the shared style."""
+    display(HTML(f'{STYLE}<div class="kv kv-{kind}">{body}</div>'))
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A number as people read it: integers whole, others to `digits` significant places."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:.{digits}g}"
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN or infinity: such values travel as null."""
+    return value if math.isfinite(value) else None
+
+
+def bar_chart(values: list[float], labels: list[str], width: int = 160, height: int = 36) -> str:
+    """A small inline SVG bar chart (histograms in tables); a title on each bar tells its value."""
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    step = width / len(values)
+    bars = []
+    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
+        bar_height = max(0.0, value / top * (height - 2))
+        bars.append(
+            f'<rect x="{index * step + 0.5:.1f}" y="{height - bar_height:.1f}" '
+            f'width="{max(step - 1, 0.5):.1f}" height="{bar_height:.1f}" fill="#1a73e8">'
+            f"<title>{esc(label)}: {number(value)}</title></rect>"
+        )
+    return (
+        f'<svg class="kv-bars" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{"".join(bars)}</svg>'
+    )

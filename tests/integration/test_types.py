@@ -1,0 +1,303 @@
+"""Every built-in type rendered by a real server from real data, local and in a real MinIO.
+
+The data (typedata.py) is a classifier's predictions on scikit-learn's breast-cancer
+dataset, a 100,000-row CSV, TFDV statistics in tensorflow-metadata's messages and a TFMA
+evaluation output; the same files are read from a local folder and from MinIO (through
+`minio://` and `s3://`, with the server's OBJECTSTORECONFIG_* settings). Answers are
+checked against scikit-learn's own.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+import typedata
+from minio import Minio
+from support import RunningServer
+
+from server.pb import visualization_pb2
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "mlpipeline"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> typedata.TypeData:
+    return typedata.build(tmp_path_factory.mktemp("types") / "data")
+
+
+@pytest.fixture(scope="module")
+def stored(data, minio) -> str:
+    """The same files in MinIO; returns the key prefix."""
+    client = Minio(minio.endpoint, minio.access_key, minio.secret_key, secure=False)
+    return typedata.upload(data.root, client, BUCKET)
+
+
+@pytest.fixture(scope="module")
+def server(minio, tmp_path_factory) -> Iterator[RunningServer]:
+    log = tmp_path_factory.mktemp("types-server") / "server.log"
+    running = RunningServer(
+        ["--pool-size", "2", "--allow-custom-visualizations"], minio.server_env(BUCKET), log
+    )
+    running.wait_ready()
+    yield running
+    code = running.stop()
+    assert code == 0, f"server exited with {code}:\n{running.log()}"
+
+
+@pytest.fixture(params=["local", "minio"])
+def base(request, data, stored) -> str:
+    """Where the data lives, as a source prefix: a local folder or minio://bucket/prefix."""
+    return str(data.root) if request.param == "local" else f"minio://{BUCKET}/{stored}"
+
+
+def render(server: RunningServer, viz_type: str, source: str, **arguments) -> str:
+    reply = server.post(type=viz_type, source=source, arguments=json.dumps(arguments), timeout=120)
+    assert reply.status_code == 200, reply.reason
+    return reply.text
+
+
+def assert_ok(page: str) -> None:
+    assert 'class="output error"' not in page, _error_text(page)
+
+
+def _error_text(page: str) -> str:
+    found = re.search(r'<div class="output error"><pre>(.*?)</pre>', page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])) if found else ""
+
+
+def data_block(page: str):
+    found = re.search(r'<script type="application/json" class="kv-data">(.*?)</script>', page, re.S)
+    assert found, page[-2000:]
+    return json.loads(found[1])
+
+
+def attribute(page: str, name: str) -> float:
+    return float(re.search(rf'{name}="([^"]+)"', page)[1])
+
+
+# -- roc_curve ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["predictions/*.csv", "predictions"])
+def test_roc_curve_from_predictions_matches_sklearn(server, data, base, pattern):
+    page = render(server, "roc_curve", f"{base}/{pattern}")
+    assert_ok(page)
+    assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+    curve = data_block(page)
+    assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1
+    assert curve["thresholds"][0] is None  # sklearn's first threshold is infinity
+    assert "roc.js" not in page and "kv-tip" in page
+
+
+@pytest.mark.parametrize("name", ["roc.csv", "r?c.csv", "**/roc.csv", "[r]oc.*"])
+def test_roc_curve_generated_csv(server, data, base, name):
+    page = render(server, "roc_curve", f"{base}/{name}", is_generated=True)
+    assert_ok(page)
+    assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+
+
+def test_roc_curve_target_lambda_and_trueclass(server, data):
+    source = f"{data.root}/predictions/*.csv"
+    # pandas reads a true/false column as booleans, as in the stock server
+    rule = "lambda row: 1 if row['target'] is True else 0"
+    lam = render(server, "roc_curve", source, target_lambda=rule)
+    assert attribute(lam, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+    flipped = render(server, "roc_curve", source, trueclass="false", true_score_column="false")
+    assert attribute(flipped, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+
+
+def test_roc_curve_through_s3_scheme(server, data, stored):
+    page = render(server, "roc_curve", f"s3://{BUCKET}/{stored}/roc.csv", is_generated="true")
+    assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+
+
+# -- confusion_matrix --------------------------------------------------------------
+
+
+def test_confusion_matrix_matches_sklearn(server, data, base):
+    page = render(
+        server, "confusion_matrix", f"{base}/confusion_matrix.csv", labels=typedata.LABELS
+    )
+    assert_ok(page)
+    assert attribute(page, "data-accuracy") == pytest.approx(data.accuracy, abs=1e-12)
+    for (true, predicted), count in data.confusion.items():
+        assert f"true {true}, predicted {predicted}: {count}" in page
+    header = re.search(r"<thead>(.*?)</thead>", page)[1]
+    assert header.index("malignant") < header.index("benign")  # the order `labels` gives
+
+
+# -- table -------------------------------------------------------------------------
+
+
+def test_table_of_100000_rows_from_two_files(server, data, base):
+    page = render(server, "table", f"{base}/table/*.csv")
+    assert_ok(page)
+    table = data_block(page)
+    assert table["columns"] == ["id", "city", "value", "flag"]
+    assert table["numeric"] == [True, False, True, True]
+    rows = table["rows"]
+    assert len(rows) == typedata.TABLE_ROWS
+    assert [row[0] for row in rows[:3]] == [0, 1, 2] and rows[-1][0] == typedata.TABLE_ROWS - 1
+    assert rows[97][2] is None and rows[1][1].endswith("-1")
+
+
+def test_table_headers_name_headerless_files(server, data, base):
+    names = ["target", "predicted", "false", "true"]
+    page = render(server, "table", f"{base}/predictions/part-*.csv", headers=names)
+    table = data_block(page)
+    assert table["columns"] == names
+    files = sorted((data.root / "predictions").glob("part-*.csv"))
+    lines = [line.split(",") for f in files for line in f.read_text().splitlines()]
+    assert len(table["rows"]) == len(lines) == 228  # the first row of each file is data too
+    first = table["rows"][0]
+    assert [str(v).lower() for v in first[:2]] == lines[0][:2]  # pandas reads true/false as bool
+    assert first[3] == float(lines[0][3])
+    wrong = render(server, "table", f"{base}/predictions/part-*.csv", headers=["a", "b"])
+    assert "has 4 columns but" in _error_text(wrong)
+
+
+def test_table_from_http(server, data):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(data.root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        page = render(server, "table", f"{url}/table/part-0.csv")
+        assert len(data_block(page)["rows"]) == typedata.TABLE_ROWS // 2
+        missing = render(server, "table", f"{url}/table/none.csv")
+        assert "HTTP 404" in _error_text(missing) and "none.csv" in _error_text(missing)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# -- tfdv / tfma -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["stats/stats.pb", "stats/stats.tfrecord"])
+def test_tfdv_lists_every_feature(server, data, base, name):
+    page = render(server, "tfdv", f"{base}/{name}")
+    assert_ok(page)
+    listed = re.findall(r'<td class="kv-text kv-name">([^<]*)</td>', page)
+    assert listed == [*data.features, "diagnosis"]
+    assert "569 examples" in page and '<svg class="kv-bars"' in page
+
+
+def test_tfdv_computes_statistics_of_a_csv_like_the_stock_type(server, data, base):
+    page = render(server, "tfdv", f"{base}/table/part-0.csv")
+    assert_ok(page)
+    listed = re.findall(r'<td class="kv-text kv-name">([^<]*)</td>', page)
+    assert sorted(listed) == ["city", "flag", "id", "value"]
+    assert "50,000 examples" in page
+
+
+def test_tfma_overall_and_sliced(server, data, base):
+    page = render(server, "tfma", f"{base}/eval")
+    assert_ok(page)
+    slices = re.findall(r'<tr class="kv-slice"><td class="kv-text">([^<]*)</td>', page)
+    assert slices == ["Overall"]
+    assert f"{data.tfma_accuracy['Overall']:.4g}" in page and "Slicing columns: size" in page
+    sliced = render(server, "tfma", f"{base}/eval", slicing_column="size")
+    slices = re.findall(r'<tr class="kv-slice"><td class="kv-text">([^<]*)</td>', sliced)
+    assert slices == ["size: large", "size: small"]
+    for name in ("large", "small"):
+        assert f"{data.tfma_accuracy[name]:.4g}" in sliced
+
+
+# -- metrics / markdown / html -----------------------------------------------------
+
+
+def test_metrics_markdown_and_html(server, data, base):
+    metrics = render(server, "metrics", f"{base}/metrics.json")
+    assert_ok(metrics)
+    assert f"{data.accuracy * 100:.2f}%" in metrics and "roc-auc" in metrics
+    markdown = render(server, "markdown", f"{base}/notes.md")
+    assert '<h1 id="model-card">Model card</h1>' in markdown and "<td>0.99</td>" in markdown
+    report = render(server, "html", f"{base}/report.html", height=300)
+    assert 'sandbox="allow-scripts"' in report and "height:300px" in report
+    srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', report)[1])
+    assert srcdoc == (data.root / "report.html").read_text()
+
+
+def test_inline_markdown(server):
+    page = render(server, "markdown", "## Inline *text*", storage="inline")
+    assert "<h2" in page and "<em>text</em>" in page
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def _errors(data: typedata.TypeData, stored: str) -> list[tuple[str, str, dict, list[str]]]:
+    root, remote = data.root, f"minio://{BUCKET}/{stored}"
+    (root / "bad").mkdir(exist_ok=True)
+    (root / "bad" / "ragged.csv").write_text("a,b\n1,2\n1,2,3,4\n")
+    (root / "bad" / "schema.json").write_text('{"columns": ["a"]}')
+    (root / "bad" / "empty.csv").write_text("")
+    return [
+        ("table", f"{root}/nothing.csv", {}, ["No file matches", "nothing.csv"]),
+        ("table", f"{root}/table/*.tsv", {}, ["No file matches", "*.tsv"]),
+        ("table", f"{remote}/missing/*.csv", {}, ["No file matches", "missing/*.csv"]),
+        ("table", f"minio://no-such-bucket/{stored}/a.csv", {}, ["no-such-bucket", "NoSuchBucket"]),
+        ("table", f"{root}/bad/ragged.csv", {}, ["Cannot read", "ragged.csv", "Expected 2 fields"]),
+        ("table", f"{root}/bad/empty.csv", {}, ["empty.csv", "is empty"]),
+        ("roc_curve", f"{root}/bad/*.csv", {}, ["schema.json", "must be a list"]),
+        ("roc_curve", f"{root}/table/*.csv", {}, ["schema.json", "none found"]),
+        ("roc_curve", f"{root}/predictions", {"true_score_column": "p"}, ["'p' is not a column"]),
+        ("tfdv", f"{root}/notes.md", {}, ["notes.md", "not a TFDV statistics file"]),
+        ("tfma", f"{root}/table", {}, ["No TFMA metrics file", "table"]),
+        ("metrics", f"{root}/notes.md", {}, ["notes.md", "not valid JSON"]),
+        ("table", "gs://bucket/data.csv", {}, ["gcsfs"]),
+        ("table", "<script>alert(1)</script>.csv", {}, ["No file matches"]),
+    ]
+
+
+def test_bad_sources_give_a_readable_error_page(server, data, stored):
+    for viz_type, source, arguments, expected in _errors(data, stored):
+        reply = server.post(type=viz_type, source=source, arguments=json.dumps(arguments))
+        assert reply.status_code == 200, (source, reply.status_code, reply.reason)
+        error = _error_text(reply.text)
+        for text in expected:
+            assert text in error, (viz_type, source, error)
+        assert "Traceback" not in error and 'File "' not in error, error
+        assert "<script>alert" not in reply.text
+
+
+def test_grpc_carries_the_error_and_the_page(server, data):
+    missing = server.create_visualization(
+        visualization_pb2.Visualization.ROC_CURVE, source=f"{data.root}/none/*.csv", arguments="{}"
+    )
+    assert missing.error.startswith("SourceNotFound: ") and "none/*.csv" in missing.error
+    stats = server.create_visualization(
+        visualization_pb2.Visualization.TFDV, source=f"{data.root}/stats/stats.pb", arguments=""
+    )
+    assert stats.error == "" and "mean radius" in stats.html
+
+
+def test_object_store_settings_survive_code_that_changes_them(start_server, minio, data, stored):
+    """Kernels inherit OBJECTSTORECONFIG_* from the server and get them back after each render."""
+    env = minio.server_env(BUCKET)
+    server = start_server(
+        "--pool-size", "1", "--allow-custom-visualizations", "--reuse-custom-kernels", env=env
+    )
+    source = f"minio://{BUCKET}/{stored}/metrics.json"
+    assert "roc-auc" in render(server, "metrics", source)
+    code = [
+        "import os",
+        "os.environ['OBJECTSTORECONFIG_HOST'] = 'nowhere.invalid'",
+        "os.environ.pop('OBJECTSTORECONFIG_SECRETACCESSKEY')",
+    ]
+    assert server.post(type="custom", arguments=json.dumps({"code": code})).status_code == 200
+    page = render(server, "metrics", source)
+    assert_ok(page)
+    assert "roc-auc" in page
+    assert server.ready()["restarts"] == {}  # the same kernel served all three
