@@ -16,7 +16,7 @@ import grpc
 import pytest
 import requests
 from browser import show_in_kfp_iframe
-from support import custom_code, wait_until
+from support import custom_code
 
 from kfp_viz.pages import create_page, fetch_page
 from server.delivery import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
@@ -43,8 +43,8 @@ RANDOM = custom_code(
     "import base64, os",
     "from IPython.display import HTML, display",
     "n = int(source)",
-    "display(HTML('<pre id=\"noise\">' + base64.b64encode(os.urandom(n * 3 // 4)).decode() + "
-    "'</pre>'))",
+    "display(HTML('<pre id=\"noise\">' + base64.encodebytes(os.urandom(n * 3 // 4)).decode() "
+    "+ '</pre>'))",
 )
 
 
@@ -157,13 +157,17 @@ def test_a_60_mb_page_that_does_not_compress_shows_a_reference_with_working_link
     # Following the link from inside KFP's sandboxed frame loads the stored page there.
     shown = show_in_kfp_iframe(online_browser, reply.text)
     try:
-        shown.frame.click("#kfp-viz-link")
-        wait_until(lambda: shown.frame.url == reference["http_url"], 60, "link followed")
-        shown.frame.wait_for_load_state("load", timeout=120_000)
-        length = shown.frame.evaluate("document.getElementById('noise').textContent.length")
-        assert length > size - 1000
+        with shown.page.expect_response(reference["http_url"], timeout=120_000) as answer:
+            shown.frame.click("#kfp-viz-link")
+        shown.frame.wait_for_url(reference["http_url"], wait_until="commit")
+        response = answer.value
+        assert response.status == 200
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert response.headers["content-length"] == str(reference["size"])
     finally:
-        shown.page.context.close()
+        shown.page.context.close()  # before Chromium spends minutes laying out 60 MB of text
+    followed = requests.get(reference["http_url"], timeout=120)
+    assert hashlib.sha256(followed.content).hexdigest() == reference["sha256"]
 
     presigned = requests.get(reference["presigned_url"], timeout=120)
     assert presigned.status_code == 200
