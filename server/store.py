@@ -37,6 +37,8 @@ from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 log = logging.getLogger(__name__)
+# urllib3 logs every retry of a refused connection; StoreUnavailable says it once, clearly.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 PART_SIZE = 8 * 2**20

@@ -9,13 +9,12 @@ reference page whose links work. gRPC clients fetch stored pages in chunks and v
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 
 import grpc
 import pytest
 import requests
 from browser import show_in_kfp_iframe
+from stored_pages import reference_of
 from support import custom_code
 
 from kfp_viz.pages import create_page, fetch_page
@@ -61,12 +60,6 @@ def server(tmp_path_factory, minio):
     running.wait_ready()
     yield running
     assert running.stop() == 0, running.log()
-
-
-def reference_of(page: str) -> dict:
-    found = re.search(r'<script [^>]*id="kfp-viz-reference">(.*?)</script>', page)
-    assert found, f"no machine-readable reference in: {page[:500]}"
-    return json.loads(found[1])
 
 
 def sized(n: int) -> str:
