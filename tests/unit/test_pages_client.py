@@ -1,4 +1,4 @@
-"""kfp_viz.pages reassembles FetchVisualization's chunks and refuses anything that does not match."""
+"""kfp_viz.pages reassembles FetchVisualization chunks and refuses anything that does not match."""
 
 from __future__ import annotations
 
