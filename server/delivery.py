@@ -316,8 +316,8 @@ class PageDelivery:
 
     async def for_kfp(self, page: str, limit: int, base_url: str) -> str:
         """What goes into KFP's `html`: the page itself, or the small page standing in for it."""
-        size = utf8_size(page)
-        if size <= limit:
+        size = await self._size_over(page, limit)
+        if size is None:
             self._metrics.pages.labels(delivery="inline").inc()
             return page
         # Compression runs beside the upload; it gives up once the result could not fit
@@ -348,13 +348,26 @@ class PageDelivery:
 
     async def for_typed(self, page: str, limit: int) -> str | StoredPage:
         """The page when it fits `limit`, else a reference to it once stored."""
-        size = utf8_size(page)
-        if size <= limit:
+        size = await self._size_over(page, limit)
+        if size is None:
             self._metrics.pages.labels(delivery="inline").inc()
             return page
         stored = await self._store(page, size, limit)
         self._metrics.pages.labels(delivery="reference").inc()
         return stored
+
+    async def _size_over(self, page: str, limit: int) -> int | None:
+        """None when the page fits `limit`, else its UTF-8 size.
+
+        ASCII pages are measured at once; a large non-ASCII page is encoded (in
+        slices) off the loop to count its bytes.
+        """
+        if page.isascii():
+            return len(page) if len(page) > limit else None
+        if 4 * len(page) <= limit:  # a character takes 1 to 4 bytes
+            return None
+        size = await self._run(utf8_size, page)
+        return size if size > limit else None
 
     async def open(self, page_id: str, via: str) -> tuple[StoredPage, AsyncIterator[bytes]]:
         """A stored page's reference and its bytes, chunk by chunk, read off the loop."""

@@ -29,7 +29,7 @@ MAX_CHUNK = 2**20
 def grpc_base_url(service: VisualizationService) -> str:
     """Where browsers reach this server's HTTP port, for references handed out over gRPC."""
     config = service.config
-    return config.public_url or f"http://{socket.getfqdn()}:{config.http_port}"
+    return config.public_url or f"http://{socket.gethostname()}:{config.http_port}"
 
 
 def reference_message(page: StoredPage, base_url: str) -> pb.PageReference:
