@@ -39,7 +39,7 @@ from stored_pages import reference_of  # noqa: E402
 from support import custom_code, free_port  # noqa: E402
 
 from kfp_viz.pages import fetch_page  # noqa: E402
-from server.delivery import encoded_chunks  # noqa: E402
+from server.page_bytes import encoded_chunks  # noqa: E402
 from server.store import S3Store  # noqa: E402
 
 MB = 10**6

@@ -27,24 +27,20 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
-import hashlib
-import html as html_lib
-import json
 import logging
-import re
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .config import Config
 from .errors import ErrorKind, RequestFailed
+from .page_bytes import encoded_chunks, gzip_within, kfp_inline_limit, sha256_hex, utf8_size
 from .store import (
     CONTENT_TYPE,
     FolderStore,
@@ -55,133 +51,14 @@ from .store import (
     StoredObject,
     StoreUnavailable,
 )
+from .stored_page import PLACEHOLDER, StoredPage, StoredPageTemplate
 
 log = logging.getLogger(__name__)
 
-KFP_REPLY_CAP = 4_194_304
-"""gRPC's default largest message, which KFP's API server and gateway keep."""
-REPLY_MARGIN = 1024
-"""Bytes kept free for what this server cannot see of the API server's reply
-(e.g. whitespace the form parser strips from `source`)."""
-ENCODE_CHARS = 4 * 2**20
-"""Characters encoded at a time when hashing, compressing or uploading a page."""
 HEALTH_INTERVAL = 10.0
 PRUNE_INTERVAL = 3600.0
-PAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 
 T = TypeVar("T")
-
-
-# -- sizes -------------------------------------------------------------------------------
-
-
-def varint_size(value: int) -> int:
-    """Bytes protobuf needs for `value` as a varint."""
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
-
-
-def field_size(length: int) -> int:
-    """Bytes a non-empty string field of `length` bytes takes in a protobuf message."""
-    return 1 + varint_size(length) + length if length else 0
-
-
-def kfp_inline_limit(*echoed_lengths: int) -> int:
-    """The largest page (UTF-8 bytes) whose KFP `Visualization` reply stays under the cap.
-
-    The reply holds `type` (2 bytes), the echoed strings (`source`, `arguments`, and
-    `error` where it is set) and `html`; REPLY_MARGIN is kept free. Never negative:
-    when the echoed fields alone fill the cap, every page is stored.
-    """
-    budget = KFP_REPLY_CAP - REPLY_MARGIN - 2 - sum(field_size(n) for n in echoed_lengths)
-    limit = budget - 1 - varint_size(max(budget, 0))
-    while limit > 0 and field_size(limit) > budget:
-        limit -= 1
-    return max(limit, 0)
-
-
-def utf8_size(text: str) -> int:
-    """`len(text.encode())` without making the copy (ASCII pages are counted at once)."""
-    if text.isascii():
-        return len(text)
-    return sum(len(chunk) for chunk in encoded_chunks(text))
-
-
-def encoded_chunks(text: str, chars: int = ENCODE_CHARS) -> Iterator[bytes]:
-    """`text` as UTF-8, a slice at a time, so no full encoded copy of a page is ever made."""
-    for start in range(0, len(text), chars):
-        yield text[start : start + chars].encode("utf-8")
-
-
-def sha256_hex(text: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in encoded_chunks(text):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def gzip_within(text: str, budget: int, stop: threading.Event | None = None) -> bytes | None:
-    """`text` gzip'd, or None as soon as the result would exceed `budget` bytes (or on `stop`)."""
-    if budget <= 0:
-        return None
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip framing
-    parts, size = [], 0
-    for chunk in encoded_chunks(text, 2**20):
-        if stop is not None and stop.is_set():
-            return None
-        part = compressor.compress(chunk)
-        size += len(part)
-        if size > budget:
-            return None
-        parts.append(part)
-    part = compressor.flush()
-    size += len(part)
-    parts.append(part)
-    return b"".join(parts) if size <= budget else None
-
-
-def base64_size(length: int) -> int:
-    return (length + 2) // 3 * 4
-
-
-# -- references --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredPage:
-    """A complete page in the store, and every way to name or open it."""
-
-    id: str
-    """The hex SHA-256 of the page's bytes."""
-    uri: str
-    size: int
-    sha256: str
-    content_type: str
-    presigned_url: str | None
-    presigned_expires: dt.datetime | None
-    deduplicated: bool
-
-    def http_url(self, base_url: str) -> str:
-        return f"{base_url.rstrip('/')}/visualizations/{self.id}"
-
-    def as_json(self, base_url: str, delivery: str) -> dict[str, Any]:
-        return {
-            "kind": "kfp-viz-stored-page",
-            "delivery": delivery,
-            "id": self.id,
-            "uri": self.uri,
-            "size": self.size,
-            "sha256": self.sha256,
-            "content_type": self.content_type,
-            "http_url": self.http_url(base_url),
-            "presigned_url": self.presigned_url,
-            "presigned_url_expires": (
-                self.presigned_expires.isoformat() if self.presigned_expires else None
-            ),
-        }
 
 
 @dataclass
@@ -203,58 +80,6 @@ class StoreHealth:
         return changed
 
 
-class StoredPageTemplate:
-    """The small page sent in place of a stored one; parsed once, filled by joins."""
-
-    def __init__(self, page: str, unpack_script: str) -> None:
-        self._parts = re.split(r"\{\{(\w+)\}\}", page)
-        self._unpack = f"<script>\n{unpack_script}</script>"
-
-    @classmethod
-    def default(cls) -> StoredPageTemplate:
-        folder = resources.files(__package__).joinpath("templates")
-        return cls(
-            folder.joinpath("stored_page.html").read_text("utf-8"),
-            folder.joinpath("unpack.js").read_text("utf-8"),
-        )
-
-    def render(self, page: StoredPage, base_url: str, payload: str = "") -> str:
-        """The small page; with a payload (base64 of the gzip'd page) it unpacks itself."""
-        delivery = "compressed" if payload else "reference"
-        reference = json.dumps(page.as_json(base_url, delivery), sort_keys=True)
-        size_text = f"{page.size:,} bytes ({page.size / 2**20:.1f} MiB)"
-        if payload:
-            status = f"Unpacking the visualization ({size_text})..."
-        else:
-            status = (
-                f"This visualization is {size_text}, too large to show here; "
-                "it was stored and can be opened with a link below."
-            )
-        presigned = ""
-        if page.presigned_url:
-            expires = page.presigned_expires.strftime("%Y-%m-%d %H:%M UTC")
-            url = html_lib.escape(page.presigned_url)
-            presigned = (
-                f"<p>Or straight from the object store (link valid until {expires}): "
-                f'<a id="kfp-viz-presigned" href="{url}">{url}</a></p>'
-            )
-        values = {
-            "title": "Stored visualization",
-            "uri": html_lib.escape(page.uri),
-            "reference": reference.replace("<", "\\u003c"),
-            "status": html_lib.escape(status),
-            "size": html_lib.escape(size_text),
-            "sha256": page.sha256,
-            "http_url": html_lib.escape(page.http_url(base_url)),
-            "presigned": presigned,
-            "payload": payload,
-            "unpack": self._unpack if payload else "",
-        }
-        return "".join(
-            values[part] if index % 2 else part for index, part in enumerate(self._parts)
-        )
-
-
 # -- delivery ----------------------------------------------------------------------------
 
 
@@ -270,8 +95,6 @@ def build_store(config: Config) -> ObjectStore:
             secret_key=config.store_secret_key,
             region=config.store_region,
         )
-    from pathlib import Path
-
     return FolderStore(Path(config.store_folder))
 
 
@@ -322,7 +145,7 @@ class PageDelivery:
             return page
         # Compression runs beside the upload; it gives up once the result could not fit
         # (the final check below uses the real reference, which is a little longer).
-        shell = utf8_size(self.template.render(_PLACEHOLDER, base_url, payload="="))
+        shell = utf8_size(self.template.render(PLACEHOLDER, base_url, payload="="))
         stop = threading.Event()
         packing = self._run(gzip_within, page, (limit - shell) // 4 * 3, stop)
         try:
@@ -406,7 +229,8 @@ class PageDelivery:
                     return
                 yield chunk
         finally:
-            await self._run(chunks.close)
+            with contextlib.suppress(ValueError):  # still running in a thread if we were cancelled
+                await self._run(chunks.close)
 
     def key(self, page_id: str) -> str:
         return f"{self.config.store_prefix}{page_id}.html"
@@ -539,27 +363,11 @@ class PageDelivery:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
 
-_PLACEHOLDER = StoredPage(
-    id="0" * 64,
-    uri="",
-    size=0,
-    sha256="0" * 64,
-    content_type=CONTENT_TYPE,
-    presigned_url=None,
-    presigned_expires=None,
-    deduplicated=False,
-)
-
-
 def one_line(text: str, limit: int = 400) -> str:
     """A message fit for an HTTP reason phrase: one line of printable ASCII, not too long."""
     text = text.encode("ascii", "backslashreplace").decode("ascii")
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def valid_page_id(page_id: str) -> bool:
-    return bool(PAGE_ID.match(page_id))
 
 
 class _DeliveryMetrics:

@@ -13,8 +13,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from .delivery import utf8_size
 from .errors import RequestFailed
+from .page_bytes import utf8_size
 from .pages_grpc import SERVICE_NAME as PAGES_SERVICE_NAME
 from .pages_grpc import VisualizationsServicer, grpc_base_url
 from .pb import kfpviz_pages_pb2_grpc, visualization_pb2, visualization_pb2_grpc

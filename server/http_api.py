@@ -25,10 +25,11 @@ from tornado import httputil
 from kernels import KernelPool
 
 from .config import Config
-from .delivery import PageDelivery, valid_page_id
+from .delivery import PageDelivery
 from .errors import ErrorKind, RequestFailed
 from .metrics import CONTENT_TYPE, Metrics
 from .service import VisualizationService
+from .stored_page import valid_page_id
 from .validation import TIMEOUT_HEADER, printable
 
 

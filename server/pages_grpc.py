@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf import timestamp_pb2
 
-from .delivery import StoredPage, utf8_size, valid_page_id
 from .errors import ErrorKind, RequestFailed
+from .page_bytes import utf8_size
 from .pb import kfpviz_pages_pb2 as pb
 from .pb import kfpviz_pages_pb2_grpc
 from .service import VisualizationService
 from .store import READ_CHUNK
+from .stored_page import StoredPage, valid_page_id
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Visualizations"].full_name
 MAX_CHUNK = 2**20

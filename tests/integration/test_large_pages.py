@@ -18,7 +18,7 @@ from stored_pages import reference_of
 from support import custom_code
 
 from kfp_viz.pages import create_page, fetch_page
-from server.delivery import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
+from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
 from server.pb import kfpviz_pages_pb2 as pages_pb
 from server.pb import kfpviz_pages_pb2_grpc as pages_grpc
 from server.pb.visualization_pb2 import Visualization

@@ -11,20 +11,18 @@ import re
 
 import pytest
 
-from server.delivery import (
+from server.delivery import one_line
+from server.page_bytes import (
     KFP_REPLY_CAP,
     REPLY_MARGIN,
-    StoredPage,
-    StoredPageTemplate,
     encoded_chunks,
     gzip_within,
     kfp_inline_limit,
-    one_line,
     sha256_hex,
     utf8_size,
-    valid_page_id,
 )
 from server.pb.visualization_pb2 import Visualization
+from server.stored_page import StoredPage, StoredPageTemplate, valid_page_id
 
 
 @pytest.mark.parametrize(
