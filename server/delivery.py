@@ -160,6 +160,12 @@ class PageDelivery:
             delivery = "compressed"
         if not small or utf8_size(small) > limit:
             small, delivery = self.template.render(stored, base_url), "reference"
+        if utf8_size(small) > limit:
+            log.warning(
+                "the echoed source and arguments leave only %d bytes of KFP's 4 MiB reply; even "
+                "the %d-byte reference page does not fit, so the API server may refuse the reply",
+                limit, utf8_size(small),
+            )  # fmt: skip
         self._metrics.pages.labels(delivery=delivery).inc()
         log.info(
             "page of %d bytes over the inline limit %d: stored as %s, sent %s (%d bytes)",

@@ -21,6 +21,7 @@ from services import MinioServer
 from stored_pages import reference_of
 from support import custom_code, wait_until
 
+from kfp_viz.pages import fetch_page
 from server.pb.visualization_pb2 import Visualization
 
 FLAGS = ("--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels")
@@ -77,6 +78,9 @@ def test_store_down_and_back_without_a_restart(start_server, tmp_path):
         assert store["ok"] is False and own.endpoint in store["error"]
         gone = requests.get(kept["http_url"], timeout=10)
         assert gone.status_code == 503 and own.endpoint in gone.reason
+        with pytest.raises(grpc.RpcError) as caught:
+            fetch_page(server.channel, kept["id"])
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "kfp_viz_store_up" in server.metrics()
         assert 'kfp_viz_pages_total{delivery="failed"} 2.0' in server.metrics()
 
