@@ -29,8 +29,7 @@ from .delivery import PageDelivery
 from .errors import ErrorKind, RequestFailed
 from .metrics import CONTENT_TYPE, Metrics
 from .service import VisualizationService
-from .stored_page import valid_page_id
-from .validation import TIMEOUT_HEADER, printable
+from .validation import TIMEOUT_HEADER, validate_page_id
 
 
 @tornado.web.stream_request_body
@@ -181,12 +180,9 @@ class StoredPageHandler(tornado.web.RequestHandler):
     async def get(self, page_id: str) -> None:
         delivery = self._service.delivery
         try:
-            if delivery is None or not valid_page_id(page_id):
-                raise RequestFailed(
-                    ErrorKind.NOT_FOUND,
-                    f"No stored page {printable(page_id)}: a page id is the 64 lowercase hex "
-                    "digits of its SHA-256",
-                )
+            validate_page_id(page_id)
+            if delivery is None:
+                raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
             reference, chunks = await delivery.open(page_id, via="http")
         except RequestFailed as failure:
             self.send_error(failure.kind.http_status, reason=failure.message)

@@ -21,7 +21,8 @@ from .pb import kfpviz_pages_pb2 as pb
 from .pb import kfpviz_pages_pb2_grpc
 from .service import VisualizationService
 from .store import READ_CHUNK
-from .stored_page import StoredPage, valid_page_id
+from .stored_page import StoredPage
+from .validation import validate_page_id
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Visualizations"].full_name
 MAX_CHUNK = 2**20
@@ -89,11 +90,9 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
     ) -> AsyncIterator[pb.PageChunk]:
         delivery = self._service.delivery
         try:
-            if delivery is None or not valid_page_id(request.id):
-                raise RequestFailed(
-                    ErrorKind.INVALID,
-                    "Invalid page id: expected the 64 lowercase hex digits of a page's SHA-256",
-                )
+            validate_page_id(request.id)
+            if delivery is None:
+                raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
             reference, chunks = await delivery.open(request.id, via="grpc")
         except RequestFailed as failure:
             await context.abort(failure.kind.grpc_code, failure.message)

@@ -37,7 +37,7 @@ class VisualizationService:
         self.renderer = renderer
         self.metrics = metrics
         self.delivery = delivery
-        """Inline or stored page delivery (server.delivery); None only in tests of the core path."""
+        """Inline or stored page delivery (server.delivery); None sends every page inline."""
 
     def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float

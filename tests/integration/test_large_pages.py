@@ -202,11 +202,13 @@ def test_client_helper_returns_whole_pages_inline_or_stored(server):
 @pytest.mark.parametrize("page_id", ["nope", "A" * 64, "..%2F..%2Fetc%2Fpasswd", "0" * 63 + "g"])
 def test_bad_page_ids_are_refused_on_both_protocols(server, page_id):
     reply = requests.get(f"{server.url}/visualizations/{page_id}", timeout=10)
-    assert reply.status_code == 404
+    assert reply.status_code == 400
     assert "64 lowercase hex digits" in reply.reason
     with pytest.raises(grpc.RpcError) as caught:
         fetch_page(server.channel, page_id)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    if "%" not in page_id:  # the URL's %2F arrives decoded, gRPC's id as sent
+        assert caught.value.details() == reply.reason
 
 
 def test_a_page_never_stored_is_not_found(server):
