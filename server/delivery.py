@@ -365,8 +365,9 @@ class PageDelivery:
                 log.info("retention: pruned %d stored pages older than %d days", removed, days)
             await asyncio.sleep(PRUNE_INTERVAL)
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    def _run(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start `function` in the store's thread pool now; await the result when needed."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
 
 def one_line(text: str, limit: int = 400) -> str:
