@@ -115,13 +115,16 @@ def test_a_20_mb_table_shows_its_rows_in_kfps_sandboxed_iframe_offline(server, b
     shown = show_in_kfp_iframe(browser, reply.text, timeout_ms=120_000)
     try:
         shown.frame.wait_for_function(
-            f"document.querySelectorAll('#big tr').length === {TABLE_ROWS}", timeout=120_000
+            "document.readyState === 'complete' && document.getElementById('big')",
+            polling=250,
+            timeout=120_000,
         )
         cells = shown.frame.evaluate(
             "() => { const rows = document.getElementById('big').rows;"
             " return [rows[0].cells[1].textContent, rows[rows.length - 1].cells[0].textContent]; }"
         )
         assert cells == ["sample-000", str(TABLE_ROWS - 1)]
+        assert shown.frame.evaluate("document.getElementById('big').rows.length") == TABLE_ROWS
         assert shown.errors == []  # nothing was fetched, nothing failed
     finally:
         shown.page.context.close()
