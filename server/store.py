@@ -415,10 +415,11 @@ class FolderStore(ObjectStore):
             return 0
         cutoff = time.time() - days * 86400
         removed = 0
-        folder = self.folder / prefix
-        if not folder.is_dir():
+        try:
+            paths = list((self.folder / prefix).iterdir())
+        except OSError:  # no page stored yet, or the folder is gone: nothing to prune
             return 0
-        for path in folder.iterdir():
+        for path in paths:
             with contextlib.suppress(OSError):
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()

@@ -37,6 +37,7 @@ def test_folder_store_round_trip_and_atomic_put(tmp_path):
 
 def test_folder_store_prunes_only_what_retention_expired(tmp_path):
     store = FolderStore(tmp_path)
+    assert store.prune("visualizations/", 7) == 0  # nothing stored yet
     old, new = "visualizations/old.html", "visualizations/new.html"
     for key in (old, new):
         store.put(key, iter([b"x"]), 1)
