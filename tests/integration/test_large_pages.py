@@ -14,6 +14,7 @@ import grpc
 import pytest
 import requests
 from browser import show_in_kfp_iframe
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from stored_pages import reference_of
 from support import custom_code
 
@@ -221,3 +222,15 @@ def test_a_page_never_stored_is_not_found(server):
     with pytest.raises(grpc.RpcError) as caught:
         fetch_page(server.channel, missing)
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_reflection_describes_our_service_to_generic_clients(server):
+    stub = reflection_pb2_grpc.ServerReflectionStub(server.channel)
+    asks = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="kfpviz.v1.Visualizations"),
+    ]
+    listed, described = list(stub.ServerReflectionInfo(iter(asks), timeout=5))
+    assert "kfpviz.v1.Visualizations" in {s.name for s in listed.list_services_response.service}
+    files = described.file_descriptor_response.file_descriptor_proto
+    assert any(b"kfpviz_pages.proto" in file for file in files)
