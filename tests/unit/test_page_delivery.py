@@ -10,11 +10,12 @@ import os
 import re
 
 import pytest
+from minio.error import S3Error
 
 from server.config import load_config
 from server.delivery import PageDelivery
 from server.errors import ErrorKind, RequestFailed
-from server.store import FolderStore, StoreUnavailable
+from server.store import FolderStore, S3Store, StoreUnavailable
 from server.stored_page import StoredPage
 
 
@@ -93,3 +94,29 @@ def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
 def test_an_explicit_inline_limit_replaces_the_computed_one(tmp_path):
     assert delivery(tmp_path, "--inline-limit", "16Mi").limit_for(4_000_000) == 16 * 2**20
     assert delivery(tmp_path).limit_for(4_000_000) < 200_000
+
+
+class NoLifecycleClient:
+    """A bucket that answers, but not to lifecycle calls (as some S3 stores do)."""
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return True
+
+    def get_bucket_lifecycle(self, bucket: str):
+        raise S3Error(None, "NotImplemented", "lifecycle is not implemented", "/", "1", "h")
+
+
+def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, caplog):
+    store = S3Store("s3.example", 443, secure=True, bucket="kfp", access_key="a",
+                    secret_key="s", region="us-east-1")  # fmt: skip
+    store.client = NoLifecycleClient()
+    deliver = delivery(tmp_path, "--store-retention-days", "9", store=store)
+
+    async def apply() -> None:
+        await deliver._apply_retention()
+
+    run(apply())
+    retention = deliver.status()["retention"]
+    assert "NotImplemented" in retention and "operator's job" in retention
+    assert "visualizations/" in retention and "9 days" in retention
+    assert "operator's job" in caplog.text
