@@ -26,6 +26,7 @@ import tornado.netutil
 from kernels import KernelPool, PoolSettings, Renderer
 
 from .config import Config
+from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
 from .metrics import Metrics
@@ -53,7 +54,10 @@ class VizServer:
         self.config = config
         self.pool = KernelPool(pool_settings(config))
         self.metrics = Metrics(self.pool)
-        self.service = VisualizationService(config, Renderer(self.pool), self.metrics)
+        self.delivery = PageDelivery(config, build_store(config), self.metrics.registry)
+        self.service = VisualizationService(
+            config, Renderer(self.pool), self.metrics, delivery=self.delivery
+        )
         self.grpc = GrpcServer(self.service, config.max_body_size)
         self._http: tornado.httpserver.HTTPServer | None = None
         self._in_flight = InFlight()
@@ -80,6 +84,7 @@ class VizServer:
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
         self.pool.start()
+        self.delivery.start()
         await self.grpc.set_serving(False)
         await self.grpc.server.start()
         http_port = sockets[0].getsockname()[1]
@@ -103,6 +108,7 @@ class VizServer:
             self._http.stop()
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
+        await self.delivery.close()
         if self._http is not None:
             await self._http.close_all_connections()
         log.info("stopped")

@@ -16,6 +16,7 @@ import argparse
 import math
 import os
 import re
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -118,6 +119,38 @@ def parse_bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def parse_inline_limit(text: str) -> int | None:
+    """`auto` (None: computed per request to fit KFP's 4 MiB reply) or a size in bytes."""
+    if text.strip().lower() == "auto":
+        return None
+    return parse_bytes(text)
+
+
+def parse_store_prefix(text: str) -> str:
+    """A key prefix such as `visualizations/`: relative, no `..`, printable ASCII."""
+    if (
+        text.startswith("/")
+        or ".." in text.split("/")
+        or not all(ch.isascii() and ch.isprintable() and ch not in "\\" for ch in text)
+    ):
+        raise ValueError("expected a relative key prefix such as visualizations/")
+    return text
+
+
+MAX_PRESIGN_SECONDS = 7 * 86400  # the longest S3 signature V4 allows
+
+
+def parse_presign_expiry(text: str) -> float:
+    seconds = parse_seconds(text)
+    if not 1 <= seconds <= MAX_PRESIGN_SECONDS:
+        raise ValueError(f"expected 1 to {MAX_PRESIGN_SECONDS} seconds (7 days, the S3 maximum)")
+    return seconds
+
+
+def default_store_folder() -> str:
+    return os.path.join(tempfile.gettempdir(), "kfp-viz-pages")
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -184,6 +217,43 @@ SETTINGS: tuple[Setting, ...] = (
             "20"),
     Setting("log_level", "--log-level", "LOG_LEVEL", parse_log_level, "INFO",
             "Logging detail: DEBUG, INFO, WARNING or ERROR.", "INFO"),
+    Setting("inline_limit", "--inline-limit", "INLINE_LIMIT", parse_inline_limit, None,
+            "Largest page sent inline; larger pages are stored and referenced. `auto` keeps "
+            "KFP's whole gRPC reply (page + echoed source and arguments) under 4 MiB.", "auto"),
+    Setting("store_host", "--object-store-host", "OBJECTSTORECONFIG_HOST", str, "",
+            "S3 / MinIO host for pages past the inline limit; empty = the local folder "
+            "--store-folder.", "none"),
+    Setting("store_port", "--object-store-port", "OBJECTSTORECONFIG_PORT", parse_port, 9000,
+            "Object store port.", "9000"),
+    Setting("store_secure", "--object-store-secure", "OBJECTSTORECONFIG_SECURE", parse_bool,
+            False, "Talk to the object store over TLS.", "false", is_switch=True),
+    Setting("store_bucket", "--object-store-bucket", "OBJECTSTORECONFIG_BUCKETNAME", str,
+            "mlpipeline", "Bucket for stored pages (made if missing).", "mlpipeline"),
+    Setting("store_access_key", "--object-store-access-key", "OBJECTSTORECONFIG_ACCESSKEY", str,
+            "", "Object store access key (secret mlpipeline-minio-artifact, key accesskey).",
+            "none"),
+    Setting("store_secret_key", "--object-store-secret-key",
+            "OBJECTSTORECONFIG_SECRETACCESSKEY", str, "",
+            "Object store secret key (prefer the environment: flags show in process lists).",
+            "none"),
+    Setting("store_region", "--object-store-region", "OBJECTSTORECONFIG_REGION", str, "",
+            "Object store region; empty = ask the store.", "none"),
+    Setting("store_prefix", "--store-prefix", "STORE_PREFIX", parse_store_prefix,
+            "visualizations/", "Key prefix of stored pages (keys are <prefix><sha256>.html).",
+            "visualizations/"),
+    Setting("store_retention_days", "--store-retention-days", "STORE_RETENTION_DAYS",
+            parse_non_negative_int, 30,
+            "Days stored pages are kept: a lifecycle rule on the prefix (folder store: pruned "
+            "hourly); 0 = forever.", "30"),
+    Setting("presign_expiry", "--presign-expiry", "PRESIGN_EXPIRY", parse_presign_expiry,
+            86400.0, "Seconds a stored page's presigned URL stays valid (at most 7 days).",
+            "86400"),
+    Setting("store_folder", "--store-folder", "STORE_FOLDER", str,
+            lambda _: default_store_folder(),
+            "Folder for stored pages when no object store host is set.", "$TMPDIR/kfp-viz-pages"),
+    Setting("public_url", "--public-url", "PUBLIC_URL", str, "",
+            "Base URL browsers reach this server at, for links to stored pages; empty = the "
+            "Host the request came to.", "none"),
 )  # fmt: skip
 
 
@@ -205,6 +275,19 @@ class Config:
     max_body_size: int
     shutdown_grace: float
     log_level: str
+    inline_limit: int | None
+    store_host: str
+    store_port: int
+    store_secure: bool
+    store_bucket: str
+    store_access_key: str
+    store_secret_key: str
+    store_region: str
+    store_prefix: str
+    store_retention_days: int
+    presign_expiry: float
+    store_folder: str
+    public_url: str
 
 
 assert [f.name for f in fields(Config)] == [s.name for s in SETTINGS], "table and Config differ"

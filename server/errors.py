@@ -28,6 +28,7 @@ class ErrorKind(enum.Enum):
 
     INVALID = (400, grpc.StatusCode.INVALID_ARGUMENT)
     FORBIDDEN = (403, grpc.StatusCode.PERMISSION_DENIED)
+    NOT_FOUND = (404, grpc.StatusCode.NOT_FOUND)
     TOO_LARGE = (413, grpc.StatusCode.RESOURCE_EXHAUSTED)
     NOT_IMPLEMENTED = (501, grpc.StatusCode.UNIMPLEMENTED)
     OVERLOADED = (503, grpc.StatusCode.RESOURCE_EXHAUSTED)

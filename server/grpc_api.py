@@ -14,7 +14,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .errors import RequestFailed
-from .pb import visualization_pb2, visualization_pb2_grpc
+from .page_bytes import utf8_size
+from .pages_grpc import SERVICE_NAME as PAGES_SERVICE_NAME
+from .pages_grpc import VisualizationsServicer, grpc_base_url
+from .pb import kfpviz_pages_pb2_grpc, visualization_pb2, visualization_pb2_grpc
 from .service import VisualizationService
 
 SERVICE_NAME = visualization_pb2.DESCRIPTOR.services_by_name["VisualizationService"].full_name
@@ -40,6 +43,7 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
                 self._service.timeout_from_deadline(context.time_remaining()),
             )
             result = await self._service.render(render_request, via="grpc")
+            page = await self._deliver(visualization, result.html, result.error or "")
         except RequestFailed as failure:
             if failure.retry_after:
                 context.set_trailing_metadata((("retry-after", str(failure.retry_after)),))
@@ -48,9 +52,20 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
             type=visualization.type,
             source=visualization.source,
             arguments=visualization.arguments,
-            html=result.html,
+            html=page,
             error=result.error or "",
         )
+
+    async def _deliver(
+        self, visualization: visualization_pb2.Visualization, page: str, error: str
+    ) -> str:
+        """The page, or (past the inline limit) the small page standing in for the stored one."""
+        delivery = self._service.delivery
+        if delivery is None:
+            return page
+        echoed = (visualization.source, visualization.arguments, error)
+        limit = delivery.limit_for(*(utf8_size(text) for text in echoed))
+        return await delivery.for_kfp(page, limit, grpc_base_url(self._service))
 
 
 def type_name(value: int) -> str:
@@ -75,10 +90,14 @@ class GrpcServer:
         visualization_pb2_grpc.add_VisualizationServiceServicer_to_server(
             VisualizationServicer(service), self.server
         )
+        kfpviz_pages_pb2_grpc.add_VisualizationsServicer_to_server(
+            VisualizationsServicer(service), self.server
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (SERVICE_NAME, PAGES_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            self.server,
         )
 
     def bind(self, host: str, port: int) -> int:

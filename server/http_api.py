@@ -24,10 +24,12 @@ from tornado import httputil
 
 from kernels import KernelPool
 
+from .config import Config
+from .delivery import PageDelivery
 from .errors import ErrorKind, RequestFailed
 from .metrics import CONTENT_TYPE, Metrics
 from .service import VisualizationService
-from .validation import TIMEOUT_HEADER
+from .validation import TIMEOUT_HEADER, validate_page_id
 
 
 @tornado.web.stream_request_body
@@ -77,6 +79,7 @@ class VisualizationHandler(tornado.web.RequestHandler):
             )
             self._render = asyncio.ensure_future(self._service.render(request, via="http"))
             result = await self._render
+            page = await self._deliver(result.html)
         except RequestFailed as failure:
             self.send_error(
                 failure.kind.http_status, reason=failure.message, retry_after=failure.retry_after
@@ -88,7 +91,20 @@ class VisualizationHandler(tornado.web.RequestHandler):
             self.send_error(500, reason="The render was cancelled inside the server")
             return
         with contextlib.suppress(tornado.iostream.StreamClosedError):  # client left meanwhile
-            await self.finish(result.html)  # resolves once the page is handed to the socket
+            await self.finish(page)  # resolves once the page is handed to the socket
+
+    async def _deliver(self, page: str) -> str:
+        """The page, or (past the inline limit) the small page standing in for the stored one.
+
+        The limit counts the raw `source` and `arguments` as sent, which KFP's API
+        server echoes in its reply.
+        """
+        delivery = self._service.delivery
+        if delivery is None:
+            return page
+        fields = self.request.body_arguments
+        limit = delivery.limit_for(*(len(fields.get(name, [b""])[0]) for name in ECHOED))
+        return await delivery.for_kfp(page, limit, base_url(self.request, self._service.config))
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -146,11 +162,53 @@ class InFlight:
             await asyncio.wait_for(self._idle.wait(), timeout)
 
 
+ECHOED = ("source", "arguments")
+"""Form fields KFP's API server echoes back in its reply, beside the page."""
+
+
+def base_url(request: httputil.HTTPServerRequest, config: Config) -> str:
+    """Where browsers reach this server: --public-url, else the Host the request came to."""
+    return config.public_url or f"{request.protocol}://{request.host}"
+
+
+class StoredPageHandler(tornado.web.RequestHandler):
+    """`GET /visualizations/<id>`: a stored page, streamed from the store in chunks."""
+
+    def initialize(self, service: VisualizationService) -> None:
+        self._service = service
+
+    async def get(self, page_id: str) -> None:
+        delivery = self._service.delivery
+        try:
+            validate_page_id(page_id)
+            if delivery is None:
+                raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
+            reference, chunks = await delivery.open(page_id, via="http")
+        except RequestFailed as failure:
+            self.send_error(failure.kind.http_status, reason=failure.message)
+            return
+        self.set_header("Content-Type", reference.content_type)
+        self.set_header("Content-Length", str(reference.size))
+        self.set_header("ETag", f'"{reference.sha256}"')
+        self.set_header("Cache-Control", "private, max-age=86400, immutable")
+        try:
+            async for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
+        except tornado.iostream.StreamClosedError:
+            return  # the client left
+        except RequestFailed:
+            self.request.connection.close()  # the store went away mid-page: cut it short
+            return
+        self.finish()
+
+
 class ReadyHandler(tornado.web.RequestHandler):
     """`GET /readyz`: 200 when at least one kernel is ready, 503 otherwise; pool state as JSON."""
 
-    def initialize(self, pool: KernelPool) -> None:
+    def initialize(self, pool: KernelPool, delivery: PageDelivery | None = None) -> None:
         self._pool = pool
+        self._delivery = delivery
 
     def get(self) -> None:
         stats = self._pool.stats()
@@ -171,6 +229,7 @@ class ReadyHandler(tornado.web.RequestHandler):
                     "restarts": stats.restarts,
                     "start_error": stats.start_error,
                     "preload_errors": self._pool.preload_errors,
+                    "store": self._delivery.status() if self._delivery else None,
                 }
             )
         )
@@ -205,7 +264,8 @@ def make_app(
     return _Application(
         [
             (r"/", VisualizationHandler, handler_args),
-            (r"/readyz", ReadyHandler, {"pool": pool}),
+            (r"/readyz", ReadyHandler, {"pool": pool, "delivery": service.delivery}),
+            (r"/visualizations/([^/]*)", StoredPageHandler, {"service": service}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
         ]
     )

@@ -15,6 +15,7 @@ import time
 from kernels import Renderer, RenderError, RenderRequest, RenderResult
 
 from .config import Config
+from .delivery import PageDelivery
 from .errors import RequestFailed, from_render_error
 from .metrics import Metrics
 from .validation import timeout_from_deadline, timeout_from_header, validate
@@ -25,10 +26,18 @@ log = logging.getLogger(__name__)
 class VisualizationService:
     """Validate, render, count."""
 
-    def __init__(self, config: Config, renderer: Renderer, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        config: Config,
+        renderer: Renderer,
+        metrics: Metrics,
+        delivery: PageDelivery | None = None,
+    ) -> None:
         self.config = config
         self.renderer = renderer
         self.metrics = metrics
+        self.delivery = delivery
+        """Inline or stored page delivery (server.delivery); None sends every page inline."""
 
     def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float

@@ -24,6 +24,7 @@ from typing import Any
 from kernels import CUSTOM, RenderRequest, VisualizationType, lookup
 
 from .errors import ErrorKind, RequestFailed
+from .stored_page import valid_page_id
 
 TIMEOUT_HEADER = "X-Visualization-Timeout"
 _REASON_ECHO_LIMIT = 64
@@ -126,3 +127,14 @@ def printable(value: str) -> str:
     return "".join(
         ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}" for ch in escaped
     )
+
+
+def validate_page_id(page_id: str) -> str:
+    """A stored page's id (GET /visualizations/<id>, FetchVisualization): never a path."""
+    if not valid_page_id(page_id):
+        raise RequestFailed(
+            ErrorKind.INVALID,
+            f"Invalid page id {printable(page_id)}: expected the 64 lowercase hex digits of "
+            "a page's SHA-256",
+        )
+    return page_id

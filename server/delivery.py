@@ -1,0 +1,415 @@
+"""Page delivery at the edge: a page goes inline, or is stored and handed back as a reference.
+
+KFP's API server carries the page in one gRPC message capped at 4,194,304 bytes,
+together with the echoed `source` and `arguments`. A page at or under the inline
+limit (by default exactly what keeps that whole reply under the cap, computed
+from the request's own fields) is sent as it is. A larger page is stored
+(`server.store`, content-addressed) and the reply is a small page that always
+fits the cap:
+- when the page, gzip'd and base64'd, fits, the small page carries it and
+  unpacks it in the browser (DecompressionStream), showing it in place inside
+  KFP's `<iframe sandbox="allow-scripts" srcdoc>`;
+- otherwise it shows what was stored and how to open it (this server's
+  `GET /visualizations/<id>` and a presigned URL).
+Either way it names the stored page in a JSON `<script id="kfp-viz-reference">`.
+
+Memory: the page exists once, as the render's str. Hashing, compressing and
+uploading read it in slices, encoded one at a time; the upload holds at most a
+few multipart parts. The reply waits for the upload (a reference is handed out
+only once its object is complete) but not for anything else: compression runs
+beside the upload, and store health checks, retention and pruning run in the
+background. Every blocking store call runs in this module's thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .config import Config
+from .errors import ErrorKind, RequestFailed
+from .page_bytes import encoded_chunks, gzip_within, kfp_inline_limit, sha256_hex, utf8_size
+from .store import (
+    CONTENT_TYPE,
+    FolderStore,
+    LifecycleRefused,
+    ObjectStore,
+    PageNotFound,
+    S3Store,
+    StoredObject,
+    StoreUnavailable,
+)
+from .stored_page import PLACEHOLDER, StoredPage, StoredPageTemplate
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL = 10.0
+PRUNE_INTERVAL = 3600.0
+
+T = TypeVar("T")
+
+
+@dataclass
+class StoreHealth:
+    """What /readyz says about the store: the last check or operation decides."""
+
+    ok: bool | None = None
+    error: str | None = None
+    changed: float = 0.0
+    retention: str | None = None
+
+    def record(self, error: str | None) -> bool:
+        """Note an outcome; return True when the state changed."""
+        ok = error is None
+        changed = ok != self.ok
+        if changed:
+            self.changed = time.time()
+        self.ok, self.error = ok, error
+        return changed
+
+
+# -- delivery ----------------------------------------------------------------------------
+
+
+def build_store(config: Config) -> ObjectStore:
+    """The S3 store when OBJECTSTORECONFIG_HOST is set, else the local folder."""
+    if config.store_host:
+        return S3Store(
+            config.store_host,
+            config.store_port,
+            secure=config.store_secure,
+            bucket=config.store_bucket,
+            access_key=config.store_access_key,
+            secret_key=config.store_secret_key,
+            region=config.store_region,
+        )
+    return FolderStore(Path(config.store_folder))
+
+
+class PageDelivery:
+    """Inline or stored; the store's health, retention and metrics."""
+
+    def __init__(
+        self, config: Config, store: ObjectStore, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.health = StoreHealth()
+        self.template = StoredPageTemplate.default()
+        self._executor = ThreadPoolExecutor(max_workers=6, thread_name_prefix="page-store")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retention_applied = False
+        self._metrics = _DeliveryMetrics(registry or CollectorRegistry(), store.kind)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Check the store, apply retention, and keep both up to date, in the background."""
+        self._tasks = [asyncio.create_task(self._watch_store())]
+        if isinstance(self.store, FolderStore) and self.config.store_retention_days > 0:
+            self._tasks.append(asyncio.create_task(self._prune_periodically()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- KFP's wire: a page that always fits ---------------------------------------------
+
+    def limit_for(self, *echoed_lengths: int) -> int:
+        """The inline limit for a reply that echoes strings of these UTF-8 lengths."""
+        if self.config.inline_limit is not None:
+            return self.config.inline_limit
+        return kfp_inline_limit(*echoed_lengths)
+
+    async def for_kfp(self, page: str, limit: int, base_url: str) -> str:
+        """What goes into KFP's `html`: the page itself, or the small page standing in for it."""
+        size = await self._size_over(page, limit)
+        if size is None:
+            self._metrics.pages.labels(delivery="inline").inc()
+            return page
+        # Compression runs beside the upload; it gives up once the result could not fit
+        # (the final check below uses the real reference, which is a little longer).
+        shell = utf8_size(self.template.render(PLACEHOLDER, base_url, payload="="))
+        stop = threading.Event()
+        packing = self._run(gzip_within, page, (limit - shell) // 4 * 3, stop)
+        try:
+            stored = await self._store(page, size, limit)
+        except RequestFailed:
+            stop.set()
+            raise
+        packed = await packing
+        small, delivery = "", "reference"
+        if packed is not None:
+            small = self.template.render(stored, base_url, base64.b64encode(packed).decode())
+            delivery = "compressed"
+        if not small or utf8_size(small) > limit:
+            small, delivery = self.template.render(stored, base_url), "reference"
+        if utf8_size(small) > limit:
+            log.warning(
+                "the echoed source and arguments leave only %d bytes of KFP's 4 MiB reply; even "
+                "the %d-byte reference page does not fit, so the API server may refuse the reply",
+                limit, utf8_size(small),
+            )  # fmt: skip
+        self._metrics.pages.labels(delivery=delivery).inc()
+        log.info(
+            "page of %d bytes over the inline limit %d: stored as %s, sent %s (%d bytes)",
+            size, limit, stored.uri, delivery, len(small),
+        )  # fmt: skip
+        return small
+
+    # -- our own wire: inline or a typed reference ----------------------------------------
+
+    async def for_typed(self, page: str, limit: int) -> str | StoredPage:
+        """The page when it fits `limit`, else a reference to it once stored."""
+        size = await self._size_over(page, limit)
+        if size is None:
+            self._metrics.pages.labels(delivery="inline").inc()
+            return page
+        stored = await self._store(page, size, limit)
+        self._metrics.pages.labels(delivery="reference").inc()
+        return stored
+
+    async def _size_over(self, page: str, limit: int) -> int | None:
+        """None when the page fits `limit`, else its UTF-8 size.
+
+        ASCII pages are measured at once; a large non-ASCII page is encoded (in
+        slices) off the loop to count its bytes.
+        """
+        if page.isascii():
+            return len(page) if len(page) > limit else None
+        if 4 * len(page) <= limit:  # a character takes 1 to 4 bytes
+            return None
+        size = await self._run(utf8_size, page)
+        return size if size > limit else None
+
+    async def open(self, page_id: str, via: str) -> tuple[StoredPage, AsyncIterator[bytes]]:
+        """A stored page's reference and its bytes, chunk by chunk, read off the loop."""
+        key = self.key(page_id)
+        try:
+            found = await self._run(self.store.stat, key)
+            if found is None:
+                raise PageNotFound(key)
+            reference = await self._run(self._reference, page_id, found, True)
+            chunks = await self._run(self.store.read, key)
+        except PageNotFound:
+            self._metrics.fetches.labels(via=via, outcome="not_found").inc()
+            raise RequestFailed(
+                ErrorKind.NOT_FOUND,
+                f"No stored page {page_id} in {self.store.uri(key)}: never stored here, or "
+                f"expired (pages are kept {self.config.store_retention_days} days)",
+            ) from None
+        except StoreUnavailable as error:
+            self._metrics.fetches.labels(via=via, outcome="unavailable").inc()
+            self._note(str(error))
+            raise RequestFailed(
+                ErrorKind.UNAVAILABLE, one_line(f"Cannot read stored page {page_id}: {error}")
+            ) from None
+        self._metrics.fetches.labels(via=via, outcome="ok").inc()
+        return reference, self._aiter(chunks)
+
+    async def _aiter(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    chunk = await self._run(next, chunks, None)
+                except StoreUnavailable as error:
+                    self._note(str(error))
+                    raise RequestFailed(ErrorKind.UNAVAILABLE, one_line(str(error))) from None
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            with contextlib.suppress(ValueError):  # still running in a thread if we were cancelled
+                await self._run(chunks.close)
+
+    def key(self, page_id: str) -> str:
+        return f"{self.config.store_prefix}{page_id}.html"
+
+    # -- storing ------------------------------------------------------------------------
+
+    async def _store(self, page: str, size: int, limit: int) -> StoredPage:
+        started = time.monotonic()
+        try:
+            stored = await self._run(self._store_blocking, page, size)
+        except StoreUnavailable as error:
+            self._note(str(error))
+            self._metrics.pages.labels(delivery="failed").inc()
+            self._metrics.stored.labels(outcome="failed").inc()
+            raise RequestFailed(
+                ErrorKind.UNAVAILABLE,
+                one_line(
+                    f"This page is {size} bytes, over the inline limit of {limit} bytes, and "
+                    f"could not be stored: {error}"
+                ),
+            ) from None
+        self._note(None)
+        self._metrics.seconds.observe(time.monotonic() - started)
+        if stored.deduplicated:
+            self._metrics.stored.labels(outcome="deduplicated").inc()
+        else:
+            self._metrics.stored.labels(outcome="uploaded").inc()
+            self._metrics.bytes.inc(size)
+        return stored
+
+    def _store_blocking(self, page: str, size: int) -> StoredPage:
+        """Hash, upload unless an identical fresh copy is there, presign. Runs in a thread."""
+        digest = sha256_hex(page)
+        key = self.key(digest)
+        found = self.store.stat(key)
+        reuse = found is not None and found.size == size and self._fresh(found)
+        if reuse and isinstance(self.store, FolderStore):
+            self.store.touch(key)
+        if not reuse:
+            self.store.put(key, encoded_chunks(page), size)
+            found = StoredObject(key, size, time.time())
+        return self._reference(digest, found, reuse)
+
+    def _fresh(self, found: StoredObject) -> bool:
+        """Reuse a stored copy only if retention will not delete it soon after we hand it out.
+
+        Lifecycle expiry counts from when the object was written, so a copy older than
+        half the retention period is written again, which restarts its clock.
+        """
+        days = self.config.store_retention_days
+        return days <= 0 or time.time() - found.modified < days * 86400 / 2
+
+    def _reference(self, digest: str, found: StoredObject, deduplicated: bool) -> StoredPage:
+        expiry = dt.timedelta(seconds=self.config.presign_expiry)
+        url = self.store.presign(found.key, expiry)
+        expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + expiry if url else None
+        return StoredPage(
+            id=digest,
+            uri=self.store.uri(found.key),
+            size=found.size,
+            sha256=digest,
+            content_type=CONTENT_TYPE,
+            presigned_url=url,
+            presigned_expires=expires,
+            deduplicated=deduplicated,
+        )
+
+    # -- health and retention -----------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The store's state, for /readyz."""
+        return {
+            "kind": self.store.kind,
+            "endpoint": self.store.endpoint,
+            "prefix": self.config.store_prefix,
+            "ok": self.health.ok,
+            "error": self.health.error,
+            "since": self.health.changed or None,
+            "retention": self.health.retention,
+        }
+
+    def _note(self, error: str | None) -> None:
+        if self.health.record(error):
+            if error is None:
+                log.info("object store %s is available", self.store.endpoint)
+            else:
+                log.warning("%s; pages over the inline limit get 503 until it is back", error)
+        self._metrics.up.set(1 if error is None else 0)
+
+    async def _watch_store(self) -> None:
+        """Check the store now and every HEALTH_INTERVAL; apply retention once it answers."""
+        while True:
+            try:
+                await self._run(self.store.check)
+            except StoreUnavailable as error:
+                self._note(str(error))
+            else:
+                self._note(None)
+                if not self._retention_applied:
+                    await self._apply_retention()
+            await asyncio.sleep(HEALTH_INTERVAL)
+
+    async def _apply_retention(self) -> None:
+        days, prefix = self.config.store_retention_days, self.config.store_prefix
+        try:
+            done = await self._run(self.store.apply_retention, prefix, days)
+        except StoreUnavailable as error:
+            self._note(str(error))
+            return  # tried again at the next successful check
+        except LifecycleRefused as refusal:
+            done = (
+                f"the store refused a lifecycle rule ({refusal}); expiring objects under "
+                f"{prefix} after {days} days is the operator's job on this store"
+            )
+            log.warning("retention: %s", done)
+        else:
+            log.info("retention: %s", done)
+        self.health.retention = done
+        self._retention_applied = True
+
+    async def _prune_periodically(self) -> None:
+        days, prefix = self.config.store_retention_days, self.config.store_prefix
+        while True:
+            removed = await self._run(self.store.prune, prefix, days)
+            if removed:
+                log.info("retention: pruned %d stored pages older than %d days", removed, days)
+            await asyncio.sleep(PRUNE_INTERVAL)
+
+    def _run(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start `function` in the store's thread pool now; await the result when needed."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """A message fit for an HTTP reason phrase: one line of printable ASCII, not too long."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _DeliveryMetrics:
+    def __init__(self, registry: CollectorRegistry, store_kind: str) -> None:
+        self.pages = Counter(
+            "kfp_viz_pages",
+            "Rendered pages by delivery: inline, compressed (stored, sent gzip'd in a small "
+            "page), reference (stored, sent as a link page), failed (store unavailable).",
+            ["delivery"],
+            registry=registry,
+        )
+        self.stored = Counter(
+            "kfp_viz_stored_pages",
+            "Pages past the inline limit by store outcome: uploaded, deduplicated, failed.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.bytes = Counter(
+            "kfp_viz_stored_bytes", "Bytes uploaded to the page store.", registry=registry
+        )
+        self.seconds = Histogram(
+            "kfp_viz_store_seconds",
+            "Time to hash and store a page (including the upload).",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.fetches = Counter(
+            "kfp_viz_page_fetches",
+            "Stored pages read back, by route (http, grpc) and outcome.",
+            ["via", "outcome"],
+            registry=registry,
+        )
+        self.up = Gauge(
+            "kfp_viz_store_up",
+            "1 when the page store answered the last check or operation, else 0.",
+            ["store"],
+            registry=registry,
+        ).labels(store=store_kind)

@@ -1,0 +1,122 @@
+"""PageDelivery's decisions, on a real folder store (and a store that is down, faked)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+
+import pytest
+from minio.error import S3Error
+
+from server.config import load_config
+from server.delivery import PageDelivery
+from server.errors import ErrorKind, RequestFailed
+from server.store import FolderStore, S3Store, StoreUnavailable
+from server.stored_page import StoredPage
+
+
+def delivery(tmp_path, *flags: str, store=None) -> PageDelivery:
+    config = load_config(["--store-folder", str(tmp_path), *flags], {})
+    return PageDelivery(config, store or FolderStore(tmp_path))
+
+
+def run(coroutine):
+    """asyncio.run in a thread of its own: the session's Playwright keeps a loop running here."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+def reference(page: str) -> dict:
+    return json.loads(re.search(r'id="kfp-viz-reference">(.*?)</script>', page)[1])
+
+
+def test_pages_at_or_under_the_limit_go_inline(tmp_path):
+    page = "<p>" + "é" * 100 + "</p>"
+    sent = run(delivery(tmp_path).for_kfp(page, len(page.encode()), "http://viz"))
+    assert sent is page and not any(tmp_path.iterdir())
+
+
+def test_compressible_pages_travel_compressed_incompressible_ones_as_references(tmp_path):
+    deliver = delivery(tmp_path)
+    table = "<tr><td>1</td></tr>" * 50_000
+    noise = os.urandom(300_000).hex()
+
+    async def both() -> tuple[str, str]:
+        return (
+            await deliver.for_kfp(table, 100_000, "http://viz"),
+            await deliver.for_kfp(noise, 100_000, "http://viz"),
+        )
+
+    small_table, small_noise = run(both())
+    assert reference(small_table)["delivery"] == "compressed" and len(small_table) <= 100_000
+    assert reference(small_noise)["delivery"] == "reference" and len(small_noise) < 8192
+    for page, sent in ((table, small_table), (noise, small_noise)):
+        digest = hashlib.sha256(page.encode()).hexdigest()
+        assert reference(sent)["id"] == digest
+        assert (tmp_path / "visualizations" / f"{digest}.html").read_text() == page
+
+
+def test_typed_delivery_returns_a_reference_and_stores_once(tmp_path):
+    deliver = delivery(tmp_path)
+    page = "x" * 5000
+
+    async def twice() -> tuple:
+        return await deliver.for_typed(page, 1000), await deliver.for_typed(page, 1000)
+
+    first, second = run(twice())
+    assert isinstance(first, StoredPage) and first.id == second.id
+    assert not first.deduplicated and second.deduplicated
+    assert first.size == 5000 and first.presigned_url is None  # a folder has no presigning
+
+
+class DownStore(FolderStore):
+    def stat(self, key):
+        raise StoreUnavailable(
+            "http://minio:9000/mlpipeline", "cannot connect (connection refused)"
+        )
+
+
+def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
+    deliver = delivery(tmp_path, store=DownStore(tmp_path))
+    assert run(deliver.for_kfp("small", 100, "http://viz")) == "small"
+    with pytest.raises(RequestFailed) as caught:
+        run(deliver.for_kfp("y" * 1000, 100, "http://viz"))
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert "http://minio:9000/mlpipeline" in caught.value.message
+    assert "connection refused" in caught.value.message
+    assert deliver.status()["ok"] is False
+
+
+def test_an_explicit_inline_limit_replaces_the_computed_one(tmp_path):
+    assert delivery(tmp_path, "--inline-limit", "16Mi").limit_for(4_000_000) == 16 * 2**20
+    assert delivery(tmp_path).limit_for(4_000_000) < 200_000
+
+
+class NoLifecycleClient:
+    """A bucket that answers, but not to lifecycle calls (as some S3 stores do)."""
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return True
+
+    def get_bucket_lifecycle(self, bucket: str):
+        raise S3Error(None, "NotImplemented", "lifecycle is not implemented", "/", "1", "h")
+
+
+def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, caplog):
+    store = S3Store("s3.example", 443, secure=True, bucket="kfp", access_key="a",
+                    secret_key="s", region="us-east-1")  # fmt: skip
+    store.client = NoLifecycleClient()
+    deliver = delivery(tmp_path, "--store-retention-days", "9", store=store)
+
+    async def apply() -> None:
+        await deliver._apply_retention()
+
+    run(apply())
+    retention = deliver.status()["retention"]
+    assert "NotImplemented" in retention and "operator's job" in retention
+    assert "visualizations/" in retention and "9 days" in retention
+    assert "operator's job" in caplog.text
