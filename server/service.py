@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from kernels import Renderer, RenderError, RenderRequest, RenderResult
 
@@ -29,6 +30,8 @@ class VisualizationService:
         self.config = config
         self.renderer = renderer
         self.metrics = metrics
+        self.progress_view: Callable[[RenderRequest], Awaitable[RenderResult]] | None = None
+        """Renders the `progress` type at the edge, from the progress hub (set by the app)."""
 
     def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
@@ -57,7 +60,10 @@ class VisualizationService:
         started = time.monotonic()
         name = request.type.name
         try:
-            result = await self.renderer.render(request)
+            if name == "progress" and self.progress_view is not None:
+                result = await self.progress_view(request)
+            else:
+                result = await self.renderer.render(request)
         except RenderError as error:
             failure = from_render_error(error)
             seconds = time.monotonic() - started

@@ -1,0 +1,388 @@
+"""The hub: fans progress events out from one source to any number of watchers.
+
+Records arrive on the event loop (from the Kafka thread or the in-process bus) and
+are parsed once. Each watcher has its own bounded queue, so a slow watcher never
+slows the source or the other watchers:
+
+- A watcher is either *live* (the dispatcher puts its run's events straight into its
+  queue) or *catching up* (its own task reads older records from the source by offset
+  until it reaches the live position, then turns live). History and resume are both
+  catching up, from the partition's start or from just after the client's cursor.
+- When a live watcher's queue is full, it is not dropped and nothing is lost silently:
+  it turns to catching up from the first record it missed, and its stream gets a
+  `Lagged` item first, saying so.
+- Each delivered event carries its cursor (partition, offset); a watcher never gets
+  an offset at or below one it already got, so there are no duplicates, and
+  catching up reads every offset in between, so there are no gaps.
+
+All watcher state is touched only on the loop, so the switch from catching up to live
+is atomic with respect to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Cursor, InvalidEvent, ProgressEvent, parse_json
+from .source import Record, Source
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 500
+RETRY_DELAY = 0.2
+RUN_HINTS = 10_000
+
+
+@dataclass
+class Delivered:
+    """An event and where it sits; protocol layers cache their encoding of it here."""
+
+    event: ProgressEvent
+    cursor: Cursor
+    encoded: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Lagged:
+    """The watcher's queue overflowed; what follows is re-read from the source."""
+
+    resume_from: Cursor
+    queue_size: int
+
+
+@dataclass(frozen=True)
+class CaughtUp:
+    """History is done; what follows is live. `events` = how many history events were sent."""
+
+    events: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Sent when a watcher has had nothing for a while: is the upstream reachable?"""
+
+    upstream_reachable: bool
+    detail: str
+    upstream: str
+    server_time: float
+
+
+Item = Delivered | Lagged | CaughtUp
+
+
+class _Closed:
+    """Queued when the server stops: the stream ends."""
+
+
+_CLOSED: Any = _Closed()
+
+
+class WatchRefused(ValueError):
+    """A watch request that cannot be served as asked (bad cursor, other namespace)."""
+
+
+class Watcher:
+    """One client's view of one run (optionally one step)."""
+
+    def __init__(self, run_id: str, node_id: str, namespace: str, queue_size: int) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.namespace = namespace
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
+        self.live = False
+        self.partition: int | None = None
+        self.next_offset = 0
+        """Every offset below this one was delivered or does not concern this watcher."""
+        self.history_sent = 0
+        self.caught_up = False
+        self.lagged = False
+        self.lag_count = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def wants(self, event: ProgressEvent) -> bool:
+        if self.namespace and event.namespace != self.namespace:
+            return False
+        # A step watcher still gets run-level statuses: they end its run too.
+        return not self.node_id or event.node_id in (self.node_id, "")
+
+    async def next_items(self, limit: int, timeout: float) -> list[Item]:
+        """Up to `limit` queued items; an empty list when nothing came within `timeout`."""
+        try:
+            first = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                first = await asyncio.wait_for(self.queue.get(), timeout)
+            except TimeoutError:
+                return []
+        items = [first]
+        while len(items) < limit:
+            try:
+                items.append(self.queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return items
+
+
+@dataclass
+class HubStats:
+    """Counters for /metrics."""
+
+    records: Counter[str] = field(default_factory=Counter)
+    """Records consumed by outcome: ok, malformed, other_namespace."""
+    lagged: int = 0
+    watchers: int = 0
+
+
+class ProgressHub:
+    """Reads a source, keeps watchers fed. Lives on the server's event loop."""
+
+    def __init__(self, source: Source, *, namespace: str = "", queue_size: int = 1000) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.queue_size = queue_size
+        self.stats = HubStats()
+        self._live_position: dict[int, int] = {}
+        self._assigned = asyncio.Event()
+        self._by_run: dict[str, set[Watcher]] = {}
+        self._closed = False
+        self._first_offset: OrderedDict[str, int] = OrderedDict()
+        """Run id → the offset of its first record, learned from full history scans."""
+
+    def start(self) -> None:
+        self.source.start(self._on_assigned, self._on_records)
+
+    async def close(self) -> None:
+        """End every stream (clients resume by cursor elsewhere), then stop the source."""
+        self._closed = True
+        for watchers in list(self._by_run.values()):
+            for watcher in list(watchers):
+                if watcher.task is not None:
+                    watcher.task.cancel()
+                while not watcher.queue.empty():
+                    watcher.queue.get_nowait()
+                watcher.queue.put_nowait(_CLOSED)
+        await self.source.close()
+
+    # -- the source's side ------------------------------------------------------------
+
+    def _on_assigned(self, positions: dict[int, int]) -> None:
+        for partition, offset in positions.items():
+            self._live_position.setdefault(partition, offset)
+        self._assigned.set()
+
+    def _on_records(self, records: list[Record]) -> None:
+        for record in records:
+            event = self._parse(record, "live")
+            self._live_position[record.partition] = record.offset + 1
+            if event is None:
+                continue
+            for watcher in self._by_run.get(event.run_id, ()):
+                self._offer(watcher, event, record)
+
+    def _offer(self, watcher: Watcher, event: ProgressEvent, record: Record) -> None:
+        if not watcher.live or record.offset < watcher.next_offset:
+            return
+        if not watcher.wants(event):
+            watcher.next_offset = record.offset + 1
+            return
+        if watcher.queue.full():
+            self._lag(watcher, record.offset)
+            return
+        watcher.queue.put_nowait(Delivered(event, record.cursor))
+        watcher.next_offset = record.offset + 1
+
+    def _lag(self, watcher: Watcher, missed_offset: int) -> None:
+        watcher.live = False
+        watcher.lagged = True
+        watcher.lag_count += 1
+        watcher.next_offset = missed_offset
+        self.stats.lagged += 1
+        log.info(
+            "progress: a watcher of run %s lagged (%d queued); resyncing from offset %d",
+            watcher.run_id, self.queue_size, missed_offset,
+        )  # fmt: skip
+        watcher.task = asyncio.create_task(self._catch_up(watcher))
+
+    def _parse(self, record: Record, path: str) -> ProgressEvent | None:
+        try:
+            event = parse_json(record.value, key=record.key, default_ts=record.timestamp)
+        except InvalidEvent as error:
+            if path == "live":
+                self.stats.records["malformed"] += 1
+                log.warning(
+                    "progress: skipped malformed record at %s: %s", record.cursor.text(), error
+                )
+            return None
+        if self.namespace and event.namespace != self.namespace:
+            if path == "live":
+                self.stats.records["other_namespace"] += 1
+            return None
+        if path == "live":
+            self.stats.records["ok"] += 1
+        return event
+
+    # -- the watchers' side -----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self,
+        run_id: str,
+        *,
+        node_id: str = "",
+        namespace: str = "",
+        from_beginning: bool = True,
+        resume_after: Cursor | None = None,
+    ) -> AsyncIterator[Watcher]:
+        """Register a watcher; history (if asked) is queued first, then live events."""
+        if self._closed:
+            raise WatchRefused("the server is shutting down")
+        if self.namespace and namespace and namespace != self.namespace:
+            raise WatchRefused(
+                f"this server serves namespace {self.namespace!r} only, not {namespace!r}"
+            )
+        watcher = Watcher(run_id, node_id, namespace or self.namespace, self.queue_size)
+        self._by_run.setdefault(run_id, set()).add(watcher)
+        self.stats.watchers += 1
+        try:
+            if resume_after is not None or from_beginning:
+                watcher.task = asyncio.create_task(self._start_history(watcher, resume_after))
+            else:
+                await self._go_live_now(watcher)
+            yield watcher
+        finally:
+            self.stats.watchers -= 1
+            if watcher.task is not None:
+                watcher.task.cancel()
+            runs = self._by_run.get(run_id)
+            if runs is not None:
+                runs.discard(watcher)
+                if not runs:
+                    del self._by_run[run_id]
+
+    async def _go_live_now(self, watcher: Watcher) -> None:
+        watcher.live = True
+        watcher.caught_up = True
+        watcher.next_offset = 0
+        watcher.queue.put_nowait(CaughtUp(0))
+
+    async def _start_history(self, watcher: Watcher, resume_after: Cursor | None) -> None:
+        partition = await self._partition(watcher.run_id)
+        watcher.partition = partition
+        if resume_after is not None:
+            watcher.next_offset = resume_after.offset + 1
+        else:
+            watcher.next_offset = self._first_offset.get(watcher.run_id, 0)
+        await self._catch_up(watcher)
+
+    async def _partition(self, run_id: str) -> int:
+        while True:
+            await self._assigned.wait()
+            partition = self.source.partition_for(run_id)
+            if partition is not None:
+                return partition
+            await asyncio.sleep(RETRY_DELAY)
+
+    def check_cursor(self, run_id: str, cursor: Cursor) -> None:
+        """Refuse a resume cursor from another partition than the run's (a client mix-up)."""
+        partition = self.source.partition_for(run_id)
+        if partition is not None and cursor.partition != partition:
+            raise WatchRefused(
+                f"resume_after {cursor.text()} is not on partition {partition}, "
+                f"where run {run_id} is"
+            )
+
+    async def _catch_up(self, watcher: Watcher) -> None:
+        """Read from the source until the live position, then turn live (atomically)."""
+        if watcher.partition is None:
+            watcher.partition = await self._partition(watcher.run_id)
+        partition = watcher.partition
+        if watcher.lagged:
+            watcher.lagged = False
+            await watcher.queue.put(Lagged(Cursor(partition, watcher.next_offset), self.queue_size))
+        scanning_from_start = watcher.next_offset == 0
+        while True:
+            until = self._live_position.get(partition, 0)
+            if watcher.next_offset >= until:
+                if not watcher.caught_up:
+                    if watcher.queue.full():
+                        await watcher.queue.put(CaughtUp(watcher.history_sent))
+                        watcher.caught_up = True
+                        continue  # the live position may have moved while we waited
+                    watcher.queue.put_nowait(CaughtUp(watcher.history_sent))
+                    watcher.caught_up = True
+                watcher.live = True
+                watcher.task = None
+                return
+            records = await self.source.fetch(
+                partition, watcher.next_offset, until, min(FETCH_BATCH, self.queue_size)
+            )
+            if not records:
+                await asyncio.sleep(RETRY_DELAY)  # the upstream is away; heartbeats say so
+                continue
+            for record in records:
+                if record.offset < watcher.next_offset:
+                    continue
+                event = self._parse(record, "history")
+                watcher.next_offset = record.offset + 1
+                if event is not None and scanning_from_start:
+                    self._remember_first(event.run_id, record.offset)
+                if event is None or event.run_id != watcher.run_id:
+                    continue
+                if watcher.wants(event):
+                    if not watcher.caught_up:
+                        watcher.history_sent += 1
+                    await watcher.queue.put(Delivered(event, record.cursor))
+
+    def _remember_first(self, run_id: str, offset: int) -> None:
+        if run_id not in self._first_offset:
+            self._first_offset[run_id] = offset
+            if len(self._first_offset) > RUN_HINTS:
+                self._first_offset.popitem(last=False)
+
+    async def history(
+        self, run_id: str, *, namespace: str = "", node_id: str = ""
+    ) -> list[Delivered]:
+        """Every event of a run up to now (for snapshot pages), in order."""
+        async with self.watch(run_id, node_id=node_id, namespace=namespace) as watcher:
+            events: list[Delivered] = []
+            while True:
+                for item in await watcher.next_items(1000, 3600):
+                    if isinstance(item, CaughtUp):
+                        return events
+                    if isinstance(item, Delivered):
+                        events.append(item)
+
+    def heartbeat(self) -> Heartbeat:
+        reachable, detail = self.source.reachable()
+        return Heartbeat(reachable, detail, self.source.description, time.time())
+
+    async def follow(
+        self, watcher: Watcher, heartbeat_interval: float, batch: int = 256
+    ) -> AsyncIterator[list[Item] | Heartbeat]:
+        """A watcher's stream: batches of items, heartbeats when idle; ends after its run ends."""
+        while True:
+            items = await watcher.next_items(batch, heartbeat_interval)
+            if not items:
+                yield self.heartbeat()
+                continue
+            for index, item in enumerate(items):
+                if item is _CLOSED:
+                    if index:
+                        yield items[:index]
+                    return
+                if isinstance(item, Delivered) and item.event.ends(watcher.node_id):
+                    yield items[: index + 1]
+                    return
+            yield items
+
+    # -- publishing -------------------------------------------------------------------
+
+    async def publish(self, event: ProgressEvent) -> Cursor:
+        return await self.source.publish(event.run_id, event.to_json())
