@@ -18,6 +18,11 @@ from .events import Cursor, InvalidEvent, ProgressEvent, parse_event, validate_r
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .publish import Publisher, PublishRefused
 
+_REFUSAL_CODES = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "forbidden": grpc.StatusCode.PERMISSION_DENIED,
+    "unavailable": grpc.StatusCode.UNAVAILABLE,
+}
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Progress"].full_name
 
 
@@ -49,12 +54,7 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         except InvalidEvent as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except WatchRefused as error:
-            code = (
-                grpc.StatusCode.PERMISSION_DENIED
-                if "namespace" in str(error)
-                else grpc.StatusCode.INVALID_ARGUMENT
-            )
-            await context.abort(code, str(error))
+            await context.abort(_REFUSAL_CODES[error.reason], str(error))
         try:
             async for batch in self._hub.follow(watcher, self._heartbeat):
                 for message in _messages(batch):

@@ -135,7 +135,7 @@ class EventsHandler(tornado.web.RequestHandler):
             _error(self, 400, str(error))
             return
         except WatchRefused as error:
-            _error(self, 403 if "namespace" in str(error) else 400, str(error))
+            _error(self, {"forbidden": 403, "unavailable": 503}.get(error.reason, 400), str(error))
             return
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")

@@ -85,7 +85,15 @@ _CLOSED: Any = _Closed()
 
 
 class WatchRefused(ValueError):
-    """A watch request that cannot be served as asked (bad cursor, other namespace)."""
+    """A watch request that cannot be served as asked.
+
+    `reason`: "invalid" (a cursor of another partition), "forbidden" (another namespace
+    than the server's) or "unavailable" (shutting down); protocols map it to their codes.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Watcher:
@@ -242,10 +250,11 @@ class ProgressHub:
     ) -> AsyncIterator[Watcher]:
         """Register a watcher; history (if asked) is queued first, then live events."""
         if self._closed:
-            raise WatchRefused("the server is shutting down")
+            raise WatchRefused("the server is shutting down", "unavailable")
         if self.namespace and namespace and namespace != self.namespace:
             raise WatchRefused(
-                f"this server serves namespace {self.namespace!r} only, not {namespace!r}"
+                f"this server serves namespace {self.namespace!r} only, not {namespace!r}",
+                "forbidden",
             )
         watcher = Watcher(run_id, node_id, namespace or self.namespace, self.queue_size)
         self._by_run.setdefault(run_id, set()).add(watcher)

@@ -9,6 +9,7 @@ so cursors, history, resume and lag work the same way in a local demo.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,8 +101,6 @@ class LocalBus:
         return log[start:stop]
 
     async def publish(self, run_id: str, value: bytes) -> Cursor:
-        import time
-
         partition = self.partition_for(run_id)
         log = self._logs[partition]
         record = Record(partition, self._base[partition] + len(log), run_id, value, time.time())

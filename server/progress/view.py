@@ -46,7 +46,8 @@ class ProgressView:
         except TimeoutError:
             events, complete = [], False
         except WatchRefused as error:
-            raise RequestFailed(ErrorKind.FORBIDDEN, str(error)) from None
+            kind = {"forbidden": ErrorKind.FORBIDDEN, "unavailable": ErrorKind.UNAVAILABLE}
+            raise RequestFailed(kind.get(error.reason, ErrorKind.INVALID), str(error)) from None
         ended = any(d.event.ends(node_id) for d in events)
         note = self._note(run_id, events, complete, ended)
         html = self._page.render(
