@@ -2,8 +2,12 @@
 
 Each stream message holds exactly one of: a run of consecutive events (several when
 the watcher is busy, so a fast run costs fewer messages), a heartbeat, a `lagged`
-notice or the `caught_up` marker. An event's protobuf form is built once and shared
-by every watcher that receives it.
+notice or the `caught_up` marker.
+
+Fan-out is the hot path (one run, many watchers), so an event is serialized once and
+its bytes shared by every watcher: a message of events is the concatenation of the
+events' framed bytes (field 1, length-delimited, repeated — exactly what protobuf
+would write), handed to gRPC as bytes.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         )
 
 
-def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse]:
+def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | bytes]:
     if isinstance(batch, Heartbeat):
         return [
             pb.WatchProgressResponse(
@@ -91,14 +95,14 @@ def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse]:
                 )
             )
         ]
-    messages: list[pb.WatchProgressResponse] = []
-    events: list[pb.StreamedEvent] = []
+    messages: list[pb.WatchProgressResponse | bytes] = []
+    events: list[bytes] = []
     for item in batch:
         if isinstance(item, Delivered):
-            events.append(_streamed(item))
+            events.append(_framed(item))
             continue
         if events:
-            messages.append(pb.WatchProgressResponse(events=events))
+            messages.append(b"".join(events))
             events = []
         if isinstance(item, Lagged):
             cursor = pb.Cursor(partition=item.resume_from.partition, offset=item.resume_from.offset)
@@ -107,18 +111,36 @@ def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse]:
         elif isinstance(item, CaughtUp):
             messages.append(pb.WatchProgressResponse(caught_up=pb.CaughtUp(events=item.events)))
     if events:
-        messages.append(pb.WatchProgressResponse(events=events))
+        messages.append(b"".join(events))
     return messages
 
 
-def _streamed(item: Delivered) -> pb.StreamedEvent:
-    cached = item.encoded.get("pb")
+_EVENTS_TAG = b"\x0a"  # WatchProgressResponse.events: field 1, wire type 2 (length-delimited)
+
+
+def _framed(item: Delivered) -> bytes:
+    """The event as one `events` entry of a serialized WatchProgressResponse; built once."""
+    cached = item.encoded.get("grpc")
     if cached is None:
-        cached = item.encoded["pb"] = pb.StreamedEvent(
+        body = pb.StreamedEvent(
             event=to_message(item.event),
             cursor=pb.Cursor(partition=item.cursor.partition, offset=item.cursor.offset),
-        )
+        ).SerializeToString()
+        cached = item.encoded["grpc"] = _EVENTS_TAG + _varint(len(body)) + body
     return cached
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
 
 
 def to_message(event: ProgressEvent) -> pb.ProgressEvent:
@@ -150,4 +172,17 @@ def _to_dict(message: pb.ProgressEvent) -> dict:
 
 
 def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:
-    pb_grpc.add_ProgressServicer_to_server(servicer, server)
+    """Like the generated registration, except that WatchProgress may yield ready bytes."""
+    handlers = {
+        "WatchProgress": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchProgress,
+            request_deserializer=pb.WatchProgressRequest.FromString,
+            response_serializer=_serialize,
+        ),
+        "PublishProgress": grpc.unary_unary_rpc_method_handler(
+            servicer.PublishProgress,
+            request_deserializer=pb.PublishProgressRequest.FromString,
+            response_serializer=pb.PublishProgressResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

@@ -22,6 +22,7 @@ is atomic with respect to the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 FETCH_BATCH = 500
 RETRY_DELAY = 0.2
 RUN_HINTS = 10_000
+RECENT_RECORDS = 20_000
 
 
 @dataclass
@@ -138,6 +140,35 @@ class Watcher:
         return items
 
 
+class RecentLog:
+    """The newest records of one partition seen live, parsed, by offset.
+
+    Catching up (after a lag, or the history of a recent run) reads from here when
+    the offsets asked for are still held, instead of re-reading and re-parsing them
+    from Kafka once per watcher; older offsets are fetched from the source.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._offsets: list[int] = []
+        self._entries: list[tuple[int, Delivered | None]] = []
+
+    def append(self, offset: int, delivered: Delivered | None) -> None:
+        self._offsets.append(offset)
+        self._entries.append((offset, delivered))
+        if len(self._offsets) > 2 * self._size:  # trim in halves: amortised O(1)
+            del self._offsets[: self._size]
+            del self._entries[: self._size]
+
+    def since(self, offset: int, until: int, limit: int) -> list[tuple[int, Delivered | None]]:
+        """Entries from `offset` (below `until`), or [] when `offset` is older than held."""
+        if not self._offsets or offset < self._offsets[0]:
+            return []
+        start = bisect.bisect_left(self._offsets, offset)
+        stop = bisect.bisect_left(self._offsets, until, lo=start)
+        return self._entries[start : min(stop, start + limit)]
+
+
 @dataclass
 class HubStats:
     """Counters for /metrics."""
@@ -151,10 +182,19 @@ class HubStats:
 class ProgressHub:
     """Reads a source, keeps watchers fed. Lives on the server's event loop."""
 
-    def __init__(self, source: Source, *, namespace: str = "", queue_size: int = 1000) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        namespace: str = "",
+        queue_size: int = 1000,
+        recent_size: int = RECENT_RECORDS,
+    ) -> None:
         self.source = source
         self.namespace = namespace
         self.queue_size = queue_size
+        self.recent_size = recent_size
+        self._recent: dict[int, RecentLog] = {}
         self.stats = HubStats()
         self._live_position: dict[int, int] = {}
         self._assigned = asyncio.Event()
@@ -189,22 +229,30 @@ class ProgressHub:
         for record in records:
             event = self._parse(record, "live")
             self._live_position[record.partition] = record.offset + 1
-            if event is None:
+            delivered = None if event is None else Delivered(event, record.cursor)
+            self._recent_log(record.partition).append(record.offset, delivered)
+            if delivered is None:
                 continue
-            for watcher in self._by_run.get(event.run_id, ()):
-                self._offer(watcher, event, record)
+            for watcher in self._by_run.get(delivered.event.run_id, ()):
+                self._offer(watcher, delivered, record.offset)
 
-    def _offer(self, watcher: Watcher, event: ProgressEvent, record: Record) -> None:
-        if not watcher.live or record.offset < watcher.next_offset:
+    def _offer(self, watcher: Watcher, delivered: Delivered, offset: int) -> None:
+        if not watcher.live or offset < watcher.next_offset:
             return
-        if not watcher.wants(event):
-            watcher.next_offset = record.offset + 1
+        if not watcher.wants(delivered.event):
+            watcher.next_offset = offset + 1
             return
         if watcher.queue.full():
-            self._lag(watcher, record.offset)
+            self._lag(watcher, offset)
             return
-        watcher.queue.put_nowait(Delivered(event, record.cursor))
-        watcher.next_offset = record.offset + 1
+        watcher.queue.put_nowait(delivered)  # one object for every watcher: encoded once
+        watcher.next_offset = offset + 1
+
+    def _recent_log(self, partition: int) -> RecentLog:
+        log = self._recent.get(partition)
+        if log is None:
+            log = self._recent[partition] = RecentLog(self.recent_size)
+        return log
 
     def _lag(self, watcher: Watcher, missed_offset: int) -> None:
         watcher.live = False
@@ -329,25 +377,39 @@ class ProgressHub:
                 watcher.live = True
                 watcher.task = None
                 return
-            records = await self.source.fetch(
-                partition, watcher.next_offset, until, min(FETCH_BATCH, self.queue_size)
-            )
-            if not records:
+            limit = min(FETCH_BATCH, self.queue_size)
+            entries = self._recent_log(partition).since(watcher.next_offset, until, limit)
+            if not entries:
+                entries = await self._fetch(partition, watcher.next_offset, until, limit)
+            if not entries:
                 await asyncio.sleep(RETRY_DELAY)  # the upstream is away; heartbeats say so
                 continue
-            for record in records:
-                if record.offset < watcher.next_offset:
+            for offset, delivered in entries:
+                if offset < watcher.next_offset:
                     continue
-                event = self._parse(record, "history")
-                watcher.next_offset = record.offset + 1
-                if event is not None and scanning_from_start:
-                    self._remember_first(event.run_id, record.offset)
-                if event is None or event.run_id != watcher.run_id:
+                watcher.next_offset = offset + 1
+                if delivered is None:
                     continue
-                if watcher.wants(event):
+                event = delivered.event
+                if scanning_from_start:
+                    self._remember_first(event.run_id, offset)
+                if event.run_id == watcher.run_id and watcher.wants(event):
                     if not watcher.caught_up:
                         watcher.history_sent += 1
-                    await watcher.queue.put(Delivered(event, record.cursor))
+                    await watcher.queue.put(delivered)
+
+    async def _fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> list[tuple[int, Delivered | None]]:
+        """Older records from the source itself (Kafka), parsed."""
+        records = await self.source.fetch(partition, offset, until, limit)
+        entries = []
+        for record in records:
+            event = self._parse(record, "history")
+            entries.append(
+                (record.offset, None if event is None else Delivered(event, record.cursor))
+            )
+        return entries
 
     def _remember_first(self, run_id: str, offset: int) -> None:
         if run_id not in self._first_offset:
