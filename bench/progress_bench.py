@@ -1,8 +1,8 @@
 """Live-progress benchmark: prints figures, never passes or fails.
 
 Starts a real Kafka broker (one KRaft node, the test suite's jars) and a real server
-(`python -m server` reading it), then for 1 and for 100 concurrent gRPC watchers of one
-run, produces events with kafka-python at a fixed rate (default 1,000 events/s) and
+(`python -m server` reading it), then for each scenario of concurrent gRPC watchers
+produces events with kafka-python at a fixed rate (default 1,000 events/s) and
 measures, per event and per watcher, the time from just before the producer's `send`
 to the moment the gRPC client has the event decoded (produce → Kafka → server hub →
 gRPC stream → client). Also the server's CPU share over the produce window (CPU
@@ -12,8 +12,12 @@ The watchers run in a separate client process (grpc.aio) so that decoding 100 st
 does not share the producer's interpreter. Several runs; every run is printed, then
 the medians.
 
+Scenarios (WATCHERSxRUNS): 1x1, one watcher; 100x1, 100 watchers of one run (every
+event goes to all 100: 100,000 deliveries/s); 100x100, 100 watchers each of its own run,
+the 1,000 events/s spread over the 100 runs.
+
 Usage: python bench/progress_bench.py [--rate 1000] [--seconds 10] [--runs 3]
-                                      [--watchers 1,100]
+                                      [--scenarios 1x1,100x1,100x100]
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 # -- the client process: N watchers, reports latencies ---------------------------------
 
 
-async def client(target: str, run_id: str, watchers: int) -> None:
+async def client(target: str, run_ids: list[str], watchers: int) -> None:
     import grpc
 
     from server.pb import kfpviz_progress_pb2 as pb
@@ -72,6 +76,7 @@ async def client(target: str, run_id: str, watchers: int) -> None:
     async def watch(index: int, channel: grpc.aio.Channel) -> None:
         nonlocal caught_up
         stub = pb_grpc.ProgressStub(channel)
+        run_id = run_ids[index % len(run_ids)]
         request = pb.WatchProgressRequest(run_id=run_id, from_beginning=False)
         async for reply in stub.WatchProgress(request):
             now = time.time()
@@ -99,50 +104,58 @@ async def client(target: str, run_id: str, watchers: int) -> None:
 # -- the producer side -------------------------------------------------------------------
 
 
-def produce(bootstrap: str, topic: str, run_id: str, rate: int, seconds: float) -> int:
+def produce(bootstrap: str, topic: str, run_ids: list[str], rate: int, seconds: float) -> dict:
+    """Events at `rate` per second, spread round-robin over the runs; then each run's end."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
-    key = run_id.encode()
-    base = {"v": 1, "run_id": run_id, "node_id": "train", "kind": "log"}
+    sent = dict.fromkeys(run_ids, 0)
     tick = 0.01
     per_tick = max(1, round(rate * tick))
-    sent = 0
+    total = 0
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         for _ in range(per_tick):
-            event = {**base, "message": f"event {sent}", "ts": time.time()}
-            producer.send(topic, key=key, value=json.dumps(event).encode())
-            sent += 1
-        next_tick = start + (sent / per_tick) * tick
+            run_id = run_ids[total % len(run_ids)]
+            event = {"v": 1, "run_id": run_id, "node_id": "train", "kind": "log",
+                     "message": f"event {total}", "ts": time.time()}  # fmt: skip
+            producer.send(topic, key=run_id.encode(), value=json.dumps(event).encode())
+            sent[run_id] += 1
+            total += 1
+        next_tick = start + (total / per_tick) * tick
         delay = next_tick - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    end = {**base, "kind": "status", "node_id": "", "status": "Succeeded", "ts": time.time()}
-    producer.send(topic, key=key, value=json.dumps(end).encode())
+    for run_id in run_ids:
+        end = {"v": 1, "run_id": run_id, "kind": "status", "status": "Succeeded", "ts": time.time()}
+        producer.send(topic, key=run_id.encode(), value=json.dumps(end).encode())
     producer.flush(30)
     producer.close()
     return sent
 
 
-def scenario(bootstrap: str, topic: str, server, watchers: int, rate: int, seconds: float):
-    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+def scenario(
+    bootstrap: str, topic: str, server, watchers: int, runs: int, rate: int, seconds: float
+):
+    run_ids = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(runs)]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--client", server.grpc_target, run_id, str(watchers)],
+        [sys.executable, __file__, "--client", server.grpc_target, ",".join(run_ids),
+         str(watchers)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout.readline().strip() == "ready", "the watchers did not start"
     cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
-    sent = produce(bootstrap, topic, run_id, rate, seconds)
+    sent = produce(bootstrap, topic, run_ids, rate, seconds)
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(server.process.pid) - cpu_before
     out, _ = proc.communicate(timeout=600)
     result = json.loads(out)
     latencies = result["latencies"]
-    assert all(c == sent for c in result["counts"]), f"lost events: {result['counts'][:5]}"
+    expected = [sent[run_ids[i % len(run_ids)]] for i in range(watchers)]
+    assert result["counts"] == expected, f"lost events: {result['counts'][:5]} {expected[:5]}"
     return {
-        "sent": sent,
-        "rate": sent / wall,
+        "sent": sum(sent.values()),
+        "rate": sum(sent.values()) / wall,
         "p50": percentile(latencies, 0.50) * 1000,
         "p99": percentile(latencies, 0.99) * 1000,
         "max": max(latencies) * 1000,
@@ -157,12 +170,16 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--watchers", default="1,100")
+    parser.add_argument(
+        "--scenarios", default="1x1,100x1,100x100",
+        help="WATCHERSxRUNS,...: 100x1 = 100 watchers of one run (fan-out), "
+        "100x100 = each watcher its own run, the rate spread over the runs",
+    )  # fmt: skip
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        target, run_id, watchers = args.client
-        asyncio.run(client(target, run_id, int(watchers)))
+        target, run_ids, watchers = args.client
+        asyncio.run(client(target, run_ids.split(","), int(watchers)))
         return
 
     from services import KafkaBroker
@@ -183,17 +200,21 @@ def main() -> None:
         wait_reading(server)
         print(f"rate {args.rate} events/s for {args.seconds:g} s, {args.runs} runs; "
               f"latency = producer send -> gRPC client; CPU = server process / wall")  # fmt: skip
-        for watchers in [int(w) for w in args.watchers.split(",")]:
+        for spec in args.scenarios.split(","):
+            watchers, nruns = (int(n) for n in spec.split("x"))
+            label = f"{watchers} watcher(s) of {nruns} run(s)"
             runs = []
             for index in range(args.runs):
-                r = scenario(broker.bootstrap, topic, server, watchers, args.rate, args.seconds)
+                r = scenario(
+                    broker.bootstrap, topic, server, watchers, nruns, args.rate, args.seconds
+                )
                 runs.append(r)
-                print(f"  {watchers:>3} watcher(s) run {index + 1}: {r['rate']:.0f} ev/s, "
+                print(f"  {label}, run {index + 1}: {r['rate']:.0f} ev/s, "
                       f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, max {r['max']:.0f} ms, "
                       f"server CPU {r['cpu']:.0f}% (client {r['client_cpu']:.0f}%), "
                       f"lagged resyncs so far {r['lagged']:.0f}", flush=True)  # fmt: skip
             med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p99", "cpu")}
-            print(f"{watchers:>3} watcher(s), median of {args.runs}: p50 {med['p50']:.1f} ms, "
+            print(f"{label}, median of {args.runs}: p50 {med['p50']:.1f} ms, "
                   f"p99 {med['p99']:.1f} ms, server CPU {med['cpu']:.0f}%  "
                   f"(targets: p50 <= 20 ms, p99 <= 100 ms)", flush=True)  # fmt: skip
     finally:

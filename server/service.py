@@ -18,6 +18,7 @@ from kernels import Renderer, RenderError, RenderRequest, RenderResult
 from .config import Config
 from .errors import RequestFailed, from_render_error
 from .metrics import Metrics
+from .progress.view import progress_alias
 from .validation import timeout_from_deadline, timeout_from_header, validate
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class VisualizationService:
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
     ) -> RenderRequest:
         """Validate wire fields; a refusal is counted and raised as RequestFailed."""
+        type_name, source = progress_alias(type_name, source)  # KFP UI: progress://RUN_ID
         try:
             return validate(
                 type_name, source, arguments, timeout=timeout, allow_custom=self.config.allow_custom

@@ -128,7 +128,8 @@ class Watcher:
             first = self.queue.get_nowait()
         except asyncio.QueueEmpty:
             try:
-                first = await asyncio.wait_for(self.queue.get(), timeout)
+                async with asyncio.timeout(timeout):  # a timer, not a task per wait (hot path)
+                    first = await self.queue.get()
             except TimeoutError:
                 return []
         items = [first]

@@ -1,7 +1,13 @@
 """The `progress` visualization type: a run's progress through KFP's stock request shape.
 
-The KFP UI (through the API server) posts `type=progress`, `source=<run id>` and
-optionally `arguments={"node_id": ..., "namespace": ...}`. The reply is served here at
+Two spellings reach it:
+- `type=progress`, `source=<run id>`, optional `arguments={"node_id": ..., "namespace": ...}`
+  (any client posting the form, or our own gRPC users);
+- any predefined stock type with `source=progress://<run id>[?node_id=...&namespace=...]`:
+  the KFP UI's visualization creator only offers KFP's enum types (ROC curve, TFDV,
+  TFMA, Table, Custom), so a user picks e.g. Table and enters that source.
+
+The reply is served here at
 the edge from the hub, not by a kernel (kernels cannot reach the hub): a snapshot of
 every event so far, which follows live updates from `--progress-public-url` when the
 operator has set one the browser can reach. The API server's request must not hang
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from kernels import RenderRequest, RenderResult
 
@@ -23,7 +29,16 @@ from .hub import ProgressHub, WatchRefused
 from .page import LivePage
 
 TYPE_NAME = "progress"
+SCHEME = "progress://"
 MAX_SNAPSHOT_WAIT = 5.0
+
+
+def progress_alias(type_name: str | None, source: str | None) -> tuple[str | None, str | None]:
+    """`progress://RUN` with a predefined type means the progress view (see the docstring)."""
+    stripped = (source or "").strip()
+    if stripped.startswith(SCHEME) and (type_name or "").strip() not in ("", "custom"):
+        return TYPE_NAME, stripped[len(SCHEME) :]
+    return type_name, source
 
 
 class ProgressView:
@@ -57,10 +72,13 @@ class ProgressView:
         return RenderResult(html, None, "progress-hub", time.monotonic() - started)
 
     def _target(self, request: RenderRequest) -> tuple[str, str, str]:
+        run_id, _, query = request.source.partition("?")
+        given = {k: v[-1] for k, v in parse_qs(query).items()}
+        given.update(request.variables)
         try:
-            run_id = validate_run_id(request.source)
-            node_id = request.variables.get("node_id", "") or ""
-            namespace = validate_namespace(request.variables.get("namespace", "") or "")
+            run_id = validate_run_id(run_id)
+            node_id = given.get("node_id", "") or ""
+            namespace = validate_namespace(given.get("namespace", "") or "")
             if not isinstance(node_id, str):
                 raise InvalidEvent("arguments.node_id must be a string")
         except (InvalidEvent, TypeError, AttributeError) as error:

@@ -97,6 +97,16 @@ def test_http_publish_then_grpc_history_live_and_end(bus_server):
     assert all(e.v == 1 and e.ts > 0 for e in events)
 
 
+def test_progress_service_is_listed_by_reflection(bus_server):
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    stub = reflection_pb2_grpc.ServerReflectionStub(bus_server.channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    reply = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+    names = {s.name for s in reply.list_services_response.service}
+    assert {"kfpviz.v1.Progress", "api.VisualizationService"} <= names
+
+
 def test_publish_refuses_bad_events_with_reasons(bus_server):
     run = new_run()
     cases = [
@@ -173,6 +183,14 @@ def test_stock_request_shape_progress_view(bus_server):
         in (config["events_url"])
     )
     assert "<script src" not in page and "http" not in page.split("<script", 1)[0]
+    # The KFP UI offers only KFP's enum types: any of them with a progress:// source
+    post(bus_server, run, {"node_id": "eval", "kind": "progress", "fraction": 0.5})
+    for stock_type in ("table", "roc_curve", "tfdv", "tfma"):
+        aliased = bus_server.post(type=stock_type, source=f"progress://{run}?node_id=eval")
+        assert aliased.status_code == 200, (stock_type, aliased.reason)
+        assert '"node_id": "eval"' in aliased.text and '"node_id": "train"' not in aliased.text
+    custom = bus_server.post(type="custom", source=f"progress://{run}", arguments="{}")
+    assert custom.status_code == 403, "custom stays custom code, whatever its source"
     empty = bus_server.post(type="progress", source=new_run(), arguments="{}")
     assert empty.status_code == 200 and "no progress events for run" in empty.text
     bad = bus_server.post(type="progress", source="../../etc", arguments="{}")

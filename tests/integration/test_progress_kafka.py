@@ -178,6 +178,10 @@ def test_broker_restart_mid_stream(tmp_path, start_server):
             rep.log(f"during-{i}")  # the SDK holds them while the broker is away
         assert not rep.flush(1.0)
         assert not watch.ended.is_set(), "the stream ended when the broker stopped"
+        started = time.monotonic()
+        snapshot = server.post(type="progress", source=run, arguments="{}")
+        assert snapshot.status_code == 200 and time.monotonic() - started < 10
+        assert "history incomplete" in snapshot.text and broker.bootstrap in snapshot.text
         broker.start()
         assert rep.flush(60), "the SDK did not deliver after the broker came back"
         emit_logs(rep, "after")
