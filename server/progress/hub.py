@@ -381,10 +381,13 @@ class ProgressHub:
             limit = min(FETCH_BATCH, self.queue_size)
             entries = self._recent_log(partition).since(watcher.next_offset, until, limit)
             if not entries:
-                entries = await self._fetch(partition, watcher.next_offset, until, limit)
-            if not entries:
-                await asyncio.sleep(RETRY_DELAY)  # the upstream is away; heartbeats say so
-                continue
+                entries, reached = await self._fetch(partition, watcher.next_offset, until, limit)
+                if not entries:
+                    if reached > watcher.next_offset:
+                        watcher.next_offset = reached  # offsets without records
+                    else:
+                        await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
+                    continue
             for offset, delivered in entries:
                 if offset < watcher.next_offset:
                     continue
@@ -401,16 +404,16 @@ class ProgressHub:
 
     async def _fetch(
         self, partition: int, offset: int, until: int, limit: int
-    ) -> list[tuple[int, Delivered | None]]:
-        """Older records from the source itself (Kafka), parsed."""
-        records = await self.source.fetch(partition, offset, until, limit)
+    ) -> tuple[list[tuple[int, Delivered | None]], int]:
+        """Older records from the source itself (Kafka), parsed; and the offset reached."""
+        records, reached = await self.source.fetch(partition, offset, until, limit)
         entries = []
         for record in records:
             event = self._parse(record, "history")
             entries.append(
                 (record.offset, None if event is None else Delivered(event, record.cursor))
             )
-        return entries
+        return entries, reached
 
     def _remember_first(self, run_id: str, offset: int) -> None:
         if run_id not in self._first_offset:

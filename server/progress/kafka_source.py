@@ -170,13 +170,17 @@ class KafkaSource:
 
     # -- history --------------------------------------------------------------------
 
-    async def fetch(self, partition: int, offset: int, until: int, limit: int) -> list[Record]:
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._history, self._fetch, partition, offset, until, limit
         )
 
-    def _fetch(self, partition: int, offset: int, until: int, limit: int) -> list[Record]:
+    def _fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
         try:
             reader = self._idle_readers.get_nowait()
         except queue.Empty:
@@ -185,9 +189,10 @@ class KafkaSource:
             except Exception as error:
                 log.debug("progress: no history reader: %s", error)
                 time.sleep(0.2)
-                return []
+                return [], offset
         tp = TopicPartition(self.topic, partition)
         records: list[Record] = []
+        reached = offset
         try:
             reader.assign([tp])
             reader.seek(tp, offset)
@@ -198,14 +203,15 @@ class KafkaSource:
                     if message.offset < until:
                         records.append(_record(message))
                 if not records and reader.position(tp) >= until:
+                    reached = until  # only markers or compacted-away offsets were left
                     break
         except Exception as error:
             log.debug("progress: history fetch failed: %s", error)
             with contextlib.suppress(Exception):
                 reader.close(autocommit=False)
-            return records
+            return records, records[-1].offset + 1 if records else offset
         self._idle_readers.put(reader)
-        return records
+        return records, records[-1].offset + 1 if records else reached
 
     # -- publishing -----------------------------------------------------------------
 

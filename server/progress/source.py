@@ -55,10 +55,13 @@ class Source(Protocol):
         """The partition a run's records go to; None while the log's layout is unknown."""
         ...
 
-    async def fetch(self, partition: int, offset: int, until: int, limit: int) -> list[Record]:
-        """Records at `offset` and after (never at or past `until`), at most `limit`.
-
-        Empty when the upstream did not answer in time; the caller retries.
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
+        """Records at `offset` and after (never at or past `until`), at most `limit`, and
+        the offset the read reached (past offsets that hold no record, such as Kafka's
+        transaction markers). No records and no progress: the upstream did not answer in
+        time, and the caller retries.
         """
         ...
 
@@ -94,11 +97,14 @@ class LocalBus:
     def partition_for(self, run_id: str) -> int:
         return zlib.crc32(run_id.encode()) % len(self._logs)
 
-    async def fetch(self, partition: int, offset: int, until: int, limit: int) -> list[Record]:
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
         log, base = self._logs[partition], self._base[partition]
         start = max(offset, base) - base
         stop = min(until - base, start + limit)
-        return log[start:stop]
+        records = log[start:stop]
+        return records, records[-1].offset + 1 if records else max(offset, min(base, until))
 
     async def publish(self, run_id: str, value: bytes) -> Cursor:
         partition = self.partition_for(run_id)
