@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-TERMINAL = {"Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated"}
+TERMINAL = {
+    "Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted",
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,6 +213,13 @@ class RunState:
         if event.message:
             step.message = event.message
 
+    def final_status(self, node_id: str = "") -> str:
+        """The terminal status that ended the watch (the run's, or the watched step's), or ""."""
+        if self.status in TERMINAL:
+            return self.status
+        step = self.steps.get(node_id) if node_id else None
+        return step.status if step is not None and step.status in TERMINAL else ""
+
     def lines(self, width: int = 100) -> list[str]:
         head = f"run {self.run_id}  {self.status or 'waiting'}  ({self.events} events)"
         out = [head + (f"  [{self.upstream}]" if self.upstream else "")]
@@ -263,7 +272,10 @@ def _watch(args: argparse.Namespace) -> int:
                         screen.note("fell behind; the server resynced this view from Kafka")
                     screen.draw(state)
                 screen.draw(state, force=True)
-                return 0 if state.status in ("", "Succeeded") else 1
+                final = state.final_status(args.node_id)
+                if final:
+                    return 0 if final == "Succeeded" else 1
+                time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
             except grpc.RpcError as error:
                 if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     state.upstream = f"server {args.server} unreachable; reconnecting"

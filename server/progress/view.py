@@ -99,13 +99,14 @@ class ProgressView:
 
     def _note(self, run_id: str, events: list, complete: bool, ended: bool) -> str:
         parts = []
+        reachable, detail = self._hub.source.reachable()
         if not complete:
-            reachable, detail = self._hub.source.reachable()
             parts.append(
                 f"history incomplete: {self._hub.source.description} did not answer in time"
-                + ("" if reachable else f" ({detail})")
             )
-        elif not events:
+        if not reachable:
+            parts.append(f"{self._hub.source.description} is unreachable ({detail})")
+        if complete and not events:
             parts.append(f"no progress events for run {run_id} yet")
         if not self._public_url and not ended:
             parts.append("snapshot only: set PROGRESS_PUBLIC_URL for live updates")
