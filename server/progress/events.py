@@ -48,7 +48,7 @@ class InvalidEvent(ValueError):
     """An event that does not follow the schema; the message names the field and the problem."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Cursor:
     """Where an event sits: its Kafka partition and offset (the in-process bus mimics both).
 
@@ -71,7 +71,7 @@ class Cursor:
         return cls(int(match[1]), int(match[2]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProgressEvent:
     """One validated event. `to_json()` is the canonical wire form."""
 

@@ -18,7 +18,7 @@ from typing import Protocol
 from .events import Cursor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One raw record: where it sits, its key (the run id) and value (event JSON)."""
 
