@@ -46,8 +46,12 @@ def points(frame, metric: str) -> int:
 
 def test_live_page_bar_moves_and_metric_curve_grows(online_browser, page_server):
     run = new_run()
-    publish(page_server, run, node_id="train", kind="progress", current=1, total=10)
     context = online_browser.new_context()
+    page = context.new_page()
+    page.goto(f"{page_server.url}/progress/{run}")
+    page.wait_for_function("document.getElementById('note').textContent.includes('no events')")
+    page.close()
+    publish(page_server, run, node_id="train", kind="progress", current=1, total=10)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
