@@ -162,6 +162,12 @@ def test_server_sent_events_resume_by_last_event_id_and_end(bus_server):
     assert [d["message"] for k, _, d in by_query if k == "progress"] == ["boom"]
     bad = requests.get(f"{bus_server.url}/progress/{run}/events?resume_after=x", timeout=10)
     assert bad.status_code == 400 and "PARTITION:OFFSET" in bad.json()["error"]
+    partition = int(ids[0].split(":")[0])
+    wrong = pb.Cursor(partition=(partition + 1) % 3, offset=0)
+    mixed_up = Watch(bus_server.grpc_target, run, resume_after=wrong)
+    assert mixed_up.ended.wait(10)
+    assert mixed_up.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"where run {run} is" in mixed_up.error.details()
 
 
 def test_stock_request_shape_progress_view(bus_server):
