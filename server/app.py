@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -30,6 +31,7 @@ from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
 from .metrics import Metrics
+from .progress import Progress
 from .service import VisualizationService
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,12 @@ class VizServer:
         self.service = VisualizationService(
             config, Renderer(self.pool), self.metrics, delivery=self.delivery
         )
-        self.grpc = GrpcServer(self.service, config.max_body_size)
+        self.progress = Progress.from_config(config)
+        self.service.progress_view = self.progress.view.render
+        self.metrics.watch_progress(self.progress.hub)
+        self.grpc = GrpcServer(
+            self.service, config.max_body_size, extra_services=[self.progress.grpc_service()]
+        )
         self._http: tornado.httpserver.HTTPServer | None = None
         self._in_flight = InFlight()
         self._watcher: asyncio.Task[None] | None = None
@@ -76,13 +83,19 @@ class VizServer:
             raise OSError(f"HTTP cannot listen on {address}: {error.strerror}") from error
         self._http = tornado.httpserver.HTTPServer(
             make_app(
-                self.service, self.pool, self.metrics, self.config.max_body_size, self._in_flight
+                self.service,
+                self.pool,
+                self.metrics,
+                self.config.max_body_size,
+                self._in_flight,
+                extra_routes=self.progress.http_routes,
             ),
             # Bodies are limited (with a 413) by the handler itself, which streams them.
             max_body_size=2**62,
         )
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
+        self.progress.hub.start()
         self.pool.start()
         self.delivery.start()
         await self.grpc.set_serving(False)
@@ -97,6 +110,10 @@ class VizServer:
             self.config.pool_size,
         )
         self._watcher = asyncio.create_task(self._watch_readiness())
+        # Everything imported and built so far lives as long as the process: keep it out of
+        # the cyclic GC's full collections, whose pauses otherwise reach 100 ms and show as
+        # latency spikes (measured with live progress, bench/progress_bench.py).
+        gc.freeze()
 
     async def stop(self) -> None:
         grace = self.config.shutdown_grace
@@ -106,6 +123,7 @@ class VizServer:
         await self.grpc.set_serving(False)
         if self._http is not None:
             self._http.stop()
+        await self.progress.hub.close()  # ends progress streams, which would hold up the stop
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
         await self.delivery.close()

@@ -160,6 +160,24 @@ def parse_log_level(text: str) -> str:
     return text.upper()
 
 
+def parse_topic(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", text):
+        raise ValueError("expected a Kafka topic name: 1 to 249 letters, digits, '.', '_', '-'")
+    return text
+
+
+def parse_namespace(text: str) -> str:
+    if text and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+        raise ValueError("expected a Kubernetes namespace name (lower-case letters, digits, '-')")
+    return text
+
+
+def parse_url(text: str) -> str:
+    if text and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ValueError("expected an http:// or https:// URL")
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table."""
@@ -251,9 +269,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_folder", "--store-folder", "STORE_FOLDER", str,
             lambda _: default_store_folder(),
             "Folder for stored pages when no object store host is set.", "$TMPDIR/kfp-viz-pages"),
-    Setting("public_url", "--public-url", "PUBLIC_URL", str, "",
-            "Base URL browsers reach this server at, for links to stored pages; empty = the "
-            "Host the request came to.", "none"),
+    Setting("public_url", "--public-url", "PUBLIC_URL", parse_url, "",
+            "Base URL browsers reach this server's HTTP port at: links to stored pages (empty = "
+            "the Host the request came to) and live updates in the `progress` view (empty = "
+            "snapshot only).", "none"),
+    Setting("kafka_bootstrap_servers", "--kafka-bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS",
+            str, "", "Kafka brokers (host:port,...) carrying progress events; empty = the "
+            "in-process bus.", "none (in-process bus)"),
+    Setting("kafka_progress_topic", "--kafka-progress-topic", "KAFKA_PROGRESS_TOPIC",
+            parse_topic, "kfp-progress", "Kafka topic of progress events.", "kfp-progress"),
+    Setting("namespace", "--namespace", "PROGRESS_NAMESPACE", parse_namespace, "",
+            "Serve (and accept) only progress events of this Kubernetes namespace.",
+            "none (all namespaces)"),
+    Setting("progress_queue_size", "--progress-queue-size", "PROGRESS_QUEUE_SIZE",
+            parse_positive_int, 1000,
+            "Events queued per progress watcher; a watcher past it is resynced from Kafka.",
+            "1000"),
+    Setting("progress_heartbeat", "--progress-heartbeat", "PROGRESS_HEARTBEAT_INTERVAL",
+            parse_seconds, 5.0, "Seconds without events after which a watcher gets a heartbeat.",
+            "5"),
+    Setting("progress_bus_retention", "--progress-bus-retention", "PROGRESS_BUS_RETENTION",
+            parse_positive_int, 100_000,
+            "Events the in-process bus keeps per partition (when no Kafka is configured).",
+            "100000"),
 )  # fmt: skip
 
 
@@ -288,6 +326,12 @@ class Config:
     presign_expiry: float
     store_folder: str
     public_url: str
+    kafka_bootstrap_servers: str
+    kafka_progress_topic: str
+    namespace: str
+    progress_queue_size: int
+    progress_heartbeat: float
+    progress_bus_retention: int
 
 
 assert [f.name for f in fields(Config)] == [s.name for s in SETTINGS], "table and Config differ"

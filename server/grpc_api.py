@@ -9,6 +9,8 @@ When the visualization's own code raises, the reply still carries the page
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -79,7 +81,12 @@ def type_name(value: int) -> str:
 class GrpcServer:
     """The gRPC server: our services, standard health checking, reflection."""
 
-    def __init__(self, service: VisualizationService, max_message_size: int) -> None:
+    def __init__(
+        self,
+        service: VisualizationService,
+        max_message_size: int,
+        extra_services: Sequence[tuple[str, Callable[[grpc.aio.Server], None]]] = (),
+    ) -> None:
         self.server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", max_message_size),
@@ -93,12 +100,15 @@ class GrpcServer:
         kfpviz_pages_pb2_grpc.add_VisualizationsServicer_to_server(
             VisualizationsServicer(service), self.server
         )
+        for _, add_to_server in extra_services:  # our own services (kfpviz.v1.*)
+            add_to_server(self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, PAGES_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            (SERVICE_NAME, PAGES_SERVICE_NAME, *[name for name, _ in extra_services],
+             health.SERVICE_NAME, reflection.SERVICE_NAME),
             self.server,
-        )
+        )  # fmt: skip
 
     def bind(self, host: str, port: int) -> int:
         """Listen on host:port; return the port actually bound."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import tornado.iostream
@@ -259,6 +259,7 @@ def make_app(
     metrics: Metrics,
     max_body_size: int,
     in_flight: InFlight,
+    extra_routes: Sequence[tuple] = (),
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     return _Application(
@@ -267,5 +268,6 @@ def make_app(
             (r"/readyz", ReadyHandler, {"pool": pool, "delivery": service.delivery}),
             (r"/visualizations/([^/]*)", StoredPageHandler, {"service": service}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
+            *extra_routes,  # live progress (server/progress)
         ]
     )

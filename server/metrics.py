@@ -10,6 +10,7 @@ in one process (tests) without clashing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -55,6 +56,10 @@ class Metrics:
         if seconds is not None:
             self._latency.labels(type=label).observe(seconds)
 
+    def watch_progress(self, hub: Any) -> None:
+        """Also export the progress hub's counters (server/progress/hub.py: HubStats)."""
+        self.registry.register(_ProgressCollector(hub))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -91,3 +96,35 @@ class _PoolCollector(Collector):
         for reason, count in sorted(stats.restarts.items()):
             restarts.add_metric([reason], count)
         yield restarts
+
+
+class _ProgressCollector(Collector):
+    """Reads the progress hub's counters at scrape time."""
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._hub.stats
+        records = CounterMetricFamily(
+            "kfp_viz_progress_records",
+            "Progress records consumed live, by outcome (ok, malformed, other_namespace).",
+            labels=["outcome"],
+        )
+        for outcome in ("ok", "malformed", "other_namespace"):
+            records.add_metric([outcome], stats.records[outcome])
+        yield records
+        yield GaugeMetricFamily(
+            "kfp_viz_progress_watchers", "Progress streams open (gRPC, SSE).", value=stats.watchers
+        )
+        yield CounterMetricFamily(
+            "kfp_viz_progress_lagged_resyncs",
+            "Times a watcher's queue overflowed and it was resynced from the log.",
+            value=stats.lagged,
+        )
+        reachable, _ = self._hub.source.reachable()
+        yield GaugeMetricFamily(
+            "kfp_viz_progress_upstream_up",
+            "1 when the progress source (Kafka) answers, else 0.",
+            value=1 if reachable else 0,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from kernels import Renderer, RenderError, RenderRequest, RenderResult
 
@@ -18,6 +19,7 @@ from .config import Config
 from .delivery import PageDelivery
 from .errors import RequestFailed, from_render_error
 from .metrics import Metrics
+from .progress.view import progress_alias
 from .validation import timeout_from_deadline, timeout_from_header, validate
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,14 @@ class VisualizationService:
         self.metrics = metrics
         self.delivery = delivery
         """Inline or stored page delivery (server.delivery); None sends every page inline."""
+        self.progress_view: Callable[[RenderRequest], Awaitable[RenderResult]] | None = None
+        """Renders the `progress` type at the edge, from the progress hub (set by the app)."""
 
     def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
     ) -> RenderRequest:
         """Validate wire fields; a refusal is counted and raised as RequestFailed."""
+        type_name, source = progress_alias(type_name, source)  # KFP UI: progress://RUN_ID
         try:
             return validate(
                 type_name, source, arguments, timeout=timeout, allow_custom=self.config.allow_custom
@@ -66,7 +71,10 @@ class VisualizationService:
         started = time.monotonic()
         name = request.type.name
         try:
-            result = await self.renderer.render(request)
+            if name == "progress" and self.progress_view is not None:
+                result = await self.progress_view(request)
+            else:
+                result = await self.renderer.render(request)
         except RenderError as error:
             failure = from_render_error(error)
             seconds = time.monotonic() - started

@@ -62,6 +62,8 @@ def _build_registry() -> dict[str, VisualizationType]:
 
 
 REGISTRY: dict[str, VisualizationType] = _build_registry()
+# A run's live progress: answered by the server from its progress hub (server/progress/view.py).
+REGISTRY["progress"] = VisualizationType("progress", f"{__name__}.progress", implemented=True)
 
 
 def lookup(name: str) -> VisualizationType | None:

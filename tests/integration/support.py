@@ -142,6 +142,11 @@ class RunningServer:
         """POST the KFP form (application/x-www-form-urlencoded), as the API server does."""
         return requests.post(self.url + "/", data=form, headers=headers, timeout=timeout)
 
+    def post_progress(self, run_id: str, event: object, raw: bool = False) -> requests.Response:
+        """POST /progress/<run_id> with an event (JSON-encoded unless `raw`)."""
+        body = event if raw else json.dumps(event)
+        return requests.post(f"{self.url}/progress/{run_id}", data=body, timeout=30)
+
     def ready(self) -> dict:
         return requests.get(self.url + "/readyz", timeout=5).json()
 

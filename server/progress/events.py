@@ -1,0 +1,273 @@
+"""The progress event: its JSON wire form, its validation, and the cursor that locates it.
+
+One place for the schema. Kafka records, `POST /progress/<run_id>` bodies and gRPC
+`PublishProgress` messages all become a `ProgressEvent` through `parse_event`, so a
+bad field gets the same message on every path. A Kafka record that fails here is
+counted and skipped by the hub; an HTTP or gRPC publish that fails gets the message
+back (400 / INVALID_ARGUMENT).
+
+Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-level
+`status`), `namespace`, `ts` (seconds since the epoch), `kind` (`progress` | `metric`
+| `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
+`message`, `status`. Unknown extra fields are ignored so newer writers of version 1
+stay readable; an unknown `v` is refused, because its meaning cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+KINDS = ("progress", "metric", "log", "status")
+# KFP's node phases (v1 / Argo) and v2 task states, in one canonical spelling each.
+STATUSES = (
+    "Pending", "Running", "Succeeded", "Failed", "Error", "Skipped",
+    "Cancelled", "Canceled", "Terminated", "Omitted",
+)  # fmt: skip
+TERMINAL_STATUSES = frozenset(
+    {"Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted"}
+)
+_STATUS_BY_LOWER = {s.lower(): s for s in STATUSES}
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+"""KFP run ids are UUIDs; Argo workflow names and other ids also fit this."""
+NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/()\[\] -]{0,252}$")
+NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")  # a Kubernetes name, or ""
+MAX_EVENT_BYTES = 256 * 1024
+MAX_MESSAGE_CHARS = 16 * 1024
+MAX_METRICS = 64
+MAX_METRIC_NAME = 128
+
+
+class InvalidEvent(ValueError):
+    """An event that does not follow the schema; the message names the field and the problem."""
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Cursor:
+    """Where an event sits: its Kafka partition and offset (the in-process bus mimics both).
+
+    Text form `PARTITION:OFFSET` is what SSE ids and `resume_after` query strings carry.
+    """
+
+    partition: int
+    offset: int
+
+    def text(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        match = re.fullmatch(r"\s*(\d{1,6}):(\d{1,19})\s*", text or "")
+        if match is None:
+            raise InvalidEvent(
+                f"resume_after must be PARTITION:OFFSET (two whole numbers), got {text[:40]!r}"
+            )
+        return cls(int(match[1]), int(match[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """One validated event. `to_json()` is the canonical wire form."""
+
+    run_id: str
+    node_id: str
+    namespace: str
+    ts: float
+    kind: str
+    current: float | None = None
+    total: float | None = None
+    fraction: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+    status: str = ""
+    v: int = SCHEMA_VERSION
+
+    @property
+    def is_run_level(self) -> bool:
+        return not self.node_id
+
+    def ends(self, node_id: str | None) -> bool:
+        """Whether a watch of this run (or of `node_id` in it) is over once this event is seen."""
+        if self.kind != "status" or self.status not in TERMINAL_STATUSES:
+            return False
+        return self.is_run_level or (bool(node_id) and self.node_id == node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "v": self.v, "run_id": self.run_id, "node_id": self.node_id,
+            "namespace": self.namespace, "ts": self.ts, "kind": self.kind,
+        }  # fmt: skip
+        for name in ("current", "total", "fraction"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.metrics:
+            out["metrics"] = dict(self.metrics)
+        if self.message:
+            out["message"] = self.message
+        if self.status:
+            out["status"] = self.status
+        return out
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+
+
+def parse_json(
+    data: bytes | str, *, key: str | None = None, default_ts: float | None = None
+) -> ProgressEvent:
+    """Decode and validate one event from its JSON text (a Kafka value or an HTTP body)."""
+    if len(data) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event is {len(data)} bytes; the limit is {MAX_EVENT_BYTES}")
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidEvent(f"event is not valid JSON: {error}") from None
+    event = parse_event(obj, default_ts=default_ts)
+    if key is not None and key != event.run_id:
+        raise InvalidEvent(f"record key {key[:130]!r} differs from run_id {event.run_id!r}")
+    return event
+
+
+def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
+    """Validate a decoded event object; `default_ts` fills a missing `ts` (e.g. receive time)."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"event must be a JSON object, got {type(obj).__name__}")
+    version = obj.get("v", None)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise InvalidEvent(
+            f"unknown schema version v={version!r}; this server reads v={SCHEMA_VERSION}"
+        )
+    kind = obj.get("kind")
+    if kind not in KINDS:
+        raise InvalidEvent(f"kind must be one of {', '.join(KINDS)}; got {_show(kind)}")
+    run_id = validate_run_id(obj.get("run_id"))
+    node_id = _text(obj, "node_id", NODE_ID, "a step name of letters, digits and ._:@/()[]- ")
+    namespace = _text(obj, "namespace", NAMESPACE, "a Kubernetes namespace name")
+    ts = _number(obj, "ts")
+    if ts is None:
+        ts = time.time() if default_ts is None else default_ts
+    message = obj.get("message", "")
+    if not isinstance(message, str):
+        raise InvalidEvent(f"message must be a string; got {_show(message)}")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise InvalidEvent(
+            f"message has {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}"
+        )
+    current, total, fraction = _progress_fields(obj, kind)
+    metrics = _metrics(obj.get("metrics"), required=kind == "metric")
+    status = _status(obj.get("status"), required=kind == "status")
+    if kind != "status" and not node_id:
+        raise InvalidEvent(
+            f"node_id is required for {kind} events (only a status may be run-level)"
+        )
+    if kind == "log" and not message:
+        raise InvalidEvent("log events need a non-empty message")
+    return ProgressEvent(
+        run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
+        current=current, total=total, fraction=fraction, metrics=metrics,
+        message=message, status=status,
+    )  # fmt: skip
+
+
+def validate_run_id(value: Any) -> str:
+    """A run id as events, URLs and RPCs carry it: non-empty, at most 128 safe characters."""
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(f"run_id is required (a non-empty string); got {_show(value)}")
+    if not RUN_ID.match(value):
+        raise InvalidEvent(
+            f"run_id {_show(value)} is not a run id: use up to 128 letters, digits and ._:@- "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def validate_namespace(value: str) -> str:
+    if not NAMESPACE.match(value):
+        raise InvalidEvent(f"namespace {_show(value)} is not a Kubernetes namespace name")
+    return value
+
+
+def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, float | None]:
+    current, total, fraction = (
+        _number(obj, "current"),
+        _number(obj, "total"),
+        _number(obj, "fraction"),
+    )
+    if current is not None and current < 0:
+        raise InvalidEvent(f"current must be 0 or more; got {current:g}")
+    if total is not None and total <= 0:
+        raise InvalidEvent(f"total must be more than 0; got {total:g}")
+    if fraction is not None and not 0 <= fraction <= 1:
+        raise InvalidEvent(f"fraction must be between 0 and 1; got {fraction:g}")
+    if kind == "progress":
+        if fraction is None and (current is None or total is None):
+            raise InvalidEvent("progress events need current and total, or fraction")
+        if fraction is None:
+            fraction = min(1.0, current / total)
+    return current, total, fraction
+
+
+def _metrics(value: Any, *, required: bool) -> dict[str, float]:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"metrics must be an object of name → number; got {_show(value)}")
+    if required and not value:
+        raise InvalidEvent("metric events need at least one entry in metrics")
+    if len(value) > MAX_METRICS:
+        raise InvalidEvent(f"metrics has {len(value)} entries; the limit is {MAX_METRICS}")
+    out = {}
+    for name, number in value.items():
+        if not name or len(name) > MAX_METRIC_NAME:
+            raise InvalidEvent(f"metric names must have 1 to {MAX_METRIC_NAME} characters")
+        if not _is_number(number) or not math.isfinite(number):
+            raise InvalidEvent(f"metric {_show(name)} must be a finite number; got {_show(number)}")
+        out[name] = float(number)
+    return out
+
+
+def _status(value: Any, *, required: bool) -> str:
+    if value in (None, ""):
+        if required:
+            raise InvalidEvent(f"status events need a status: one of {', '.join(STATUSES)}")
+        return ""
+    canonical = _STATUS_BY_LOWER.get(value.lower()) if isinstance(value, str) else None
+    if canonical is None:
+        raise InvalidEvent(f"status must be one of {', '.join(STATUSES)}; got {_show(value)}")
+    return canonical
+
+
+def _text(obj: dict, name: str, pattern: re.Pattern, what: str) -> str:
+    value = obj.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{name} must be a string; got {_show(value)}")
+    if value and not pattern.match(value):
+        raise InvalidEvent(f"{name} {_show(value)} is not {what}")
+    return value
+
+
+def _number(obj: dict, name: str) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value):
+        raise InvalidEvent(f"{name} must be a finite number; got {_show(value)}")
+    return float(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,200 @@
+"""HTTP routes of live progress: publish, the live page, and server-sent events.
+
+- `POST /progress/<run_id>`: one event object, or an array of them, as JSON. The
+  run id comes from the path (an event naming another run is refused). Replies
+  `{"cursors": ["PARTITION:OFFSET", ...]}`; bad input gets 400 with the reason.
+- `GET /progress/<run_id>`: the live page (progress bar per step, metric curves).
+- `GET /progress/<run_id>/events`: server-sent events (`progress`, `heartbeat`,
+  `lagged`, `caught_up`, `end`), each event's `id` its cursor, so a browser's
+  automatic reconnect (Last-Event-ID) resumes with no gap and no duplicate. Query:
+  `from_beginning` (default 1), `resume_after=P:O`, `node_id`, `namespace`.
+  Sent with `Access-Control-Allow-Origin: *`: the KFP UI shows pages in a sandboxed
+  iframe whose origin is opaque, so its requests here are cross-origin.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import tornado.iostream
+import tornado.web
+
+from .events import Cursor, InvalidEvent, parse_event, validate_namespace, validate_run_id
+from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
+from .page import LivePage
+from .publish import Publisher, PublishRefused
+
+MAX_PUBLISH_BODY = 4 * 2**20
+
+
+def _error(handler: tornado.web.RequestHandler, status: int, message: str) -> None:
+    handler.set_status(status, reason=message.replace("\r", " ").replace("\n", " ")[:400])
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(json.dumps({"error": message}))
+
+
+@tornado.web.stream_request_body
+class RunHandler(tornado.web.RequestHandler):
+    """`/progress/<run_id>`: POST appends events to the run's log; GET is the live page."""
+
+    def initialize(self, publisher: Publisher, page: LivePage) -> None:
+        self._publisher = publisher
+        self._page = page
+        self._body = bytearray()
+
+    def set_default_headers(self) -> None:
+        self.set_header("Access-Control-Allow-Origin", "*")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._body += chunk
+        if len(self._body) > MAX_PUBLISH_BODY:
+            _error(self, 413, f"Request body over {MAX_PUBLISH_BODY} bytes")
+            self.request.connection.close()
+
+    def get(self, run_id: str) -> None:
+        try:
+            validate_run_id(run_id)
+        except InvalidEvent as error:
+            _error(self, 400, str(error))
+            return
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        node_id = self.get_query_argument("node_id", "")
+        query = urlencode({"from_beginning": 1, **({"node_id": node_id} if node_id else {})})
+        self.finish(
+            self._page.render(run_id, events=[], events_url=f"/progress/{run_id}/events?{query}")
+        )
+
+    async def post(self, run_id: str) -> None:
+        if self._finished:
+            return
+        try:
+            validate_run_id(run_id)
+            events = [self._publisher.check(parse_event(obj)) for obj in self._objects(run_id)]
+            cursors = [await self._publisher.publish(event) for event in events]
+        except InvalidEvent as error:
+            _error(self, 400, f"Invalid progress event: {error}")
+            return
+        except PublishRefused as error:
+            _error(self, error.http_status, str(error))
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"cursors": [c.text() for c in cursors]}))
+
+    def _objects(self, run_id: str) -> list[dict[str, Any]]:
+        try:
+            body = json.loads(bytes(self._body))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidEvent(f"body is not valid JSON: {error}") from None
+        objects = body if isinstance(body, list) else [body]
+        if not objects:
+            raise InvalidEvent("the array holds no events")
+        for obj in objects:
+            if not isinstance(obj, dict):
+                raise InvalidEvent(f"each event must be a JSON object, got {type(obj).__name__}")
+            obj.setdefault("v", 1)
+            named = obj.setdefault("run_id", run_id)
+            if named != run_id:
+                raise InvalidEvent(f"the event names run_id {named!r} but was posted to {run_id!r}")
+        return objects
+
+
+class EventsHandler(tornado.web.RequestHandler):
+    """`GET /progress/<run_id>/events`: the watch stream as server-sent events."""
+
+    def initialize(self, hub: ProgressHub, heartbeat: float) -> None:
+        self._hub = hub
+        self._heartbeat = heartbeat
+        self._closed = False
+
+    def set_default_headers(self) -> None:
+        self.set_header("Access-Control-Allow-Origin", "*")
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    async def get(self, run_id: str) -> None:
+        try:
+            validate_run_id(run_id)
+            namespace = validate_namespace(self.get_query_argument("namespace", ""))
+            resume = self._resume()
+            if resume is not None:
+                self._hub.check_cursor(run_id, resume)
+            watch = self._hub.watch(
+                run_id,
+                node_id=self.get_query_argument("node_id", ""),
+                namespace=namespace,
+                from_beginning=self.get_query_argument("from_beginning", "1") not in ("0", "false"),
+                resume_after=resume,
+            )
+            watcher = await watch.__aenter__()
+        except InvalidEvent as error:
+            _error(self, 400, str(error))
+            return
+        except WatchRefused as error:
+            _error(self, {"forbidden": 403, "unavailable": 503}.get(error.reason, 400), str(error))
+            return
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        try:
+            self.write("retry: 2000\n\n")
+            await self.flush()
+            async for batch in self._hub.follow(watcher, self._heartbeat):
+                if self._closed:
+                    return
+                self.write("".join(_sse(item) for item in _items(batch)))
+                await self.flush()
+            self.write("event: end\ndata: {}\n\n")
+            await self.flush()
+        except tornado.iostream.StreamClosedError:
+            return
+        finally:
+            await watch.__aexit__(None, None, None)
+        self.finish()
+
+    def _resume(self) -> Cursor | None:
+        text = self.request.headers.get("Last-Event-ID") or self.get_query_argument(
+            "resume_after", ""
+        )
+        return Cursor.parse(text) if text else None
+
+
+def _items(batch: list[Item] | Heartbeat) -> list[Item | Heartbeat]:
+    return [batch] if isinstance(batch, Heartbeat) else list(batch)
+
+
+def _sse(item: Item | Heartbeat) -> str:
+    if isinstance(item, Delivered):
+        cached = item.encoded.get("sse")
+        if cached is None:
+            data = {**item.event.to_dict(), "cursor": item.cursor.text()}
+            cached = item.encoded["sse"] = (
+                f"id: {item.cursor.text()}\nevent: progress\ndata: {json.dumps(data)}\n\n"
+            )
+        return cached
+    if isinstance(item, Heartbeat):
+        data = {
+            "upstream_reachable": item.upstream_reachable,
+            "upstream": item.upstream,
+            "detail": item.detail,
+            "server_time": item.server_time,
+        }
+        return f"event: heartbeat\ndata: {json.dumps(data)}\n\n"
+    if isinstance(item, Lagged):
+        data = {"resume_from": item.resume_from.text(), "queue_size": item.queue_size}
+        return f"event: lagged\ndata: {json.dumps(data)}\n\n"
+    assert isinstance(item, CaughtUp)
+    return f"event: caught_up\ndata: {json.dumps({'events': item.events})}\n\n"
+
+
+def routes(hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float) -> list:
+    """Tornado routes for the progress endpoints."""
+    run = r"/progress/([^/]+)"
+    return [
+        (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat}),
+        (run, RunHandler, {"publisher": publisher, "page": page}),
+    ]

@@ -1,0 +1,471 @@
+"""The hub: fans progress events out from one source to any number of watchers.
+
+Records arrive on the event loop (from the Kafka thread or the in-process bus) and
+are parsed once. Each watcher has its own bounded queue, so a slow watcher never
+slows the source or the other watchers:
+
+- A watcher is either *live* (the dispatcher puts its run's events straight into its
+  queue) or *catching up* (its own task reads older records from the source by offset
+  until it reaches the live position, then turns live). History and resume are both
+  catching up, from the partition's start or from just after the client's cursor.
+- When a live watcher's queue is full, it is not dropped and nothing is lost silently:
+  it turns to catching up from the first record it missed, and its stream gets a
+  `Lagged` item first, saying so.
+- Each delivered event carries its cursor (partition, offset); a watcher never gets
+  an offset at or below one it already got, so there are no duplicates, and
+  catching up reads every offset in between, so there are no gaps.
+
+All watcher state is touched only on the loop, so the switch from catching up to live
+is atomic with respect to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Cursor, InvalidEvent, ProgressEvent, parse_json
+from .source import Record, Source
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 500
+RETRY_DELAY = 0.2
+RUN_HINTS = 10_000
+RECENT_RECORDS = 20_000
+
+
+@dataclass(slots=True)
+class Delivered:
+    """An event and where it sits; protocol layers cache their encoding of it here."""
+
+    event: ProgressEvent
+    cursor: Cursor
+    encoded: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Lagged:
+    """The watcher's queue overflowed; what follows is re-read from the source."""
+
+    resume_from: Cursor
+    queue_size: int
+
+
+@dataclass(frozen=True)
+class CaughtUp:
+    """History is done; what follows is live. `events` = how many history events were sent."""
+
+    events: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Sent when a watcher has had nothing for a while: is the upstream reachable?"""
+
+    upstream_reachable: bool
+    detail: str
+    upstream: str
+    server_time: float
+
+
+Item = Delivered | Lagged | CaughtUp
+
+
+class _Closed:
+    """Queued when the server stops: the stream ends."""
+
+
+_CLOSED: Any = _Closed()
+
+
+class WatchRefused(ValueError):
+    """A watch request that cannot be served as asked.
+
+    `reason`: "invalid" (a cursor of another partition), "forbidden" (another namespace
+    than the server's) or "unavailable" (shutting down); protocols map it to their codes.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Watcher:
+    """One client's view of one run (optionally one step)."""
+
+    def __init__(self, run_id: str, node_id: str, namespace: str, queue_size: int) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.namespace = namespace
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
+        self.live = False
+        self.partition: int | None = None
+        self.next_offset = 0
+        """Every offset below this one was delivered or does not concern this watcher."""
+        self.history_sent = 0
+        self.caught_up = False
+        self.lagged = False
+        self.lag_count = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def wants(self, event: ProgressEvent) -> bool:
+        if self.namespace and event.namespace != self.namespace:
+            return False
+        # A step watcher still gets run-level statuses: they end its run too.
+        return not self.node_id or event.node_id in (self.node_id, "")
+
+    async def next_items(self, limit: int, timeout: float) -> list[Item]:
+        """Up to `limit` queued items; an empty list when nothing came within `timeout`."""
+        try:
+            first = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                async with asyncio.timeout(timeout):  # a timer, not a task per wait (hot path)
+                    first = await self.queue.get()
+            except TimeoutError:
+                return []
+        items = [first]
+        while len(items) < limit:
+            try:
+                items.append(self.queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return items
+
+
+class RecentLog:
+    """The newest records of one partition seen live, by offset.
+
+    Catching up (after a lag, or the history of a recent run) reads from here when
+    the offsets asked for are still held, instead of from Kafka; older offsets are
+    fetched from the source. Records are kept as plain tuples of bytes, text and
+    numbers, which the cyclic garbage collector does not track: tens of thousands of
+    parsed objects held here made its full collections pause for ~100 ms.
+    """
+
+    def __init__(self, partition: int, size: int) -> None:
+        self._partition = partition
+        self._size = size
+        self._offsets: list[int] = []
+        self._records: list[tuple[int, str | None, bytes, float]] = []
+
+    def append(self, record: Record) -> None:
+        self._offsets.append(record.offset)
+        self._records.append((record.offset, record.key, record.value, record.timestamp))
+        if len(self._offsets) > 2 * self._size:  # trim in halves: amortised O(1)
+            del self._offsets[: self._size]
+            del self._records[: self._size]
+
+    def since(self, offset: int, until: int, limit: int) -> list[Record]:
+        """Records from `offset` (below `until`), or [] when `offset` is older than held."""
+        if not self._offsets or offset < self._offsets[0]:
+            return []
+        start = bisect.bisect_left(self._offsets, offset)
+        stop = min(bisect.bisect_left(self._offsets, until, lo=start), start + limit)
+        return [Record(self._partition, *fields) for fields in self._records[start:stop]]
+
+
+@dataclass
+class HubStats:
+    """Counters for /metrics."""
+
+    records: Counter[str] = field(default_factory=Counter)
+    """Records consumed by outcome: ok, malformed, other_namespace."""
+    lagged: int = 0
+    watchers: int = 0
+
+
+class ProgressHub:
+    """Reads a source, keeps watchers fed. Lives on the server's event loop."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        namespace: str = "",
+        queue_size: int = 1000,
+        recent_size: int = RECENT_RECORDS,
+    ) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.queue_size = queue_size
+        self.recent_size = recent_size
+        self._recent: dict[int, RecentLog] = {}
+        self.stats = HubStats()
+        self._live_position: dict[int, int] = {}
+        self._assigned = asyncio.Event()
+        self._by_run: dict[str, set[Watcher]] = {}
+        self._closed = False
+        self._first_offset: OrderedDict[str, int] = OrderedDict()
+        """Run id → the offset of its first record, learned from full history scans."""
+
+    def start(self) -> None:
+        self.source.start(self._on_assigned, self._on_records)
+
+    async def close(self) -> None:
+        """End every stream (clients resume by cursor elsewhere), then stop the source."""
+        self._closed = True
+        for watchers in list(self._by_run.values()):
+            for watcher in list(watchers):
+                if watcher.task is not None:
+                    watcher.task.cancel()
+                while not watcher.queue.empty():
+                    watcher.queue.get_nowait()
+                watcher.queue.put_nowait(_CLOSED)
+        await self.source.close()
+
+    # -- the source's side ------------------------------------------------------------
+
+    def _on_assigned(self, positions: dict[int, int]) -> None:
+        for partition, offset in positions.items():
+            self._live_position.setdefault(partition, offset)
+        self._assigned.set()
+
+    def _on_records(self, records: list[Record]) -> None:
+        for record in records:
+            event = self._parse(record, "live")
+            self._live_position[record.partition] = record.offset + 1
+            self._recent_log(record.partition).append(record)
+            if event is None:
+                continue
+            delivered = Delivered(event, record.cursor)
+            for watcher in self._by_run.get(delivered.event.run_id, ()):
+                self._offer(watcher, delivered, record.offset)
+
+    def _offer(self, watcher: Watcher, delivered: Delivered, offset: int) -> None:
+        if not watcher.live or offset < watcher.next_offset:
+            return
+        if not watcher.wants(delivered.event):
+            watcher.next_offset = offset + 1
+            return
+        if watcher.queue.full():
+            self._lag(watcher, offset)
+            return
+        watcher.queue.put_nowait(delivered)  # one object for every watcher: encoded once
+        watcher.next_offset = offset + 1
+
+    def _recent_log(self, partition: int) -> RecentLog:
+        log = self._recent.get(partition)
+        if log is None:
+            log = self._recent[partition] = RecentLog(partition, self.recent_size)
+        return log
+
+    def _lag(self, watcher: Watcher, missed_offset: int) -> None:
+        watcher.live = False
+        watcher.lagged = True
+        watcher.lag_count += 1
+        watcher.next_offset = missed_offset
+        self.stats.lagged += 1
+        log.info(
+            "progress: a watcher of run %s lagged (%d queued); resyncing from offset %d",
+            watcher.run_id, self.queue_size, missed_offset,
+        )  # fmt: skip
+        watcher.task = asyncio.create_task(self._catch_up(watcher))
+
+    def _parse(self, record: Record, path: str) -> ProgressEvent | None:
+        try:
+            event = parse_json(record.value, key=record.key, default_ts=record.timestamp)
+        except InvalidEvent as error:
+            if path == "live":
+                self.stats.records["malformed"] += 1
+                log.warning(
+                    "progress: skipped malformed record at %s: %s", record.cursor.text(), error
+                )
+            return None
+        if self.namespace and event.namespace != self.namespace:
+            if path == "live":
+                self.stats.records["other_namespace"] += 1
+            return None
+        if path == "live":
+            self.stats.records["ok"] += 1
+        return event
+
+    # -- the watchers' side -----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self,
+        run_id: str,
+        *,
+        node_id: str = "",
+        namespace: str = "",
+        from_beginning: bool = True,
+        resume_after: Cursor | None = None,
+    ) -> AsyncIterator[Watcher]:
+        """Register a watcher; history (if asked) is queued first, then live events."""
+        if self._closed:
+            raise WatchRefused("the server is shutting down", "unavailable")
+        if self.namespace and namespace and namespace != self.namespace:
+            raise WatchRefused(
+                f"this server serves namespace {self.namespace!r} only, not {namespace!r}",
+                "forbidden",
+            )
+        watcher = Watcher(run_id, node_id, namespace or self.namespace, self.queue_size)
+        self._by_run.setdefault(run_id, set()).add(watcher)
+        self.stats.watchers += 1
+        try:
+            if resume_after is not None or from_beginning:
+                watcher.task = asyncio.create_task(self._start_history(watcher, resume_after))
+            else:
+                await self._go_live_now(watcher)
+            yield watcher
+        finally:
+            self.stats.watchers -= 1
+            if watcher.task is not None:
+                watcher.task.cancel()
+            runs = self._by_run.get(run_id)
+            if runs is not None:
+                runs.discard(watcher)
+                if not runs:
+                    del self._by_run[run_id]
+
+    async def _go_live_now(self, watcher: Watcher) -> None:
+        watcher.live = True
+        watcher.caught_up = True
+        watcher.next_offset = 0
+        watcher.queue.put_nowait(CaughtUp(0))
+
+    async def _start_history(self, watcher: Watcher, resume_after: Cursor | None) -> None:
+        partition = await self._partition(watcher.run_id)
+        watcher.partition = partition
+        if resume_after is not None:
+            watcher.next_offset = resume_after.offset + 1
+        else:
+            watcher.next_offset = self._first_offset.get(watcher.run_id, 0)
+        await self._catch_up(watcher)
+
+    async def _partition(self, run_id: str) -> int:
+        while True:
+            await self._assigned.wait()
+            partition = self.source.partition_for(run_id)
+            if partition is not None:
+                return partition
+            await asyncio.sleep(RETRY_DELAY)
+
+    def check_cursor(self, run_id: str, cursor: Cursor) -> None:
+        """Refuse a resume cursor from another partition than the run's (a client mix-up)."""
+        partition = self.source.partition_for(run_id)
+        if partition is not None and cursor.partition != partition:
+            raise WatchRefused(
+                f"resume_after {cursor.text()} is not on partition {partition}, "
+                f"where run {run_id} is"
+            )
+
+    async def _catch_up(self, watcher: Watcher) -> None:
+        """Read from the source until the live position, then turn live (atomically)."""
+        if watcher.partition is None:
+            watcher.partition = await self._partition(watcher.run_id)
+        partition = watcher.partition
+        if watcher.lagged:
+            watcher.lagged = False
+            await watcher.queue.put(Lagged(Cursor(partition, watcher.next_offset), self.queue_size))
+        scanning_from_start = watcher.next_offset == 0
+        while True:
+            until = self._live_position.get(partition, 0)
+            if watcher.next_offset >= until:
+                if not watcher.caught_up:
+                    if watcher.queue.full():
+                        await watcher.queue.put(CaughtUp(watcher.history_sent))
+                        watcher.caught_up = True
+                        continue  # the live position may have moved while we waited
+                    watcher.queue.put_nowait(CaughtUp(watcher.history_sent))
+                    watcher.caught_up = True
+                watcher.live = True
+                watcher.task = None
+                return
+            limit = min(FETCH_BATCH, self.queue_size)
+            recent = self._recent_log(partition).since(watcher.next_offset, until, limit)
+            if recent:
+                entries = self._parsed(recent)
+            else:
+                entries, reached = await self._fetch(partition, watcher.next_offset, until, limit)
+                if not entries:
+                    if reached > watcher.next_offset:
+                        watcher.next_offset = reached  # offsets without records
+                    else:
+                        await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
+                    continue
+            for offset, delivered in entries:
+                if offset < watcher.next_offset:
+                    continue
+                watcher.next_offset = offset + 1
+                if delivered is None:
+                    continue
+                event = delivered.event
+                if scanning_from_start:
+                    self._remember_first(event.run_id, offset)
+                if event.run_id == watcher.run_id and watcher.wants(event):
+                    if not watcher.caught_up:
+                        watcher.history_sent += 1
+                    await watcher.queue.put(delivered)
+
+    async def _fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[tuple[int, Delivered | None]], int]:
+        """Older records from the source itself (Kafka), parsed; and the offset reached."""
+        records, reached = await self.source.fetch(partition, offset, until, limit)
+        return self._parsed(records), reached
+
+    def _parsed(self, records: list[Record]) -> list[tuple[int, Delivered | None]]:
+        entries = []
+        for record in records:
+            event = self._parse(record, "history")
+            entries.append(
+                (record.offset, None if event is None else Delivered(event, record.cursor))
+            )
+        return entries
+
+    def _remember_first(self, run_id: str, offset: int) -> None:
+        if run_id not in self._first_offset:
+            self._first_offset[run_id] = offset
+            if len(self._first_offset) > RUN_HINTS:
+                self._first_offset.popitem(last=False)
+
+    async def history(
+        self, run_id: str, *, namespace: str = "", node_id: str = ""
+    ) -> list[Delivered]:
+        """Every event of a run up to now (for snapshot pages), in order."""
+        async with self.watch(run_id, node_id=node_id, namespace=namespace) as watcher:
+            events: list[Delivered] = []
+            while True:
+                for item in await watcher.next_items(1000, 3600):
+                    if isinstance(item, CaughtUp):
+                        return events
+                    if isinstance(item, Delivered):
+                        events.append(item)
+
+    def heartbeat(self) -> Heartbeat:
+        reachable, detail = self.source.reachable()
+        return Heartbeat(reachable, detail, self.source.description, time.time())
+
+    async def follow(
+        self, watcher: Watcher, heartbeat_interval: float, batch: int = 256
+    ) -> AsyncIterator[list[Item] | Heartbeat]:
+        """A watcher's stream: batches of items, heartbeats when idle; ends after its run ends."""
+        while True:
+            items = await watcher.next_items(batch, heartbeat_interval)
+            if not items:
+                yield self.heartbeat()
+                continue
+            for index, item in enumerate(items):
+                if item is _CLOSED:
+                    if index:
+                        yield items[:index]
+                    return
+                if isinstance(item, Delivered) and item.event.ends(watcher.node_id):
+                    yield items[: index + 1]
+                    return
+            yield items
+
+    # -- publishing -------------------------------------------------------------------
+
+    async def publish(self, event: ProgressEvent) -> Cursor:
+        return await self.source.publish(event.run_id, event.to_json())

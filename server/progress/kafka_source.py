@@ -1,0 +1,302 @@
+"""Progress records from a Kafka topic, read in background threads with kafka-python.
+
+Every server replica reads every partition of the topic: partitions are assigned by
+hand (no consumer group, no offsets committed), so any replica can serve any run and
+adding a replica changes nothing for the others.
+
+- The live thread owns one consumer positioned at the end of each partition when the
+  server starts (at the beginning when the topic does not exist yet, so nothing
+  produced while it is being created is missed). It hands records to the hub's loop.
+  It keeps its position across broker outages: kafka-python reconnects and the next
+  fetch continues where the last one stopped, so nothing produced meanwhile is lost.
+- History reads (`fetch`) run on a small thread pool, each with its own consumer,
+  kept for reuse, positioned wherever the hub asks.
+- Reachability is a TCP probe of the bootstrap servers, made by the live thread
+  between polls; heartbeats report it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.partitioner.default import murmur2
+
+from .events import Cursor
+from .source import OnAssigned, OnRecords, Record
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 100
+LIVE_BATCH_MS = 5
+PROBE_INTERVAL = 1.0
+RETRY_DELAY = 1.0
+FETCH_DEADLINE = 1.0
+HISTORY_THREADS = 4
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not take an event in time."""
+
+
+class KafkaSource:
+    """A Kafka topic as the hub's source. Thread-safe; callbacks go through the loop."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.bootstrap = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+        self.topic = topic
+        self.description = f"Kafka {','.join(self.bootstrap)} topic {topic}"
+        self._partitions: list[int] = []
+        self._topic_was_missing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reachable = (False, "not connected yet")
+        self._history = ThreadPoolExecutor(HISTORY_THREADS, thread_name_prefix="kafka-history")
+        self._idle_readers: queue.SimpleQueue[KafkaConsumer] = queue.SimpleQueue()
+        self._producer: KafkaProducer | None = None
+        self._producer_lock = threading.Lock()
+
+    # -- the live read --------------------------------------------------------------
+
+    def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(
+            target=self._live, args=(on_assigned, on_records), name="kafka-live", daemon=True
+        )
+        self._thread.start()
+
+    def _live(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
+        positions: dict[int, int] | None = None  # None until the first assignment
+        while not self._stop.is_set():
+            consumer = None
+            try:
+                consumer = self._consumer("live")
+                positions = self._assign(consumer, positions, on_assigned)
+                if positions is None:
+                    self._pause(RETRY_DELAY / 2)
+                    continue
+                self._poll_forever(consumer, positions, on_records)
+            except Exception as error:  # the broker went away mid-call, or kafka-python raised
+                if not self._stop.is_set():
+                    self._reachable = (False, f"{type(error).__name__}: {error}")
+                    log.warning("progress: Kafka live read failed, retrying: %s", error)
+                    self._pause(RETRY_DELAY)
+            finally:
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        consumer.close(autocommit=False)
+
+    def _assign(
+        self, consumer: KafkaConsumer, positions: dict[int, int] | None, on_assigned: OnAssigned
+    ) -> dict[int, int] | None:
+        """Assign every partition: at the end the first time, else where the read stopped.
+
+        Returns None while the topic does not exist; it is then read from its first
+        record once it appears, so nothing produced while it is created is missed.
+        """
+        partitions = sorted(consumer.partitions_for_topic(self.topic) or ())
+        if not partitions:
+            self._reachable = (True, f"topic {self.topic} does not exist yet")
+            self._topic_was_missing = True
+            return positions
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        consumer.assign(tps)
+        first_time = positions is None
+        if positions is None:
+            if self._topic_was_missing:
+                positions = dict.fromkeys(partitions, 0)
+            else:
+                ends = consumer.end_offsets(tps)
+                positions = {tp.partition: ends[tp] for tp in tps}
+        for p in partitions:
+            positions.setdefault(p, 0)
+            consumer.seek(TopicPartition(self.topic, p), positions[p])
+        self._partitions = partitions
+        self._reachable = (True, "")
+        if first_time:
+            self._call(on_assigned, dict(positions))
+            log.info(
+                "progress: reading %s partitions %s from %s", self.topic, partitions, positions
+            )
+        return positions
+
+    def _poll_forever(
+        self, consumer: KafkaConsumer, positions: dict[int, int], on_records: OnRecords
+    ) -> None:
+        next_probe = 0.0
+        while not self._stop.is_set():
+            batch = consumer.poll(timeout_ms=POLL_MS)
+            records = []
+            for tp, messages in batch.items():
+                for message in messages:
+                    records.append(_record(message))
+                positions[tp.partition] = messages[-1].offset + 1
+            if records:
+                self._reachable = (True, "")
+                self._call(on_records, records)
+            now = time.monotonic()
+            if now >= next_probe:
+                next_probe = now + PROBE_INTERVAL
+                self._reachable = self._probe()
+
+    def _probe(self) -> tuple[bool, str]:
+        for server in self.bootstrap:
+            host, _, port = server.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]") or "localhost", int(port)), 0.5).close()
+                return True, ""
+            except (OSError, ValueError) as error:
+                reason = f"{server}: {getattr(error, 'strerror', None) or error}"
+        return False, reason
+
+    def reachable(self) -> tuple[bool, str]:
+        return self._reachable
+
+    def partition_for(self, run_id: str) -> int | None:
+        """Kafka's default partitioner (murmur2 of the key), as producers use it."""
+        partitions = self._partitions
+        if not partitions:
+            return None
+        return partitions[(murmur2(run_id.encode()) & 0x7FFFFFFF) % len(partitions)]
+
+    # -- history --------------------------------------------------------------------
+
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._history, self._fetch, partition, offset, until, limit
+        )
+
+    def _fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
+        try:
+            reader = self._idle_readers.get_nowait()
+        except queue.Empty:
+            try:
+                reader = self._consumer("history")
+            except Exception as error:
+                log.debug("progress: no history reader: %s", error)
+                time.sleep(0.2)
+                return [], offset
+        tp = TopicPartition(self.topic, partition)
+        records: list[Record] = []
+        reached = offset
+        try:
+            reader.assign([tp])
+            reader.seek(tp, offset)
+            deadline = time.monotonic() + FETCH_DEADLINE
+            while not records and time.monotonic() < deadline:
+                batch = reader.poll(timeout_ms=POLL_MS, max_records=limit)
+                for message in batch.get(tp, ()):
+                    if message.offset < until:
+                        records.append(_record(message))
+                if not records and reader.position(tp) >= until:
+                    reached = until  # only markers or compacted-away offsets were left
+                    break
+        except Exception as error:
+            log.debug("progress: history fetch failed: %s", error)
+            with contextlib.suppress(Exception):
+                reader.close(autocommit=False)
+            return records, records[-1].offset + 1 if records else offset
+        self._idle_readers.put(reader)
+        return records, records[-1].offset + 1 if records else reached
+
+    # -- publishing -----------------------------------------------------------------
+
+    async def publish(self, run_id: str, value: bytes) -> Cursor:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._history, self._publish, run_id, value)
+
+    def _publish(self, run_id: str, value: bytes) -> Cursor:
+        try:
+            with self._producer_lock:
+                if self._producer is None:
+                    self._producer = KafkaProducer(
+                        bootstrap_servers=self.bootstrap,
+                        client_id="kfp-viz-server",
+                        acks=1,
+                        linger_ms=0,
+                        max_block_ms=5000,
+                        request_timeout_ms=5000,
+                        delivery_timeout_ms=10000,
+                        max_in_flight_requests_per_connection=1,
+                    )
+            metadata = self._producer.send(self.topic, key=run_id.encode(), value=value).get(10)
+        except Exception as error:
+            raise PublishFailed(
+                f"Kafka at {','.join(self.bootstrap)} did not take the event: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+        return Cursor(metadata.partition, metadata.offset)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _consumer(self, role: str) -> KafkaConsumer:
+        live = role == "live"
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"kfp-viz-server-{role}",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Live: the broker answers a fetch after LIVE_BATCH_MS or 1 MiB, so a busy run
+            # reaches the hub in batches, and each watcher gets several events per message.
+            fetch_min_bytes=2**20 if live else 1,
+            fetch_max_wait_ms=LIVE_BATCH_MS if live else POLL_MS,
+            # kafka-python checks CRC32C in pure Python, which costs more than all else the
+            # server does per event; the broker already checked each batch when it was written.
+            check_crcs=False,
+            request_timeout_ms=5000,
+            reconnect_backoff_max_ms=1000,
+        )
+
+    def _call(self, callback: Any, *args: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    async def close(self) -> None:
+        self._stop.set()
+        loop = asyncio.get_running_loop()
+        if self._thread is not None:
+            await loop.run_in_executor(None, self._thread.join, 5.0)
+        await loop.run_in_executor(None, self._close_clients)
+
+    def _close_clients(self) -> None:
+        self._history.shutdown(wait=True, cancel_futures=True)
+        while True:
+            try:
+                self._idle_readers.get_nowait().close(autocommit=False)
+            except queue.Empty:
+                break
+            except Exception:
+                continue
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                self._producer.close(timeout=2)
+
+
+def _record(message: Any) -> Record:
+    key = message.key.decode("utf-8", "replace") if message.key is not None else None
+    return Record(
+        message.partition,
+        message.offset,
+        key,
+        message.value if message.value is not None else b"",
+        message.timestamp / 1000 if message.timestamp and message.timestamp > 0 else time.time(),
+    )

@@ -1,0 +1,54 @@
+"""Taking events in over HTTP and gRPC: the namespace rule and upstream failures, in one place.
+
+A server started with `--namespace X` stamps X on events that name no namespace and
+refuses events of another namespace (403 / PERMISSION_DENIED): it must not write
+into a log other tenants read. When the broker does not take an event, the caller
+gets 503 / UNAVAILABLE naming the broker and the cause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grpc
+
+from .events import Cursor, ProgressEvent
+from .hub import ProgressHub
+from .kafka_source import PublishFailed
+
+
+class PublishRefused(Exception):
+    """An event this server will not or cannot publish; carries the protocol codes."""
+
+    def __init__(self, message: str, http_status: int, grpc_code: grpc.StatusCode) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.grpc_code = grpc_code
+
+
+class Publisher:
+    """Checks events against the server's namespace and appends them to the hub's source."""
+
+    def __init__(self, hub: ProgressHub) -> None:
+        self._hub = hub
+        self.namespace = hub.namespace
+
+    def check(self, event: ProgressEvent) -> ProgressEvent:
+        if not self.namespace:
+            return event
+        if not event.namespace:
+            return dataclasses.replace(event, namespace=self.namespace)
+        if event.namespace != self.namespace:
+            raise PublishRefused(
+                f"this server serves namespace {self.namespace!r} only; the event is for "
+                f"{event.namespace!r}",
+                403,
+                grpc.StatusCode.PERMISSION_DENIED,
+            )
+        return event
+
+    async def publish(self, event: ProgressEvent) -> Cursor:
+        try:
+            return await self._hub.publish(event)
+        except PublishFailed as error:
+            raise PublishRefused(str(error), 503, grpc.StatusCode.UNAVAILABLE) from None

@@ -1,0 +1,123 @@
+"""Where progress records come from: the interface the hub reads, and the in-process bus.
+
+A source is a partitioned, offset-addressed log, like a Kafka topic: the hub asks it
+for live records as they arrive (`start`), for older ones by position (`fetch`), and
+hands it events to append (`publish`). `KafkaSource` (kafka_source.py) is the real one;
+`LocalBus` keeps the same semantics in memory for servers with no broker configured,
+so cursors, history, resume and lag work the same way in a local demo.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .events import Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One raw record: where it sits, its key (the run id) and value (event JSON)."""
+
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    timestamp: float
+    """Seconds since the epoch, the log's own time (fills a missing `ts`)."""
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.partition, self.offset)
+
+
+OnAssigned = Callable[[dict[int, int]], None]
+"""Called once the live read starts: partition → first offset it will deliver."""
+OnRecords = Callable[[list[Record]], None]
+"""Called with live records in offset order per partition."""
+
+
+class Source(Protocol):
+    """What the hub needs from a log. Callbacks are always invoked on the hub's event loop."""
+
+    description: str
+
+    def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None: ...
+
+    def reachable(self) -> tuple[bool, str]:
+        """Whether the upstream answers now, and a few words on why not."""
+        ...
+
+    def partition_for(self, run_id: str) -> int | None:
+        """The partition a run's records go to; None while the log's layout is unknown."""
+        ...
+
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
+        """Records at `offset` and after (never at or past `until`), at most `limit`, and
+        the offset the read reached (past offsets that hold no record, such as Kafka's
+        transaction markers). No records and no progress: the upstream did not answer in
+        time, and the caller retries.
+        """
+        ...
+
+    async def publish(self, run_id: str, value: bytes) -> Cursor: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalBus:
+    """The embedded default: an in-memory log with Kafka's partition/offset semantics.
+
+    Appends happen on the event loop (publish is called by HTTP and gRPC handlers),
+    so live delivery is a direct call. Each partition keeps its newest `retention`
+    records; older offsets are gone, as after Kafka's retention, and a fetch from
+    them starts at the oldest one kept.
+    """
+
+    description = "in-process bus"
+
+    def __init__(self, partitions: int = 3, retention: int = 100_000) -> None:
+        self._logs: list[list[Record]] = [[] for _ in range(partitions)]
+        self._base = [0] * partitions  # offset of each log's first kept record
+        self._retention = retention
+        self._on_records: OnRecords | None = None
+
+    def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
+        self._on_records = on_records
+        on_assigned({p: self._base[p] + len(log) for p, log in enumerate(self._logs)})
+
+    def reachable(self) -> tuple[bool, str]:
+        return True, ""
+
+    def partition_for(self, run_id: str) -> int:
+        return zlib.crc32(run_id.encode()) % len(self._logs)
+
+    async def fetch(
+        self, partition: int, offset: int, until: int, limit: int
+    ) -> tuple[list[Record], int]:
+        log, base = self._logs[partition], self._base[partition]
+        start = max(offset, base) - base
+        stop = min(until - base, start + limit)
+        records = log[start:stop]
+        return records, records[-1].offset + 1 if records else max(offset, min(base, until))
+
+    async def publish(self, run_id: str, value: bytes) -> Cursor:
+        partition = self.partition_for(run_id)
+        log = self._logs[partition]
+        record = Record(partition, self._base[partition] + len(log), run_id, value, time.time())
+        log.append(record)
+        if len(log) > self._retention:
+            drop = len(log) - self._retention
+            del log[:drop]
+            self._base[partition] += drop
+        if self._on_records is not None:
+            self._on_records([record])
+        return record.cursor
+
+    async def close(self) -> None:
+        self._on_records = None

@@ -1,0 +1,113 @@
+"""The `progress` visualization type: a run's progress through KFP's stock request shape.
+
+Two spellings reach it:
+- `type=progress`, `source=<run id>`, optional `arguments={"node_id": ..., "namespace": ...}`
+  (any client posting the form, or our own gRPC users);
+- any predefined stock type with `source=progress://<run id>[?node_id=...&namespace=...]`:
+  the KFP UI's visualization creator only offers KFP's enum types (ROC curve, TFDV,
+  TFMA, Table, Custom), so a user picks e.g. Table and enters that source.
+
+The reply is served here at
+the edge from the hub, not by a kernel (kernels cannot reach the hub): a snapshot of
+every event so far, which follows live updates from `--public-url` when the
+operator has set one the browser can reach. The API server's request must not hang
+on a broker that is away: history is read for at most the request's timeout (capped
+at a few seconds), and the page says when it is incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs, urlencode
+
+from kernels import RenderRequest, RenderResult
+
+from ..errors import ErrorKind, RequestFailed
+from .events import InvalidEvent, validate_namespace, validate_run_id
+from .hub import ProgressHub, WatchRefused
+from .page import LivePage
+
+TYPE_NAME = "progress"
+SCHEME = "progress://"
+MAX_SNAPSHOT_WAIT = 5.0
+
+
+def progress_alias(type_name: str | None, source: str | None) -> tuple[str | None, str | None]:
+    """`progress://RUN` with a predefined type means the progress view (see the docstring)."""
+    stripped = (source or "").strip()
+    if stripped.startswith(SCHEME) and (type_name or "").strip() not in ("", "custom"):
+        return TYPE_NAME, stripped[len(SCHEME) :]
+    return type_name, source
+
+
+class ProgressView:
+    """Builds the snapshot page of a run for a validated `progress` request."""
+
+    def __init__(self, hub: ProgressHub, page: LivePage, public_url: str) -> None:
+        self._hub = hub
+        self._page = page
+        self._public_url = public_url.rstrip("/")
+
+    async def render(self, request: RenderRequest) -> RenderResult:
+        started = time.monotonic()
+        run_id, node_id, namespace = self._target(request)
+        try:
+            events = await asyncio.wait_for(
+                self._hub.history(run_id, namespace=namespace, node_id=node_id),
+                min(request.timeout, MAX_SNAPSHOT_WAIT),
+            )
+            complete = True
+        except TimeoutError:
+            events, complete = [], False
+        except WatchRefused as error:
+            kind = {"forbidden": ErrorKind.FORBIDDEN, "unavailable": ErrorKind.UNAVAILABLE}
+            raise RequestFailed(kind.get(error.reason, ErrorKind.INVALID), str(error)) from None
+        ended = any(d.event.ends(node_id) for d in events)
+        note = self._note(run_id, events, complete, ended)
+        html = self._page.render(
+            run_id, events=events, events_url=self._events_url(run_id, node_id, namespace, events),
+            note=note, ended=ended,
+        )  # fmt: skip
+        return RenderResult(html, None, "progress-hub", time.monotonic() - started)
+
+    def _target(self, request: RenderRequest) -> tuple[str, str, str]:
+        run_id, _, query = request.source.partition("?")
+        given = {k: v[-1] for k, v in parse_qs(query).items()}
+        given.update(request.variables)
+        try:
+            run_id = validate_run_id(run_id)
+            node_id = given.get("node_id", "") or ""
+            namespace = validate_namespace(given.get("namespace", "") or "")
+            if not isinstance(node_id, str):
+                raise InvalidEvent("arguments.node_id must be a string")
+        except (InvalidEvent, TypeError, AttributeError) as error:
+            raise RequestFailed(ErrorKind.INVALID, f"Invalid progress request: {error}") from None
+        return run_id, node_id, namespace
+
+    def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
+        if not self._public_url:
+            return None
+        query: dict[str, str] = {"node_id": node_id} if node_id else {}
+        if namespace:
+            query["namespace"] = namespace
+        if events:
+            query["resume_after"] = events[-1].cursor.text()
+        else:
+            query["from_beginning"] = "1"
+        return f"{self._public_url}/progress/{run_id}/events?{urlencode(query)}"
+
+    def _note(self, run_id: str, events: list, complete: bool, ended: bool) -> str:
+        parts = []
+        reachable, detail = self._hub.source.reachable()
+        if not complete:
+            parts.append(
+                f"history incomplete: {self._hub.source.description} did not answer in time"
+            )
+        if not reachable:
+            parts.append(f"{self._hub.source.description} is unreachable ({detail})")
+        if complete and not events:
+            parts.append(f"no progress events for run {run_id} yet")
+        if not self._public_url and not ended:
+            parts.append("snapshot only: set PUBLIC_URL for live updates")
+        return "; ".join(parts)

@@ -1,0 +1,108 @@
+"""The progress event schema: what is accepted, what is refused and how the refusal reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from server.progress.events import (
+    Cursor,
+    InvalidEvent,
+    ProgressEvent,
+    parse_event,
+    parse_json,
+)
+
+BASE = {"v": 1, "run_id": "3f2a-run", "node_id": "train", "ts": 1.5}
+
+
+def event(**fields) -> ProgressEvent:
+    return parse_event({**BASE, **fields})
+
+
+def test_progress_fraction_from_current_and_total():
+    e = event(kind="progress", current=3, total=12)
+    assert (e.current, e.total, e.fraction) == (3.0, 12.0, 0.25)
+    assert event(kind="progress", current=20, total=10).fraction == 1.0
+    assert event(kind="progress", fraction=0.4).fraction == 0.4
+
+
+def test_round_trip_through_canonical_json():
+    original = event(kind="metric", metrics={"loss": 0.5, "acc": 1}, current=7, message="m")
+    again = parse_json(original.to_json(), key="3f2a-run")
+    assert again == original
+    assert json.loads(original.to_json())["metrics"] == {"loss": 0.5, "acc": 1.0}
+
+
+def test_status_is_canonicalised_and_terminal_rules():
+    assert event(kind="status", status="succeeded").status == "Succeeded"
+    run_end = parse_event({**BASE, "node_id": "", "kind": "status", "status": "Failed"})
+    assert run_end.is_run_level and run_end.ends(None) and run_end.ends("train")
+    step_end = event(kind="status", status="Succeeded")
+    assert not step_end.ends(None), "a step's end is not the run's end"
+    assert step_end.ends("train") and not step_end.ends("other")
+    assert not event(kind="status", status="Running").ends("train")
+
+
+def test_missing_ts_takes_the_default():
+    e = parse_event({k: v for k, v in BASE.items() if k != "ts"} | {"kind": "log", "message": "x"},
+                    default_ts=42.0)  # fmt: skip
+    assert e.ts == 42.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"v": 2, "kind": "log", "message": "x"}, "unknown schema version v=2"),
+        ({"v": True, "kind": "log", "message": "x"}, "unknown schema version"),
+        ({"kind": "bogus"}, "kind must be one of progress, metric, log, status"),
+        ({"kind": "log", "message": ""}, "log events need a non-empty message"),
+        ({"kind": "progress"}, "need current and total, or fraction"),
+        ({"kind": "progress", "current": 1, "total": 0}, "total must be more than 0"),
+        ({"kind": "progress", "current": -1, "total": 3}, "current must be 0 or more"),
+        ({"kind": "progress", "fraction": 1.5}, "fraction must be between 0 and 1"),
+        ({"kind": "progress", "fraction": "0.5"}, "fraction must be a finite number"),
+        ({"kind": "progress", "fraction": True}, "fraction must be a finite number"),
+        ({"kind": "metric"}, "at least one entry in metrics"),
+        ({"kind": "metric", "metrics": [1]}, "metrics must be an object"),
+        ({"kind": "metric", "metrics": {"loss": "NaN"}}, "must be a finite number"),
+        ({"kind": "metric", "metrics": {"loss": float("inf")}}, "must be a finite number"),
+        ({"kind": "metric", "metrics": {"": 1}}, "metric names must have"),
+        ({"kind": "status"}, "status events need a status"),
+        ({"kind": "status", "status": "Great"}, "status must be one of"),
+        ({"kind": "log", "message": "x", "node_id": ""}, "node_id is required for log"),
+        ({"kind": "log", "message": "x", "run_id": ""}, "run_id is required"),
+        ({"kind": "log", "message": "x", "run_id": "../x"}, "is not a run id"),
+        ({"kind": "log", "message": "x", "run_id": "a" * 129}, "is not a run id"),
+        ({"kind": "log", "message": "x", "namespace": "Team_A"}, "namespace"),
+        ({"kind": "log", "message": "x", "node_id": 3}, "node_id must be a string"),
+        ({"kind": "log", "message": 3}, "message must be a string"),
+        ({"kind": "log", "message": "x" * 20000}, "the limit is 16384"),
+        ({"kind": "log", "message": "x", "ts": "yesterday"}, "ts must be a finite number"),
+    ],
+)
+def test_refusals_name_the_field(fields, reason):
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event({**BASE, **fields})
+    assert reason in str(caught.value)
+
+
+def test_json_level_refusals():
+    with pytest.raises(InvalidEvent, match="not valid JSON"):
+        parse_json(b"{oops")
+    with pytest.raises(InvalidEvent, match="not valid JSON"):
+        parse_json(b"\xff\xfe")
+    with pytest.raises(InvalidEvent, match="must be a JSON object, got list"):
+        parse_json(b"[]")
+    with pytest.raises(InvalidEvent, match="differs from run_id"):
+        parse_json(json.dumps({**BASE, "kind": "log", "message": "x"}), key="another")
+    with pytest.raises(InvalidEvent, match="the limit is"):
+        parse_json(b" " * (300 * 1024))
+
+
+def test_cursor_text_form():
+    assert Cursor.parse("2:15") == Cursor(2, 15) and Cursor(2, 15).text() == "2:15"
+    for bad in ("", "2", "a:b", "-1:3", "2:3:4"):
+        with pytest.raises(InvalidEvent, match="PARTITION:OFFSET"):
+            Cursor.parse(bad)

@@ -1,0 +1,187 @@
+"""The hub's semantics on the in-process bus: history then live, resume, lag and resync,
+namespace scoping, shutdown. The bus is the embedded default, not a fake of Kafka; the
+same behaviour against a real broker is in tests/integration/test_progress_kafka.py."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+
+import pytest
+
+from server.progress.events import Cursor, parse_event
+from server.progress.hub import CaughtUp, Delivered, Heartbeat, Lagged, ProgressHub, WatchRefused
+from server.progress.source import LocalBus
+
+
+def in_own_loop(test):
+    """Run an async test with asyncio.run in its own thread.
+
+    pytest-asyncio's loop clashes with the session's Playwright (sync API), which keeps
+    a loop running in the main thread once the browser tests have run.
+    """
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        outcome: list = []
+
+        def target():
+            try:
+                outcome.append(asyncio.run(test(*args, **kwargs)))
+            except BaseException as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(60)
+        assert outcome, "the test did not finish within 60 s"
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+
+    return run
+
+
+def log_event(run: str, message: str, namespace: str = "", node: str = "s"):
+    return parse_event({"v": 1, "run_id": run, "node_id": node, "kind": "log",
+                        "message": message, "namespace": namespace})  # fmt: skip
+
+
+def end_event(run: str):
+    return parse_event({"v": 1, "run_id": run, "kind": "status", "status": "Succeeded"})
+
+
+async def drain(hub: ProgressHub, watcher, until_messages: int, timeout: float = 5.0) -> list:
+    items: list = []
+
+    async def collect():
+        while sum(isinstance(i, Delivered) for i in items) < until_messages:
+            items.extend(await watcher.next_items(100, 1.0))
+
+    await asyncio.wait_for(collect(), timeout)
+    return items
+
+
+def messages(items) -> list[str]:
+    return [i.event.message for i in items if isinstance(i, Delivered)]
+
+
+async def make_hub(**kw) -> ProgressHub:
+    hub = ProgressHub(LocalBus(), **kw)
+    hub.start()
+    return hub
+
+
+@in_own_loop
+async def test_history_first_then_caught_up_then_live():
+    hub = await make_hub()
+    for i in range(3):
+        await hub.publish(log_event("r", f"h{i}"))
+    await hub.publish(log_event("other", "not mine"))
+    async with hub.watch("r") as watcher:
+        items = await drain(hub, watcher, 3)
+        assert messages(items) == ["h0", "h1", "h2"]
+        items += await watcher.next_items(10, 0.5)
+        assert any(isinstance(i, CaughtUp) and i.events == 3 for i in items)
+        await hub.publish(log_event("r", "live"))
+        assert messages(await drain(hub, watcher, 1)) == ["live"]
+    assert hub.stats.watchers == 0
+
+
+@in_own_loop
+async def test_resume_after_cursor_skips_exactly_what_was_seen():
+    hub = await make_hub()
+    cursors = [await hub.publish(log_event("r", f"m{i}")) for i in range(6)]
+    async with hub.watch("r", resume_after=cursors[2]) as watcher:
+        assert messages(await drain(hub, watcher, 3)) == ["m3", "m4", "m5"]
+
+
+@in_own_loop
+async def test_live_only_watch_sees_no_history():
+    hub = await make_hub()
+    await hub.publish(log_event("r", "old"))
+    async with hub.watch("r", from_beginning=False) as watcher:
+        await hub.publish(log_event("r", "new"))
+        assert messages(await drain(hub, watcher, 1)) == ["new"]
+
+
+@in_own_loop
+async def test_overflow_marks_lagged_and_resyncs_every_event_once():
+    hub = await make_hub(queue_size=5)
+    async with hub.watch("r", from_beginning=False) as slow, hub.watch("r") as fast:
+        for i in range(40):
+            await hub.publish(log_event("r", f"e{i}"))
+            if i % 3 == 0:
+                await asyncio.sleep(0)  # let the fast watcher drain now and then
+        fast_items = await drain(hub, fast, 40)
+        slow_items = await drain(hub, slow, 40)
+    expected = [f"e{i}" for i in range(40)]
+    assert messages(slow_items) == expected
+    assert messages(fast_items) == expected
+    lagged = [i for i in slow_items if isinstance(i, Lagged)]
+    # its queue of 5 held the caught-up marker and e0..e3: e4 (offset 4) was the first missed
+    assert lagged and lagged[0].resume_from == Cursor(lagged[0].resume_from.partition, 4)
+    assert slow_items.index(lagged[0]) == 5, "the notice comes after what was queued"
+    assert hub.stats.lagged >= 1
+
+
+@in_own_loop
+async def test_namespace_scoping():
+    hub = await make_hub(namespace="team-a")
+    await hub.publish(log_event("r", "a", namespace="team-a"))
+    await hub.publish(log_event("r", "b", namespace="team-b"))
+    async with hub.watch("r") as watcher:
+        items = await drain(hub, watcher, 1)
+        items += await watcher.next_items(10, 0.3)
+        assert messages(items) == ["a"]
+    with pytest.raises(WatchRefused) as refused:
+        async with hub.watch("r", namespace="team-b"):
+            pass
+    assert refused.value.reason == "forbidden"
+
+
+@in_own_loop
+async def test_follow_ends_at_terminal_status_and_heartbeats_when_idle():
+    hub = await make_hub()
+    async with hub.watch("r") as watcher:
+        stream = hub.follow(watcher, heartbeat_interval=0.05)
+        first = await anext(stream)  # caught up, nothing yet
+        assert isinstance(first[0], CaughtUp) and first[0].events == 0
+        heartbeat = await anext(stream)
+        assert isinstance(heartbeat, Heartbeat) and heartbeat.upstream_reachable
+        await hub.publish(log_event("r", "x"))
+        await hub.publish(end_event("r"))
+        await hub.publish(log_event("r", "after the end"))
+        last = await anext(stream)
+        while isinstance(last, Heartbeat) or len(last) < 2:
+            last += await anext(stream) if not isinstance(last, Heartbeat) else []
+            if isinstance(last, Heartbeat):
+                last = await anext(stream)
+        assert [i.event.kind for i in last] == ["log", "status"]
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+
+
+@in_own_loop
+async def test_close_ends_open_streams():
+    hub = await make_hub()
+    async with hub.watch("r") as watcher:
+        stream = hub.follow(watcher, heartbeat_interval=5)
+        await anext(stream)
+        await hub.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(stream), 1)
+    with pytest.raises(WatchRefused):
+        async with hub.watch("r"):
+            pass
+
+
+@in_own_loop
+async def test_bus_retention_drops_oldest():
+    bus = LocalBus(partitions=1, retention=3)
+    hub = ProgressHub(bus, recent_size=1)  # so the watch reads the bus itself
+    hub.start()
+    for i in range(5):
+        await hub.publish(log_event("r", f"m{i}"))
+    async with hub.watch("r") as watcher:
+        assert messages(await drain(hub, watcher, 3)) == ["m2", "m3", "m4"]
