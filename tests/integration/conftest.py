@@ -60,13 +60,15 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break asyncio tests in later modules."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's headless Chromium, network blocked; see browser.show_in_kfp_iframe."""
     chromium = launch_chromium(playwright)
@@ -74,7 +76,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def online_browser(playwright: Playwright) -> Iterator[Browser]:
     """Chromium with network access, for following links a page offers (never for rendering)."""
     chromium = launch_chromium(playwright, offline=False)

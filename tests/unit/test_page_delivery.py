@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import os
@@ -24,19 +23,13 @@ def delivery(tmp_path, *flags: str, store=None) -> PageDelivery:
     return PageDelivery(config, store or FolderStore(tmp_path))
 
 
-def run(coroutine):
-    """asyncio.run in a thread of its own: the session's Playwright keeps a loop running here."""
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
-
-
 def reference(page: str) -> dict:
     return json.loads(re.search(r'id="kfp-viz-reference">(.*?)</script>', page)[1])
 
 
 def test_pages_at_or_under_the_limit_go_inline(tmp_path):
     page = "<p>" + "é" * 100 + "</p>"
-    sent = run(delivery(tmp_path).for_kfp(page, len(page.encode()), "http://viz"))
+    sent = asyncio.run(delivery(tmp_path).for_kfp(page, len(page.encode()), "http://viz"))
     assert sent is page and not any(tmp_path.iterdir())
 
 
@@ -51,7 +44,7 @@ def test_compressible_pages_travel_compressed_incompressible_ones_as_references(
             await deliver.for_kfp(noise, 100_000, "http://viz"),
         )
 
-    small_table, small_noise = run(both())
+    small_table, small_noise = asyncio.run(both())
     assert reference(small_table)["delivery"] == "compressed" and len(small_table) <= 100_000
     assert reference(small_noise)["delivery"] == "reference" and len(small_noise) < 8192
     for page, sent in ((table, small_table), (noise, small_noise)):
@@ -67,7 +60,7 @@ def test_typed_delivery_returns_a_reference_and_stores_once(tmp_path):
     async def twice() -> tuple:
         return await deliver.for_typed(page, 1000), await deliver.for_typed(page, 1000)
 
-    first, second = run(twice())
+    first, second = asyncio.run(twice())
     assert isinstance(first, StoredPage) and first.id == second.id
     assert not first.deduplicated and second.deduplicated
     assert first.size == 5000 and first.presigned_url is None  # a folder has no presigning
@@ -82,9 +75,9 @@ class DownStore(FolderStore):
 
 def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
     deliver = delivery(tmp_path, store=DownStore(tmp_path))
-    assert run(deliver.for_kfp("small", 100, "http://viz")) == "small"
+    assert asyncio.run(deliver.for_kfp("small", 100, "http://viz")) == "small"
     with pytest.raises(RequestFailed) as caught:
-        run(deliver.for_kfp("y" * 1000, 100, "http://viz"))
+        asyncio.run(deliver.for_kfp("y" * 1000, 100, "http://viz"))
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert "http://minio:9000/mlpipeline" in caught.value.message
     assert "connection refused" in caught.value.message
@@ -115,7 +108,7 @@ def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, ca
     async def apply() -> None:
         await deliver._apply_retention()
 
-    run(apply())
+    asyncio.run(apply())
     retention = deliver.status()["retention"]
     assert "NotImplemented" in retention and "operator's job" in retention
     assert "visualizations/" in retention and "9 days" in retention

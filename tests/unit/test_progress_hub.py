@@ -5,41 +5,12 @@ same behaviour against a real broker is in tests/integration/test_progress_kafka
 from __future__ import annotations
 
 import asyncio
-import functools
-import threading
 
 import pytest
 
 from server.progress.events import Cursor, parse_event
 from server.progress.hub import CaughtUp, Delivered, Heartbeat, Lagged, ProgressHub, WatchRefused
 from server.progress.source import LocalBus
-
-
-def in_own_loop(test):
-    """Run an async test with asyncio.run in its own thread.
-
-    pytest-asyncio's loop clashes with the session's Playwright (sync API), which keeps
-    a loop running in the main thread once the browser tests have run.
-    """
-
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        outcome: list = []
-
-        def target():
-            try:
-                outcome.append(asyncio.run(test(*args, **kwargs)))
-            except BaseException as error:
-                outcome.append(error)
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join(60)
-        assert outcome, "the test did not finish within 60 s"
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-
-    return run
 
 
 def log_event(run: str, message: str, namespace: str = "", node: str = "s"):
@@ -72,7 +43,7 @@ async def make_hub(**kw) -> ProgressHub:
     return hub
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_history_first_then_caught_up_then_live():
     hub = await make_hub()
     for i in range(3):
@@ -88,7 +59,7 @@ async def test_history_first_then_caught_up_then_live():
     assert hub.stats.watchers == 0
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_resume_after_cursor_skips_exactly_what_was_seen():
     hub = await make_hub()
     cursors = [await hub.publish(log_event("r", f"m{i}")) for i in range(6)]
@@ -96,7 +67,7 @@ async def test_resume_after_cursor_skips_exactly_what_was_seen():
         assert messages(await drain(hub, watcher, 3)) == ["m3", "m4", "m5"]
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_live_only_watch_sees_no_history():
     hub = await make_hub()
     await hub.publish(log_event("r", "old"))
@@ -105,7 +76,7 @@ async def test_live_only_watch_sees_no_history():
         assert messages(await drain(hub, watcher, 1)) == ["new"]
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_overflow_marks_lagged_and_resyncs_every_event_once():
     hub = await make_hub(queue_size=5)
     async with hub.watch("r", from_beginning=False) as slow, hub.watch("r") as fast:
@@ -125,7 +96,7 @@ async def test_overflow_marks_lagged_and_resyncs_every_event_once():
     assert hub.stats.lagged >= 1
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_namespace_scoping():
     hub = await make_hub(namespace="team-a")
     await hub.publish(log_event("r", "a", namespace="team-a"))
@@ -140,7 +111,7 @@ async def test_namespace_scoping():
     assert refused.value.reason == "forbidden"
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_follow_ends_at_terminal_status_and_heartbeats_when_idle():
     hub = await make_hub()
     async with hub.watch("r") as watcher:
@@ -162,7 +133,7 @@ async def test_follow_ends_at_terminal_status_and_heartbeats_when_idle():
             await anext(stream)
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_close_ends_open_streams():
     hub = await make_hub()
     async with hub.watch("r") as watcher:
@@ -176,7 +147,7 @@ async def test_close_ends_open_streams():
             pass
 
 
-@in_own_loop
+@pytest.mark.asyncio
 async def test_bus_retention_drops_oldest():
     bus = LocalBus(partitions=1, retention=3)
     hub = ProgressHub(bus, recent_size=1)  # so the watch reads the bus itself
