@@ -10,7 +10,8 @@
 The only dependency is kafka-python (and only once something is sent). Sending never
 blocks the step for long and never raises because Kafka is away: events go into a
 bounded buffer that a background thread sends; when the buffer is full the oldest
-waiting event is dropped and a warning is logged once. `flush()` / `close()` wait at
+waiting event that is not a status is dropped (a step's Running/Succeeded/Failed
+outlives its progress ticks) and a warning is logged once. `flush()` / `close()` wait at
 most the time they are given.
 
 Defaults from the environment (a KFP step pod), else required as arguments:
@@ -99,7 +100,7 @@ class Reporter:
         self.bootstrap_servers = [s.strip() for s in servers.split(",") if s.strip()]
         self.topic = topic or _env_first("KAFKA_PROGRESS_TOPIC") or DEFAULT_TOPIC
         self._producer_config = dict(producer_config or {})
-        self._buffer: collections.deque[bytes] = collections.deque()
+        self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
         self._buffer_size = buffer_size
         self._lock = threading.Condition()
         self._in_flight = 0
@@ -205,15 +206,24 @@ class Reporter:
                 self._warn_once("closed", "progress event after close() is not sent")
                 return
             if len(self._buffer) >= self._buffer_size:
-                self._buffer.popleft()
+                self._drop_one()
                 self.dropped += 1
                 self._warn_once(
                     "full",
                     f"progress buffer full ({self._buffer_size} events; is Kafka at "
                     f"{','.join(self.bootstrap_servers)} reachable?): dropping the oldest",
                 )
-            self._buffer.append(value)
+            self._buffer.append((kind, value))
             self._lock.notify()
+
+    def _drop_one(self) -> None:
+        """Make room by dropping the oldest event that is not a status: statuses are few, and
+        the terminal one is what ends every watcher's stream."""
+        for index, (kind, _) in enumerate(self._buffer):
+            if kind != "status":
+                del self._buffer[index]
+                return
+        self._buffer.popleft()
 
     def _send_loop(self) -> None:
         producer = None
@@ -232,7 +242,7 @@ class Reporter:
                             break
                     continue
             with self._lock:
-                batch = list(self._buffer)
+                batch = [value for _, value in self._buffer]
                 self._buffer.clear()
                 self._in_flight += len(batch)
             for value in batch:

@@ -204,12 +204,13 @@ def test_sdk_never_blocks_or_raises_while_kafka_is_away(tmp_path, caplog):
     topic, run = new_topic(), new_run()
     rep = reporter(broker.bootstrap, topic, run, buffer_size=50)
     started = time.monotonic()
+    rep.status("Running")
     for i in range(200):
         rep.progress(i, 200)
     rep.metric(loss=0.5, step=1)
     elapsed = time.monotonic() - started
     assert elapsed < 0.5, f"200 calls took {elapsed:.2f} s with Kafka away"
-    assert rep.dropped == 151, "the buffer is bounded at 50: the oldest are dropped"
+    assert rep.dropped == 152, "the buffer is bounded at 50: the oldest ticks are dropped"
     wait_until(lambda: "reachable" in caplog.text or "Kafka at" in caplog.text, timeout=15,
                what="a warning")  # fmt: skip
     started = time.monotonic()
@@ -228,7 +229,8 @@ def test_sdk_never_blocks_or_raises_while_kafka_is_away(tmp_path, caplog):
             for records in consumer.poll(500).values():
                 values += [json.loads(r.value) for r in records]
         consumer.close()
-        assert [v.get("current") for v in values[:-1]] == list(range(151, 200))
+        assert values[0]["status"] == "Running", "a status is never dropped for a tick"
+        assert [v.get("current") for v in values[1:-1]] == list(range(152, 200))
         assert values[-1]["metrics"] == {"loss": 0.5}
     finally:
         broker.stop()
