@@ -90,6 +90,7 @@ def create_page(
 ) -> str:
     """Render a visualization through `kfpviz.v1.Visualizations` and return the whole page.
 
+    `type_name` is any registered type by its HTTP name (`table`, `confusion_matrix`, ...).
     A page the server stored is fetched and verified. The visualization's own
     exception, if it raised, shows in the page (as in KFP).
     """
@@ -98,11 +99,8 @@ def create_page(
     stub = kfpviz_pages_pb2_grpc.VisualizationsStub(channel)
     reply = stub.CreateVisualization(
         pb.CreateVisualizationRequest(
-            visualization=visualization_pb2.Visualization(
-                type=visualization_pb2.Visualization.Type.Value(type_name.upper()),
-                source=source,
-                arguments=arguments or "",
-            )
+            visualization=visualization_pb2.Visualization(source=source, arguments=arguments or ""),
+            type_name=type_name,
         ),
         timeout=timeout,
     )

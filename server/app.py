@@ -157,5 +157,9 @@ async def serve(config: Config) -> None:
     finally:
         await server.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
+            # Stopped: ignore further signals up to exit. Merely removing the handler would
+            # restore the default action, and a late second SIGTERM would then kill the
+            # process during its last steps with status -15 instead of a clean 0.
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
+            signal.signal(signum, signal.SIG_IGN)

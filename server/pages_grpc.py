@@ -66,7 +66,7 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
         delivery = self._service.delivery
         try:
             render_request = self._service.request(
-                type_name(visualization.type),
+                request.type_name or type_name(visualization.type),
                 visualization.source,
                 visualization.arguments or "{}",
                 self._service.timeout_from_deadline(context.time_remaining()),

@@ -10,12 +10,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateVisualizationRequest(_message.Message):
-    __slots__ = ("visualization", "namespace")
+    __slots__ = ("visualization", "namespace", "type_name")
     VISUALIZATION_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
     visualization: _visualization_pb2.Visualization
     namespace: str
-    def __init__(self, visualization: _Optional[_Union[_visualization_pb2.Visualization, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
+    type_name: str
+    def __init__(self, visualization: _Optional[_Union[_visualization_pb2.Visualization, _Mapping]] = ..., namespace: _Optional[str] = ..., type_name: _Optional[str] = ...) -> None: ...
 
 class CreateVisualizationResponse(_message.Message):
     __slots__ = ("html", "reference", "error")

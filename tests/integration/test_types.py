@@ -17,11 +17,13 @@ import re
 import threading
 from collections.abc import Iterator
 
+import grpc
 import pytest
 import typedata
 from minio import Minio
 from support import RunningServer
 
+from kfp_viz.pages import create_page
 from server.pb import visualization_pb2
 
 pytestmark = pytest.mark.integration
@@ -301,3 +303,25 @@ def test_object_store_settings_survive_code_that_changes_them(start_server, mini
     assert_ok(page)
     assert "roc-auc" in page
     assert server.ready()["restarts"] == {}  # the same kernel served all three
+
+
+# -- our own gRPC service takes any registered type by name --------------------------------
+
+
+def test_types_beyond_kfps_enum_render_through_our_grpc_service(server, data, base):
+    """KFP's enum has five types; kfpviz.v1.Visualizations takes the rest by name."""
+    page = create_page(
+        server.channel, "confusion_matrix", f"{base}/confusion_matrix.csv",
+        {"labels": typedata.LABELS},
+    )  # fmt: skip
+    assert_ok(page)
+    assert attribute(page, "data-accuracy") == pytest.approx(data.accuracy, abs=1e-12)
+    page = create_page(server.channel, "markdown", "# Hello *there*", {"storage": "inline"})
+    assert "<h1" in page and "<em>there</em>" in page
+
+
+def test_our_grpc_service_refuses_an_unknown_type_name(server):
+    with pytest.raises(grpc.RpcError) as refused:
+        create_page(server.channel, "../server", "x")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == "Unknown visualization type: ../server"
