@@ -86,10 +86,22 @@ class LocalBus:
         self._base = [0] * partitions  # offset of each log's first kept record
         self._retention = retention
         self._on_records: OnRecords | None = None
+        self._on_assigned: OnAssigned | None = None
 
     def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
         self._on_records = on_records
+        self._on_assigned = on_assigned
         on_assigned({p: self._base[p] + len(log) for p, log in enumerate(self._logs)})
+
+    def add_partitions(self, count: int) -> None:
+        """Grow to `count` partitions, as `kafka-topics --alter` does: runs may move."""
+        if count <= len(self._logs):
+            raise ValueError(f"the bus has {len(self._logs)} partitions; {count} adds none")
+        added = range(len(self._logs), count)
+        self._logs += [[] for _ in added]
+        self._base += [0 for _ in added]
+        if self._on_assigned is not None:
+            self._on_assigned(dict.fromkeys(added, 0))
 
     def reachable(self) -> tuple[bool, str]:
         return True, ""
