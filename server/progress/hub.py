@@ -379,19 +379,18 @@ class ProgressHub:
             await asyncio.sleep(RETRY_DELAY)
 
     def check_cursor(self, run_id: str, cursor: Cursor) -> None:
-        """Refuse a resume cursor of a partition the topic does not have (a client mix-up).
+        """Refuse a resume cursor of a partition the run was never in (a client mix-up).
 
-        A cursor of another partition than the run's current one is accepted once that
-        partition exists: partitions added to the topic move a run's later records.
+        A cursor of another partition than the run's current one is accepted when the
+        run was there before partitions were added to the topic.
         """
         partition = self.source.partition_for(run_id)
         if partition is None or cursor.partition == partition:
             return
-        if cursor.partition not in self._live_position:
-            known = ", ".join(str(p) for p in sorted(self._live_position))
+        if cursor.partition not in self.source.homes(run_id):
             raise WatchRefused(
-                f"resume_after {cursor.text()} names partition {cursor.partition}, which the "
-                f"log does not have (partitions: {known}); run {run_id} is on partition {partition}"
+                f"resume_after {cursor.text()} is not on partition {partition}, "
+                f"where run {run_id} is"
             )
 
     def _behind(self, watcher: Watcher) -> int | None:

@@ -199,6 +199,10 @@ class KafkaSource:
             return None
         return partitions[(murmur2(run_id.encode()) & 0x7FFFFFFF) % len(partitions)]
 
+    def homes(self, run_id: str) -> set[int]:
+        hashed = murmur2(run_id.encode()) & 0x7FFFFFFF
+        return {hashed % n for n in range(1, len(self._partitions) + 1)}
+
     # -- history --------------------------------------------------------------------
 
     async def fetch(

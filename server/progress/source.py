@@ -55,6 +55,11 @@ class Source(Protocol):
         """The partition a run's records go to; None while the log's layout is unknown."""
         ...
 
+    def homes(self, run_id: str) -> set[int]:
+        """Every partition a run's records may be in: its partition now, and the one it had
+        under each smaller partition count (partitions are only ever added, which moves keys)."""
+        ...
+
     async def fetch(
         self, partition: int, offset: int, until: int, limit: int
     ) -> tuple[list[Record], int]:
@@ -108,6 +113,9 @@ class LocalBus:
 
     def partition_for(self, run_id: str) -> int:
         return zlib.crc32(run_id.encode()) % len(self._logs)
+
+    def homes(self, run_id: str) -> set[int]:
+        return {zlib.crc32(run_id.encode()) % n for n in range(1, len(self._logs) + 1)}
 
     async def fetch(
         self, partition: int, offset: int, until: int, limit: int

@@ -138,6 +138,11 @@ def test_a_topic_that_does_not_exist_yet_is_waited_for_then_served(kafka, start_
     finally:
         admin.close()
     assert server.log().count(f"topic {topic} does not exist yet") == 1, "warned more than once"
+    started = time.monotonic()
+    snapshot = server.post(type="progress", source=run, arguments="{}")
+    assert snapshot.status_code == 200 and time.monotonic() - started < 10
+    assert f"history incomplete: Kafka {kafka.bootstrap} topic {topic}" in snapshot.text
+    assert missing in snapshot.text
 
     # A step's first send creates it (the broker auto-creates topics here).
     reporter = Reporter(run, "train", bootstrap_servers=kafka.bootstrap, topic=topic, namespace="")
