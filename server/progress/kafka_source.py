@@ -16,8 +16,10 @@ adding a replica changes nothing for the others.
   fetch continues where the last one stopped, so nothing produced meanwhile is lost.
 - History reads (`fetch`) run on a small thread pool, each with its own consumer,
   kept for reuse, positioned wherever the hub asks.
-- Reachability is a TCP probe of the bootstrap servers, made by the live thread
-  between polls; heartbeats report it.
+- Reachability is a TCP probe of the bootstrap servers every PROBE_INTERVAL, made by
+  a thread of its own (so it stays true while the live thread waits on the broker),
+  combined with what the live read last met (an error, a missing topic); heartbeats
+  and /readyz report it.
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ class KafkaSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reachable = (False, "not connected yet")
+        self._read_state = (False, "not connected yet")
+        """What the live read last met: (True, "") when reading; set by the live thread."""
+        self._broker_state = (True, "")
+        """The TCP probe's verdict; set by the probe thread."""
+        self._prober: threading.Thread | None = None
         self._history = ThreadPoolExecutor(HISTORY_THREADS, thread_name_prefix="kafka-history")
         self._idle_readers: queue.SimpleQueue[KafkaConsumer] = queue.SimpleQueue()
         self._producer: KafkaProducer | None = None
@@ -81,6 +87,8 @@ class KafkaSource:
             target=self._live, args=(on_assigned, on_records), name="kafka-live", daemon=True
         )
         self._thread.start()
+        self._prober = threading.Thread(target=self._probe_forever, name="kafka-probe", daemon=True)
+        self._prober.start()
 
     def _live(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
         positions: dict[int, int] | None = None  # None until the first assignment
@@ -96,7 +104,7 @@ class KafkaSource:
                     self._poll_forever(consumer, positions, on_assigned, on_records)
             except Exception as error:  # the broker went away mid-call, or kafka-python raised
                 if not self._stop.is_set():
-                    self._reachable = (False, f"{type(error).__name__}: {error}")
+                    self._read_state = (False, f"{type(error).__name__}: {error}")
                     log.warning("progress: Kafka live read failed, retrying: %s", error)
                     self._pause(RETRY_DELAY)
             finally:
@@ -121,7 +129,7 @@ class KafkaSource:
                     "progress: topic %s does not exist yet on %s; waiting for it",
                     self.topic, ",".join(self.bootstrap),
                 )  # fmt: skip
-            self._reachable = (True, f"topic {self.topic} does not exist yet")
+            self._read_state = (True, f"topic {self.topic} does not exist yet")
             self._topic_was_missing = self._topic_missing = True
             return positions
         self._topic_missing = False
@@ -138,7 +146,7 @@ class KafkaSource:
             positions.setdefault(p, 0)  # added since the last assignment: from its start
             consumer.seek(TopicPartition(self.topic, p), positions[p])
         self._partitions = partitions
-        self._reachable = (True, "")
+        self._read_state = (True, "")
         if new:
             self._call(on_assigned, {p: positions[p] for p in new})
             log.info("progress: reading %s partitions %s from %s", self.topic, new, positions)
@@ -151,7 +159,6 @@ class KafkaSource:
         on_assigned: OnAssigned,
         on_records: OnRecords,
     ) -> None:
-        next_probe = 0.0
         next_check = time.monotonic() + PARTITION_CHECK
         while not self._stop.is_set():
             batch = consumer.poll(timeout_ms=POLL_MS)
@@ -161,15 +168,11 @@ class KafkaSource:
                     records.append(_record(message))
                 positions[tp.partition] = messages[-1].offset + 1
             if records:
-                self._reachable = (True, "")
                 self._call(on_records, records)
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + PARTITION_CHECK
                 self._add_partitions(consumer, positions, on_assigned)
-            if now >= next_probe:
-                next_probe = now + PROBE_INTERVAL
-                self._reachable = self._probe()
 
     def _add_partitions(
         self, consumer: KafkaConsumer, positions: dict[int, int], on_assigned: OnAssigned
@@ -178,6 +181,12 @@ class KafkaSource:
         known = consumer.partitions_for_topic(self.topic) or set()
         if known - positions.keys():
             self._assign(consumer, positions, on_assigned)
+
+    def _probe_forever(self) -> None:
+        while True:
+            self._broker_state = self._probe()
+            if self._stop.wait(PROBE_INTERVAL):
+                return
 
     def _probe(self) -> tuple[bool, str]:
         for server in self.bootstrap:
@@ -190,7 +199,8 @@ class KafkaSource:
         return False, reason
 
     def reachable(self) -> tuple[bool, str]:
-        return self._reachable
+        broker = self._broker_state
+        return self._read_state if broker[0] else broker
 
     def partition_for(self, run_id: str) -> int | None:
         """Kafka's default partitioner (murmur2 of the key), as producers use it."""

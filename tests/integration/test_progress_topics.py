@@ -18,6 +18,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
 from kafka.partitioner.default import murmur2
 from progress_support import Watch, new_run, new_topic
+from services import KafkaBroker
 from support import wait_until
 
 from kfp_viz.progress import Reporter
@@ -158,3 +159,33 @@ def test_a_topic_that_does_not_exist_yet_is_waited_for_then_served(kafka, start_
     status = server.ready()["progress"]
     assert status["detail"] == "" and status["reachable"] is True
     assert status["partitions"] == [0, 1, 2]
+
+
+def test_waiting_for_the_topic_through_a_broker_outage(tmp_path, start_server):
+    broker = KafkaBroker(tmp_path / "kafka")
+    broker.start()
+    try:
+        topic, run = new_topic(), new_run()
+        server = progress_server(start_server, broker.bootstrap, topic)
+        missing = f"topic {topic} does not exist yet"
+        wait_until(lambda: server.ready()["progress"]["detail"] == missing, timeout=20,
+                   what="/readyz saying the topic is missing")  # fmt: skip
+        watch = Watch(server.grpc_target, run, from_beginning=True)
+        broker.stop()
+        wait_until(lambda: server.ready()["progress"]["reachable"] is False, timeout=20,
+                   what="/readyz saying Kafka is down")  # fmt: skip
+        wait_until(lambda: any(not h.upstream_reachable for h in watch.heartbeats), timeout=10,
+                   what="a heartbeat saying Kafka is down")  # fmt: skip
+        assert broker.bootstrap in server.ready()["progress"]["detail"]
+        broker.start()
+        wait_until(lambda: server.ready()["progress"]["detail"] == missing, timeout=60,
+                   what="the server waiting for the topic again")  # fmt: skip
+        reporter = Reporter(run, "s", bootstrap_servers=broker.bootstrap, topic=topic, namespace="")
+        reporter.log("made it")
+        assert reporter.flush(30)
+        reporter.close()
+        wait_until(lambda: watch.messages() == ["made it"], timeout=30, what="the event")
+        assert watch.heartbeats[-1].upstream_reachable
+        watch.cancel()
+    finally:
+        broker.stop()
