@@ -40,7 +40,9 @@ from .source import Record, Source
 
 log = logging.getLogger(__name__)
 
-FETCH_BATCH = 500
+SCAN_BATCH = 5000
+"""Records read per step of catching up. Not bounded by the watcher's queue: delivering
+waits for room in it, and most records scanned are other runs', skipped unparsed."""
 RETRY_DELAY = 0.2
 RUN_HINTS = 10_000
 RECENT_RECORDS = 20_000
@@ -428,10 +430,11 @@ class ProgressHub:
         """One batch of a partition's older records for a watcher catching up."""
         start = watcher.positions.get(partition, 0)
         until = self._live_position.get(partition, 0)
-        limit = min(FETCH_BATCH, self.queue_size)
-        records = self._recent_log(partition).since(start, until, limit)
-        if not records:
-            records, reached = await self.source.fetch(partition, start, until, limit)
+        records = self._recent_log(partition).since(start, until, SCAN_BATCH)
+        if records:
+            await asyncio.sleep(0)  # a batch from memory: let the loop breathe between them
+        else:
+            records, reached = await self.source.fetch(partition, start, until, SCAN_BATCH)
             if not records:
                 if reached > start:
                     watcher.positions[partition] = reached  # offsets without records

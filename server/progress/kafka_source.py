@@ -242,14 +242,17 @@ class KafkaSource:
             reader.assign([tp])
             reader.seek(tp, offset)
             deadline = time.monotonic() + FETCH_DEADLINE
-            while not records and time.monotonic() < deadline:
-                batch = reader.poll(timeout_ms=POLL_MS, max_records=limit)
+            while time.monotonic() < deadline:
+                batch = reader.poll(timeout_ms=POLL_MS, max_records=limit - len(records))
                 for message in batch.get(tp, ()):
                     if message.offset < until:
                         records.append(_record(message))
-                if not records and reader.position(tp) >= until:
-                    reached = until  # only markers or compacted-away offsets were left
+                if len(records) >= limit or reader.position(tp) >= until:
+                    if not records:
+                        reached = until  # only markers or compacted-away offsets were left
                     break
+                if records and not batch:
+                    break  # all the broker had at hand: hand it over, the hub asks again
         except Exception as error:
             log.debug("progress: history fetch failed: %s", error)
             with contextlib.suppress(Exception):
