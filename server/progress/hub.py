@@ -46,6 +46,7 @@ waits for room in it, and most records scanned are other runs', skipped unparsed
 RETRY_DELAY = 0.2
 RUN_HINTS = 10_000
 RECENT_RECORDS = 20_000
+MALFORMED_LOG_INTERVAL = 1.0
 
 
 @dataclass(slots=True)
@@ -215,6 +216,8 @@ class ProgressHub:
         self._assigned = asyncio.Event()
         self._by_run: dict[str, set[Watcher]] = {}
         self._closed = False
+        self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
+        self._malformed_unlogged = 0
         self._first_offset: OrderedDict[tuple[int, str], int] = OrderedDict()
         """(partition, run id) → the offset of the run's first record there, from full scans."""
 
@@ -295,9 +298,7 @@ class ProgressHub:
         except InvalidEvent as error:
             if path == "live":
                 self.stats.records["malformed"] += 1
-                log.warning(
-                    "progress: skipped malformed record at %s: %s", record.cursor.text(), error
-                )
+                self._warn_malformed(record, error)
             return None
         if self.namespace and event.namespace != self.namespace:
             if path == "live":
@@ -306,6 +307,20 @@ class ProgressHub:
         if path == "live":
             self.stats.records["ok"] += 1
         return event
+
+    def _warn_malformed(self, record: Record, error: InvalidEvent) -> None:
+        """Log a skipped record, at most once per MALFORMED_LOG_INTERVAL: a producer writing
+        garbage fast must not turn the loop into a logger (the metric counts every one)."""
+        now = time.monotonic()
+        if now - self._malformed_logged_at < MALFORMED_LOG_INTERVAL:
+            self._malformed_unlogged += 1
+            return
+        more = self._malformed_unlogged
+        self._malformed_logged_at, self._malformed_unlogged = now, 0
+        log.warning(
+            "progress: skipped malformed record at %s: %s%s", record.cursor.text(), error,
+            f" (and {more} more since the last warning)" if more else "",
+        )  # fmt: skip
 
     # -- the watchers' side -----------------------------------------------------------
 

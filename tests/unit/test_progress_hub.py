@@ -10,7 +10,7 @@ import pytest
 
 from server.progress.events import Cursor, parse_event
 from server.progress.hub import CaughtUp, Delivered, Heartbeat, Lagged, ProgressHub, WatchRefused
-from server.progress.source import LocalBus
+from server.progress.source import LocalBus, Record
 
 
 def log_event(run: str, message: str, namespace: str = "", node: str = "s"):
@@ -239,3 +239,17 @@ async def test_history_skips_other_runs_records_unparsed_and_learns_first_offset
         assert messages(await drain(hub, watcher, 1)) == ["mine"]
     assert hub._first_offset[(0, "r")] == 50 and hub._first_offset[(0, "other")] == 0
     assert hub.stats.records["malformed"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_flood_of_malformed_records_is_counted_each_and_logged_sparingly(caplog):
+    bus, hub = await bus_hub(1)
+    caplog.set_level("WARNING", logger="server.progress.hub")
+    for i in range(500):
+        bus._on_records([Record(0, i, "r", b"{not json", 0.0)])
+    await hub.publish(log_event("r", "good"))
+    assert hub.stats.records["malformed"] == 500
+    assert hub.stats.records["ok"] == 1
+    warnings = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert warnings and len(warnings) <= 2, warnings
+    assert "skipped malformed record at 0:0: event is not valid JSON" in warnings[0]
