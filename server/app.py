@@ -89,6 +89,7 @@ class VizServer:
                 self.config.max_body_size,
                 self._in_flight,
                 extra_routes=self.progress.http_routes,
+                progress_status=self.progress.hub.status,
             ),
             # Bodies are limited (with a 413) by the handler itself, which streams them.
             max_body_size=2**62,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import tornado.iostream
@@ -206,9 +206,15 @@ class StoredPageHandler(tornado.web.RequestHandler):
 class ReadyHandler(tornado.web.RequestHandler):
     """`GET /readyz`: 200 when at least one kernel is ready, 503 otherwise; pool state as JSON."""
 
-    def initialize(self, pool: KernelPool, delivery: PageDelivery | None = None) -> None:
+    def initialize(
+        self,
+        pool: KernelPool,
+        delivery: PageDelivery | None = None,
+        progress: Callable[[], dict] | None = None,
+    ) -> None:
         self._pool = pool
         self._delivery = delivery
+        self._progress = progress  # live progress's upstream (server/progress/hub.py: status)
 
     def get(self) -> None:
         stats = self._pool.stats()
@@ -230,6 +236,7 @@ class ReadyHandler(tornado.web.RequestHandler):
                     "start_error": stats.start_error,
                     "preload_errors": self._pool.preload_errors,
                     "store": self._delivery.status() if self._delivery else None,
+                    "progress": self._progress() if self._progress else None,
                 }
             )
         )
@@ -260,12 +267,17 @@ def make_app(
     max_body_size: int,
     in_flight: InFlight,
     extra_routes: Sequence[tuple] = (),
+    progress_status: Callable[[], dict] | None = None,
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     return _Application(
         [
             (r"/", VisualizationHandler, handler_args),
-            (r"/readyz", ReadyHandler, {"pool": pool, "delivery": service.delivery}),
+            (
+                r"/readyz",
+                ReadyHandler,
+                {"pool": pool, "delivery": service.delivery, "progress": progress_status},
+            ),
             (r"/visualizations/([^/]*)", StoredPageHandler, {"service": service}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
             *extra_routes,  # live progress (server/progress)

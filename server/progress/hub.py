@@ -11,9 +11,13 @@ slows the source or the other watchers:
 - When a live watcher's queue is full, it is not dropped and nothing is lost silently:
   it turns to catching up from the first record it missed, and its stream gets a
   `Lagged` item first, saying so.
-- Each delivered event carries its cursor (partition, offset); a watcher never gets
-  an offset at or below one it already got, so there are no duplicates, and
-  catching up reads every offset in between, so there are no gaps.
+- Each delivered event carries its cursor (partition, offset); a watcher keeps its
+  position in every partition and never gets an offset below it, so there are no
+  duplicates, and catching up reads every offset in between, so there are no gaps.
+- A run's records sit in one partition (its key's), its *home*. When partitions are
+  added to the topic, Kafka's partitioner sends a run's later records to another
+  partition: the live read picks new partitions up from their first offset, and a
+  watcher follows its run there, because positions are kept per partition.
 
 All watcher state is touched only on the loop, so the switch from catching up to live
 is atomic with respect to the dispatcher.
@@ -36,10 +40,13 @@ from .source import Record, Source
 
 log = logging.getLogger(__name__)
 
-FETCH_BATCH = 500
+SCAN_BATCH = 5000
+"""Records read per step of catching up. Not bounded by the watcher's queue: delivering
+waits for room in it, and most records scanned are other runs', skipped unparsed."""
 RETRY_DELAY = 0.2
 RUN_HINTS = 10_000
 RECENT_RECORDS = 20_000
+MALFORMED_LOG_INTERVAL = 1.0
 
 
 @dataclass(slots=True)
@@ -107,9 +114,14 @@ class Watcher:
         self.namespace = namespace
         self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
         self.live = False
-        self.partition: int | None = None
-        self.next_offset = 0
-        """Every offset below this one was delivered or does not concern this watcher."""
+        self.home: int | None = None
+        """The partition catching up reads first: the run's, or the resume cursor's."""
+        self.positions: dict[int, int] = {}
+        """Partition → next offset: every offset below it was delivered or is not this
+        watcher's. A partition missing here was added after the watch began: from 0."""
+        self.full_scans: set[int] = set()
+        """Partitions this watcher reads from offset 0 (their runs' first offsets are noted)."""
+        self.resume_from: Cursor | None = None
         self.history_sent = 0
         self.caught_up = False
         self.lagged = False
@@ -204,8 +216,10 @@ class ProgressHub:
         self._assigned = asyncio.Event()
         self._by_run: dict[str, set[Watcher]] = {}
         self._closed = False
-        self._first_offset: OrderedDict[str, int] = OrderedDict()
-        """Run id → the offset of its first record, learned from full history scans."""
+        self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
+        self._malformed_unlogged = 0
+        self._first_offset: OrderedDict[tuple[int, str], int] = OrderedDict()
+        """(partition, run id) → the offset of the run's first record there, from full scans."""
 
     def start(self) -> None:
         self.source.start(self._on_assigned, self._on_records)
@@ -225,6 +239,7 @@ class ProgressHub:
     # -- the source's side ------------------------------------------------------------
 
     def _on_assigned(self, positions: dict[int, int]) -> None:
+        """The live read starts (or gained partitions): where it delivers from in each."""
         for partition, offset in positions.items():
             self._live_position.setdefault(partition, offset)
         self._assigned.set()
@@ -238,19 +253,19 @@ class ProgressHub:
                 continue
             delivered = Delivered(event, record.cursor)
             for watcher in self._by_run.get(delivered.event.run_id, ()):
-                self._offer(watcher, delivered, record.offset)
+                self._offer(watcher, delivered, record.partition, record.offset)
 
-    def _offer(self, watcher: Watcher, delivered: Delivered, offset: int) -> None:
-        if not watcher.live or offset < watcher.next_offset:
+    def _offer(self, watcher: Watcher, delivered: Delivered, partition: int, offset: int) -> None:
+        if not watcher.live or offset < watcher.positions.get(partition, 0):
             return
         if not watcher.wants(delivered.event):
-            watcher.next_offset = offset + 1
+            watcher.positions[partition] = offset + 1
             return
         if watcher.queue.full():
-            self._lag(watcher, offset)
+            self._lag(watcher, partition, offset)
             return
         watcher.queue.put_nowait(delivered)  # one object for every watcher: encoded once
-        watcher.next_offset = offset + 1
+        watcher.positions[partition] = offset + 1
 
     def _recent_log(self, partition: int) -> RecentLog:
         log = self._recent.get(partition)
@@ -258,15 +273,22 @@ class ProgressHub:
             log = self._recent[partition] = RecentLog(partition, self.recent_size)
         return log
 
-    def _lag(self, watcher: Watcher, missed_offset: int) -> None:
+    def _lag(self, watcher: Watcher, partition: int, missed_offset: int) -> None:
+        """Stop feeding a full watcher; it re-reads from the first record it missed.
+
+        It was live, so it was offered every record dispatched so far: in the other
+        partitions it has missed nothing yet, and it resumes from where the read is.
+        """
         watcher.live = False
         watcher.lagged = True
         watcher.lag_count += 1
-        watcher.next_offset = missed_offset
+        watcher.positions.update(self._live_position)
+        watcher.positions[partition] = missed_offset
+        watcher.resume_from = Cursor(partition, missed_offset)
         self.stats.lagged += 1
         log.info(
-            "progress: a watcher of run %s lagged (%d queued); resyncing from offset %d",
-            watcher.run_id, self.queue_size, missed_offset,
+            "progress: a watcher of run %s lagged (%d queued); resyncing from %d:%d",
+            watcher.run_id, self.queue_size, partition, missed_offset,
         )  # fmt: skip
         watcher.task = asyncio.create_task(self._catch_up(watcher))
 
@@ -276,9 +298,7 @@ class ProgressHub:
         except InvalidEvent as error:
             if path == "live":
                 self.stats.records["malformed"] += 1
-                log.warning(
-                    "progress: skipped malformed record at %s: %s", record.cursor.text(), error
-                )
+                self._warn_malformed(record, error)
             return None
         if self.namespace and event.namespace != self.namespace:
             if path == "live":
@@ -287,6 +307,20 @@ class ProgressHub:
         if path == "live":
             self.stats.records["ok"] += 1
         return event
+
+    def _warn_malformed(self, record: Record, error: InvalidEvent) -> None:
+        """Log a skipped record, at most once per MALFORMED_LOG_INTERVAL: a producer writing
+        garbage fast must not turn the loop into a logger (the metric counts every one)."""
+        now = time.monotonic()
+        if now - self._malformed_logged_at < MALFORMED_LOG_INTERVAL:
+            self._malformed_unlogged += 1
+            return
+        more = self._malformed_unlogged
+        self._malformed_logged_at, self._malformed_unlogged = now, 0
+        log.warning(
+            "progress: skipped malformed record at %s: %s%s", record.cursor.text(), error,
+            f" (and {more} more since the last warning)" if more else "",
+        )  # fmt: skip
 
     # -- the watchers' side -----------------------------------------------------------
 
@@ -309,6 +343,9 @@ class ProgressHub:
                 "forbidden",
             )
         watcher = Watcher(run_id, node_id, namespace or self.namespace, self.queue_size)
+        # Other partitions than the run's are followed from now on; partitions not yet
+        # known (added later, or all of them while the topic does not exist) from 0.
+        watcher.positions = dict(self._live_position)
         self._by_run.setdefault(run_id, set()).add(watcher)
         self.stats.watchers += 1
         try:
@@ -330,16 +367,24 @@ class ProgressHub:
     async def _go_live_now(self, watcher: Watcher) -> None:
         watcher.live = True
         watcher.caught_up = True
-        watcher.next_offset = 0
         watcher.queue.put_nowait(CaughtUp(0))
 
     async def _start_history(self, watcher: Watcher, resume_after: Cursor | None) -> None:
-        partition = await self._partition(watcher.run_id)
-        watcher.partition = partition
-        if resume_after is not None:
-            watcher.next_offset = resume_after.offset + 1
+        run_id = watcher.run_id
+        home = await self._partition(run_id)
+        if resume_after is None:
+            watcher.home = home
+            watcher.positions[home] = self._first_offset.get((home, run_id), 0)
         else:
-            watcher.next_offset = self._first_offset.get(watcher.run_id, 0)
+            watcher.home = resume_after.partition
+            watcher.positions[resume_after.partition] = resume_after.offset + 1
+            if home != resume_after.partition:
+                # Partitions were added since the cursor was handed out: the run's later
+                # records are in its new home, read whole (no gap; a rare, costly case).
+                watcher.positions[home] = self._first_offset.get((home, run_id), 0)
+        for partition, offset in watcher.positions.items():
+            if offset == 0:
+                watcher.full_scans.add(partition)
         await self._catch_up(watcher)
 
     async def _partition(self, run_id: str) -> int:
@@ -351,26 +396,38 @@ class ProgressHub:
             await asyncio.sleep(RETRY_DELAY)
 
     def check_cursor(self, run_id: str, cursor: Cursor) -> None:
-        """Refuse a resume cursor from another partition than the run's (a client mix-up)."""
+        """Refuse a resume cursor of a partition the run was never in (a client mix-up).
+
+        A cursor of another partition than the run's current one is accepted when the
+        run was there before partitions were added to the topic.
+        """
         partition = self.source.partition_for(run_id)
-        if partition is not None and cursor.partition != partition:
+        if partition is None or cursor.partition == partition:
+            return
+        if cursor.partition not in self.source.homes(run_id):
             raise WatchRefused(
                 f"resume_after {cursor.text()} is not on partition {partition}, "
                 f"where run {run_id} is"
             )
 
+    def _behind(self, watcher: Watcher) -> int | None:
+        """The first partition (the home one first) where the watcher is behind the live read."""
+        order = sorted(self._live_position)
+        if watcher.home is not None:
+            order.insert(0, watcher.home)
+        for partition in order:
+            if watcher.positions.get(partition, 0) < self._live_position.get(partition, 0):
+                return partition
+        return None
+
     async def _catch_up(self, watcher: Watcher) -> None:
         """Read from the source until the live position, then turn live (atomically)."""
-        if watcher.partition is None:
-            watcher.partition = await self._partition(watcher.run_id)
-        partition = watcher.partition
         if watcher.lagged:
             watcher.lagged = False
-            await watcher.queue.put(Lagged(Cursor(partition, watcher.next_offset), self.queue_size))
-        scanning_from_start = watcher.next_offset == 0
+            await watcher.queue.put(Lagged(watcher.resume_from, self.queue_size))
         while True:
-            until = self._live_position.get(partition, 0)
-            if watcher.next_offset >= until:
+            partition = self._behind(watcher)
+            if partition is None:
                 if not watcher.caught_up:
                     if watcher.queue.full():
                         await watcher.queue.put(CaughtUp(watcher.history_sent))
@@ -379,53 +436,48 @@ class ProgressHub:
                     watcher.queue.put_nowait(CaughtUp(watcher.history_sent))
                     watcher.caught_up = True
                 watcher.live = True
+                watcher.full_scans.clear()  # a later resync starts mid-partition
                 watcher.task = None
                 return
-            limit = min(FETCH_BATCH, self.queue_size)
-            recent = self._recent_log(partition).since(watcher.next_offset, until, limit)
-            if recent:
-                entries = self._parsed(recent)
-            else:
-                entries, reached = await self._fetch(partition, watcher.next_offset, until, limit)
-                if not entries:
-                    if reached > watcher.next_offset:
-                        watcher.next_offset = reached  # offsets without records
-                    else:
-                        await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
-                    continue
-            for offset, delivered in entries:
-                if offset < watcher.next_offset:
-                    continue
-                watcher.next_offset = offset + 1
-                if delivered is None:
-                    continue
-                event = delivered.event
-                if scanning_from_start:
-                    self._remember_first(event.run_id, offset)
-                if event.run_id == watcher.run_id and watcher.wants(event):
-                    if not watcher.caught_up:
-                        watcher.history_sent += 1
-                    await watcher.queue.put(delivered)
+            await self._read_some(watcher, partition)
 
-    async def _fetch(
-        self, partition: int, offset: int, until: int, limit: int
-    ) -> tuple[list[tuple[int, Delivered | None]], int]:
-        """Older records from the source itself (Kafka), parsed; and the offset reached."""
-        records, reached = await self.source.fetch(partition, offset, until, limit)
-        return self._parsed(records), reached
-
-    def _parsed(self, records: list[Record]) -> list[tuple[int, Delivered | None]]:
-        entries = []
+    async def _read_some(self, watcher: Watcher, partition: int) -> None:
+        """One batch of a partition's older records for a watcher catching up."""
+        start = watcher.positions.get(partition, 0)
+        until = self._live_position.get(partition, 0)
+        records = self._recent_log(partition).since(start, until, SCAN_BATCH)
+        if records:
+            await asyncio.sleep(0)  # a batch from memory: let the loop breathe between them
+        else:
+            records, reached = await self.source.fetch(partition, start, until, SCAN_BATCH)
+            if not records:
+                if reached > start:
+                    watcher.positions[partition] = reached  # offsets without records
+                else:
+                    await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
+                return
+        full_scan = partition in watcher.full_scans
         for record in records:
+            if record.offset < watcher.positions.get(partition, 0):
+                continue
+            watcher.positions[partition] = record.offset + 1
+            if full_scan and record.key is not None:
+                self._remember_first(partition, record.key, record.offset)
+            # An event whose record key is another run's is refused by parsing anyway:
+            # skip other runs' records unparsed, the bulk of a scan.
+            if record.key is not None and record.key != watcher.run_id:
+                continue
             event = self._parse(record, "history")
-            entries.append(
-                (record.offset, None if event is None else Delivered(event, record.cursor))
-            )
-        return entries
+            if event is None or event.run_id != watcher.run_id or not watcher.wants(event):
+                continue
+            if not watcher.caught_up:
+                watcher.history_sent += 1
+            await watcher.queue.put(Delivered(event, record.cursor))
 
-    def _remember_first(self, run_id: str, offset: int) -> None:
-        if run_id not in self._first_offset:
-            self._first_offset[run_id] = offset
+    def _remember_first(self, partition: int, run_id: str, offset: int) -> None:
+        key = (partition, run_id)
+        if key not in self._first_offset:
+            self._first_offset[key] = offset
             if len(self._first_offset) > RUN_HINTS:
                 self._first_offset.popitem(last=False)
 
@@ -441,6 +493,21 @@ class ProgressHub:
                         return events
                     if isinstance(item, Delivered):
                         events.append(item)
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: the source, whether it answers (and why not), the partitions read.
+
+        Progress does not make the server unready: renders work without it, and a
+        topic that does not exist yet is a normal state of a fresh cluster.
+        """
+        reachable, detail = self.source.reachable()
+        return {
+            "upstream": self.source.description,
+            "reachable": reachable,
+            "detail": detail,
+            "partitions": sorted(self._live_position),
+            "watchers": self.stats.watchers,
+        }
 
     def heartbeat(self) -> Heartbeat:
         reachable, detail = self.source.reachable()

@@ -7,12 +7,19 @@ adding a replica changes nothing for the others.
 - The live thread owns one consumer positioned at the end of each partition when the
   server starts (at the beginning when the topic does not exist yet, so nothing
   produced while it is being created is missed). It hands records to the hub's loop.
+  While the topic does not exist it asks the broker again every TOPIC_WAIT seconds
+  (with the same consumer: no reconnect churn), and says so in heartbeats and /readyz.
+- Partitions added to the topic while the server runs are noticed within
+  PARTITION_CHECK seconds (the live consumer's metadata refresh period) and read
+  from their first offset, so every record produced to them is delivered once.
   It keeps its position across broker outages: kafka-python reconnects and the next
   fetch continues where the last one stopped, so nothing produced meanwhile is lost.
 - History reads (`fetch`) run on a small thread pool, each with its own consumer,
   kept for reuse, positioned wherever the hub asks.
-- Reachability is a TCP probe of the bootstrap servers, made by the live thread
-  between polls; heartbeats report it.
+- Reachability is a TCP probe of the bootstrap servers every PROBE_INTERVAL, made by
+  a thread of its own (so it stays true while the live thread waits on the broker),
+  combined with what the live read last met (an error, a missing topic); heartbeats
+  and /readyz report it.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ POLL_MS = 100
 LIVE_BATCH_MS = 5
 PROBE_INTERVAL = 1.0
 RETRY_DELAY = 1.0
+TOPIC_WAIT = 1.0
+PARTITION_CHECK = 5.0
 FETCH_DEADLINE = 1.0
 HISTORY_THREADS = 4
 
@@ -56,10 +65,15 @@ class KafkaSource:
         self.description = f"Kafka {','.join(self.bootstrap)} topic {topic}"
         self._partitions: list[int] = []
         self._topic_was_missing = False
+        self._topic_missing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reachable = (False, "not connected yet")
+        self._read_state = (False, "not connected yet")
+        """What the live read last met: (True, "") when reading; set by the live thread."""
+        self._broker_state = (True, "")
+        """The TCP probe's verdict; set by the probe thread."""
+        self._prober: threading.Thread | None = None
         self._history = ThreadPoolExecutor(HISTORY_THREADS, thread_name_prefix="kafka-history")
         self._idle_readers: queue.SimpleQueue[KafkaConsumer] = queue.SimpleQueue()
         self._producer: KafkaProducer | None = None
@@ -73,6 +87,8 @@ class KafkaSource:
             target=self._live, args=(on_assigned, on_records), name="kafka-live", daemon=True
         )
         self._thread.start()
+        self._prober = threading.Thread(target=self._probe_forever, name="kafka-probe", daemon=True)
+        self._prober.start()
 
     def _live(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
         positions: dict[int, int] | None = None  # None until the first assignment
@@ -81,13 +97,14 @@ class KafkaSource:
             try:
                 consumer = self._consumer("live")
                 positions = self._assign(consumer, positions, on_assigned)
-                if positions is None:
-                    self._pause(RETRY_DELAY / 2)
-                    continue
-                self._poll_forever(consumer, positions, on_records)
+                while positions is None and not self._stop.is_set():  # no topic yet
+                    self._pause(TOPIC_WAIT)
+                    positions = self._assign(consumer, positions, on_assigned)
+                if positions is not None:
+                    self._poll_forever(consumer, positions, on_assigned, on_records)
             except Exception as error:  # the broker went away mid-call, or kafka-python raised
                 if not self._stop.is_set():
-                    self._reachable = (False, f"{type(error).__name__}: {error}")
+                    self._read_state = (False, f"{type(error).__name__}: {error}")
                     log.warning("progress: Kafka live read failed, retrying: %s", error)
                     self._pause(RETRY_DELAY)
             finally:
@@ -102,15 +119,23 @@ class KafkaSource:
 
         Returns None while the topic does not exist; it is then read from its first
         record once it appears, so nothing produced while it is created is missed.
+        Partitions not read before (all, the first time; added ones later) are
+        announced to the hub before any of their records.
         """
         partitions = sorted(consumer.partitions_for_topic(self.topic) or ())
         if not partitions:
-            self._reachable = (True, f"topic {self.topic} does not exist yet")
-            self._topic_was_missing = True
+            if not self._topic_missing:
+                log.warning(
+                    "progress: topic %s does not exist yet on %s; waiting for it",
+                    self.topic, ",".join(self.bootstrap),
+                )  # fmt: skip
+            self._read_state = (True, f"topic {self.topic} does not exist yet")
+            self._topic_was_missing = self._topic_missing = True
             return positions
+        self._topic_missing = False
         tps = [TopicPartition(self.topic, p) for p in partitions]
         consumer.assign(tps)
-        first_time = positions is None
+        new = [p for p in partitions if positions is None or p not in positions]
         if positions is None:
             if self._topic_was_missing:
                 positions = dict.fromkeys(partitions, 0)
@@ -118,21 +143,23 @@ class KafkaSource:
                 ends = consumer.end_offsets(tps)
                 positions = {tp.partition: ends[tp] for tp in tps}
         for p in partitions:
-            positions.setdefault(p, 0)
+            positions.setdefault(p, 0)  # added since the last assignment: from its start
             consumer.seek(TopicPartition(self.topic, p), positions[p])
         self._partitions = partitions
-        self._reachable = (True, "")
-        if first_time:
-            self._call(on_assigned, dict(positions))
-            log.info(
-                "progress: reading %s partitions %s from %s", self.topic, partitions, positions
-            )
+        self._read_state = (True, "")
+        if new:
+            self._call(on_assigned, {p: positions[p] for p in new})
+            log.info("progress: reading %s partitions %s from %s", self.topic, new, positions)
         return positions
 
     def _poll_forever(
-        self, consumer: KafkaConsumer, positions: dict[int, int], on_records: OnRecords
+        self,
+        consumer: KafkaConsumer,
+        positions: dict[int, int],
+        on_assigned: OnAssigned,
+        on_records: OnRecords,
     ) -> None:
-        next_probe = 0.0
+        next_check = time.monotonic() + PARTITION_CHECK
         while not self._stop.is_set():
             batch = consumer.poll(timeout_ms=POLL_MS)
             records = []
@@ -141,12 +168,25 @@ class KafkaSource:
                     records.append(_record(message))
                 positions[tp.partition] = messages[-1].offset + 1
             if records:
-                self._reachable = (True, "")
                 self._call(on_records, records)
             now = time.monotonic()
-            if now >= next_probe:
-                next_probe = now + PROBE_INTERVAL
-                self._reachable = self._probe()
+            if now >= next_check:
+                next_check = now + PARTITION_CHECK
+                self._add_partitions(consumer, positions, on_assigned)
+
+    def _add_partitions(
+        self, consumer: KafkaConsumer, positions: dict[int, int], on_assigned: OnAssigned
+    ) -> None:
+        """Start reading partitions the topic gained (known from the periodic metadata)."""
+        known = consumer.partitions_for_topic(self.topic) or set()
+        if known - positions.keys():
+            self._assign(consumer, positions, on_assigned)
+
+    def _probe_forever(self) -> None:
+        while True:
+            self._broker_state = self._probe()
+            if self._stop.wait(PROBE_INTERVAL):
+                return
 
     def _probe(self) -> tuple[bool, str]:
         for server in self.bootstrap:
@@ -159,7 +199,8 @@ class KafkaSource:
         return False, reason
 
     def reachable(self) -> tuple[bool, str]:
-        return self._reachable
+        broker = self._broker_state
+        return self._read_state if broker[0] else broker
 
     def partition_for(self, run_id: str) -> int | None:
         """Kafka's default partitioner (murmur2 of the key), as producers use it."""
@@ -167,6 +208,10 @@ class KafkaSource:
         if not partitions:
             return None
         return partitions[(murmur2(run_id.encode()) & 0x7FFFFFFF) % len(partitions)]
+
+    def homes(self, run_id: str) -> set[int]:
+        hashed = murmur2(run_id.encode()) & 0x7FFFFFFF
+        return {hashed % n for n in range(1, len(self._partitions) + 1)}
 
     # -- history --------------------------------------------------------------------
 
@@ -197,14 +242,17 @@ class KafkaSource:
             reader.assign([tp])
             reader.seek(tp, offset)
             deadline = time.monotonic() + FETCH_DEADLINE
-            while not records and time.monotonic() < deadline:
-                batch = reader.poll(timeout_ms=POLL_MS, max_records=limit)
+            while time.monotonic() < deadline:
+                batch = reader.poll(timeout_ms=POLL_MS, max_records=limit - len(records))
                 for message in batch.get(tp, ()):
                     if message.offset < until:
                         records.append(_record(message))
-                if not records and reader.position(tp) >= until:
-                    reached = until  # only markers or compacted-away offsets were left
+                if len(records) >= limit or reader.position(tp) >= until:
+                    if not records:
+                        reached = until  # only markers or compacted-away offsets were left
                     break
+                if records and not batch:
+                    break  # all the broker had at hand: hand it over, the hub asks again
         except Exception as error:
             log.debug("progress: history fetch failed: %s", error)
             with contextlib.suppress(Exception):
@@ -254,6 +302,8 @@ class KafkaSource:
             # Live: the broker answers a fetch after LIVE_BATCH_MS or 1 MiB, so a busy run
             # reaches the hub in batches, and each watcher gets several events per message.
             fetch_min_bytes=2**20 if live else 1,
+            # Live: refresh the topic's metadata this often, to notice added partitions.
+            metadata_max_age_ms=int(PARTITION_CHECK * 1000) if live else 300_000,
             fetch_max_wait_ms=LIVE_BATCH_MS if live else POLL_MS,
             # kafka-python checks CRC32C in pure Python, which costs more than all else the
             # server does per event; the broker already checked each batch when it was written.

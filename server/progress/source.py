@@ -55,6 +55,11 @@ class Source(Protocol):
         """The partition a run's records go to; None while the log's layout is unknown."""
         ...
 
+    def homes(self, run_id: str) -> set[int]:
+        """Every partition a run's records may be in: its partition now, and the one it had
+        under each smaller partition count (partitions are only ever added, which moves keys)."""
+        ...
+
     async def fetch(
         self, partition: int, offset: int, until: int, limit: int
     ) -> tuple[list[Record], int]:
@@ -86,16 +91,31 @@ class LocalBus:
         self._base = [0] * partitions  # offset of each log's first kept record
         self._retention = retention
         self._on_records: OnRecords | None = None
+        self._on_assigned: OnAssigned | None = None
 
     def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
         self._on_records = on_records
+        self._on_assigned = on_assigned
         on_assigned({p: self._base[p] + len(log) for p, log in enumerate(self._logs)})
+
+    def add_partitions(self, count: int) -> None:
+        """Grow to `count` partitions, as `kafka-topics --alter` does: runs may move."""
+        if count <= len(self._logs):
+            raise ValueError(f"the bus has {len(self._logs)} partitions; {count} adds none")
+        added = range(len(self._logs), count)
+        self._logs += [[] for _ in added]
+        self._base += [0 for _ in added]
+        if self._on_assigned is not None:
+            self._on_assigned(dict.fromkeys(added, 0))
 
     def reachable(self) -> tuple[bool, str]:
         return True, ""
 
     def partition_for(self, run_id: str) -> int:
         return zlib.crc32(run_id.encode()) % len(self._logs)
+
+    def homes(self, run_id: str) -> set[int]:
+        return {zlib.crc32(run_id.encode()) % n for n in range(1, len(self._logs) + 1)}
 
     async def fetch(
         self, partition: int, offset: int, until: int, limit: int

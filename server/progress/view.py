@@ -106,6 +106,8 @@ class ProgressView:
             )
         if not reachable:
             parts.append(f"{self._hub.source.description} is unreachable ({detail})")
+        elif detail:  # answers, but e.g. the topic does not exist yet
+            parts.append(f"{self._hub.source.description}: {detail}")
         if complete and not events:
             parts.append(f"no progress events for run {run_id} yet")
         if not self._public_url and not ended:

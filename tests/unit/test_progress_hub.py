@@ -10,7 +10,7 @@ import pytest
 
 from server.progress.events import Cursor, parse_event
 from server.progress.hub import CaughtUp, Delivered, Heartbeat, Lagged, ProgressHub, WatchRefused
-from server.progress.source import LocalBus
+from server.progress.source import LocalBus, Record
 
 
 def log_event(run: str, message: str, namespace: str = "", node: str = "s"):
@@ -156,3 +156,100 @@ async def test_bus_retention_drops_oldest():
         await hub.publish(log_event("r", f"m{i}"))
     async with hub.watch("r") as watcher:
         assert messages(await drain(hub, watcher, 3)) == ["m2", "m3", "m4"]
+
+
+def moving_run(before: int, after: int) -> str:
+    """A run id whose partition differs between `before` and `after` partitions."""
+    for i in range(1000):
+        run = f"mover-{i}"
+        if LocalBus(after).partition_for(run) >= before:  # moves onto an added partition
+            return run
+    raise AssertionError("no such run id")
+
+
+async def bus_hub(partitions: int, **kw) -> tuple[LocalBus, ProgressHub]:
+    bus = LocalBus(partitions)
+    hub = ProgressHub(bus, **kw)
+    hub.start()
+    return bus, hub
+
+
+@pytest.mark.asyncio
+async def test_a_watcher_follows_its_run_onto_an_added_partition():
+    bus, hub = await bus_hub(1)
+    run = moving_run(1, 3)
+    for i in range(3):
+        await hub.publish(log_event("other", f"o{i}"))  # partition 0 is past offset 0
+    await hub.publish(log_event(run, "old home"))
+    async with hub.watch(run) as history, hub.watch(run, from_beginning=False) as live:
+        assert messages(await drain(hub, history, 1)) == ["old home"]
+        bus.add_partitions(3)
+        assert hub.status()["partitions"] == [0, 1, 2]
+        cursors = [await hub.publish(log_event(run, f"new home {i}")) for i in range(3)]
+        assert {c.partition for c in cursors} == {bus.partition_for(run)} != {0}
+        expected = [f"new home {i}" for i in range(3)]
+        assert messages(await drain(hub, history, 3)) == expected
+        assert messages(await drain(hub, live, 3)) == expected
+        late = hub.watch(run)  # a watch begun after the change reads the new home
+        async with late as watcher:
+            assert messages(await drain(hub, watcher, 3)) == expected
+
+
+@pytest.mark.asyncio
+async def test_resume_with_a_cursor_of_the_old_home_misses_nothing_of_the_new():
+    bus, hub = await bus_hub(1)
+    run = moving_run(1, 2)
+    first = await hub.publish(log_event(run, "a"))
+    await hub.publish(log_event(run, "b"))
+    bus.add_partitions(2)
+    await hub.publish(log_event(run, "c"))
+    hub.check_cursor(run, first)  # partition 0 still exists: accepted
+    async with hub.watch(run, resume_after=first) as watcher:
+        items = await drain(hub, watcher, 2)
+        assert messages(items) == ["b", "c"]
+        items += await watcher.next_items(10, 0.2)
+        assert messages(items) == ["b", "c"], "no duplicate"
+    with pytest.raises(WatchRefused, match=f"not on partition 1, where run {run} is"):
+        hub.check_cursor(run, Cursor(7, 0))
+
+
+@pytest.mark.asyncio
+async def test_a_lagged_watcher_resyncs_across_partitions_without_gap_or_duplicate():
+    bus, hub = await bus_hub(1, queue_size=4)
+    run = moving_run(1, 2)
+    async with hub.watch(run, from_beginning=False) as slow:
+        for i in range(10):
+            await hub.publish(log_event(run, f"p0-{i}"))
+        bus.add_partitions(2)
+        for i in range(10):
+            await hub.publish(log_event(run, f"p1-{i}"))
+        items = await drain(hub, slow, 20)
+        items += await slow.next_items(100, 0.2)
+    assert messages(items) == [f"p0-{i}" for i in range(10)] + [f"p1-{i}" for i in range(10)]
+    assert any(isinstance(i, Lagged) for i in items)
+
+
+@pytest.mark.asyncio
+async def test_history_skips_other_runs_records_unparsed_and_learns_first_offsets():
+    _, hub = await bus_hub(1)
+    for i in range(50):
+        await hub.publish(log_event("other", f"o{i}"))
+    await hub.publish(log_event("r", "mine"))
+    async with hub.watch("r") as watcher:
+        assert messages(await drain(hub, watcher, 1)) == ["mine"]
+    assert hub._first_offset[(0, "r")] == 50 and hub._first_offset[(0, "other")] == 0
+    assert hub.stats.records["malformed"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_flood_of_malformed_records_is_counted_each_and_logged_sparingly(caplog):
+    bus, hub = await bus_hub(1)
+    caplog.set_level("WARNING", logger="server.progress.hub")
+    for i in range(500):
+        bus._on_records([Record(0, i, "r", b"{not json", 0.0)])
+    await hub.publish(log_event("r", "good"))
+    assert hub.stats.records["malformed"] == 500
+    assert hub.stats.records["ok"] == 1
+    warnings = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert warnings and len(warnings) <= 2, warnings
+    assert "skipped malformed record at 0:0: event is not valid JSON" in warnings[0]
