@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .config import Config
 from .errors import ErrorKind, RequestFailed
-from .page_bytes import encoded_chunks, gzip_within, kfp_inline_limit, sha256_hex, utf8_size
+from .page_bytes import (
+    KFP_REPLY_CAP,
+    encoded_chunks,
+    gzip_within,
+    kfp_inline_limit,
+    sha256_hex,
+    utf8_size,
+)
 from .store import (
     CONTENT_TYPE,
     FolderStore,
@@ -132,13 +139,36 @@ class PageDelivery:
     # -- KFP's wire: a page that always fits ---------------------------------------------
 
     def limit_for(self, *echoed_lengths: int) -> int:
-        """The inline limit for a reply that echoes strings of these UTF-8 lengths."""
-        if self.config.inline_limit is not None:
-            return self.config.inline_limit
-        return kfp_inline_limit(*echoed_lengths)
+        """The inline limit for a reply that echoes strings of these UTF-8 lengths.
 
-    async def for_kfp(self, page: str, limit: int, base_url: str) -> str:
-        """What goes into KFP's `html`: the page itself, or the small page standing in for it."""
+        An explicit `--inline-limit` under the 4 MiB cap only lowers the computed
+        limit; one over it declares an API server rebuilt with a larger cap, and
+        replaces the computation.
+        """
+        computed = kfp_inline_limit(*echoed_lengths)
+        explicit = self.config.inline_limit
+        if explicit is None:
+            return computed
+        if explicit > kfp_inline_limit():
+            return explicit
+        return min(explicit, computed)
+
+    def room_for(self, *echoed_lengths: int) -> int:
+        """The largest `html` KFP's reply can carry beside strings of these UTF-8 lengths.
+
+        The cap less the echoed fields, whatever a smaller `--inline-limit` says: a
+        small page over that limit but within the cap is fine.
+        """
+        return max(kfp_inline_limit(*echoed_lengths), self.limit_for(*echoed_lengths))
+
+    async def for_kfp(self, page: str, echoed: Sequence[int], base_url: str) -> str:
+        """What goes into KFP's `html`: the page itself, or the small page standing in for it.
+
+        `echoed` are the UTF-8 sizes of the fields KFP's reply echoes beside `html`.
+        Raises RequestFailed (TOO_LARGE) when they leave no room even for the small
+        reference page; the page is stored first and the message names it.
+        """
+        limit = self.limit_for(*echoed)
         size = await self._size_over(page, limit)
         if size is None:
             self._metrics.pages.labels(delivery="inline").inc()
@@ -158,14 +188,13 @@ class PageDelivery:
         if packed is not None:
             small = self.template.render(stored, base_url, base64.b64encode(packed).decode())
             delivery = "compressed"
+            del packed
         if not small or utf8_size(small) > limit:
             small, delivery = self.template.render(stored, base_url), "reference"
-        if utf8_size(small) > limit:
-            log.warning(
-                "the echoed source and arguments leave only %d bytes of KFP's 4 MiB reply; even "
-                "the %d-byte reference page does not fit, so the API server may refuse the reply",
-                limit, utf8_size(small),
-            )  # fmt: skip
+        room = self.room_for(*echoed)
+        if utf8_size(small) > room:
+            self._metrics.pages.labels(delivery="no_room").inc()
+            raise no_room(stored, sum(echoed), room, utf8_size(small), base_url)
         self._metrics.pages.labels(delivery=delivery).inc()
         log.info(
             "page of %d bytes over the inline limit %d: stored as %s, sent %s (%d bytes)",
@@ -370,6 +399,24 @@ class PageDelivery:
         return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
 
+def no_room(stored: StoredPage, echoed: int, room: int, small: int, base_url: str) -> RequestFailed:
+    """The refusal when KFP's reply has no room left even for the small reference page.
+
+    Sending it anyway would make the API server fail with "received message larger
+    than max"; a 413 / RESOURCE_EXHAUSTED names the cause, and the stored page, which
+    stays where it is (nothing rendered is lost).
+    """
+    return RequestFailed(
+        ErrorKind.TOO_LARGE,
+        one_line(
+            f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the echoed source "
+            f"and arguments take {echoed} bytes, leaving {room}, and even the {small}-byte "
+            f"reference page does not fit. The {stored.size}-byte page was stored: "
+            f"{stored.http_url(base_url)}"
+        ),
+    )
+
+
 def one_line(text: str, limit: int = 400) -> str:
     """A message fit for an HTTP reason phrase: one line of printable ASCII, not too long."""
     text = text.encode("ascii", "backslashreplace").decode("ascii")
@@ -382,7 +429,8 @@ class _DeliveryMetrics:
         self.pages = Counter(
             "kfp_viz_pages",
             "Rendered pages by delivery: inline, compressed (stored, sent gzip'd in a small "
-            "page), reference (stored, sent as a link page), failed (store unavailable).",
+            "page), reference (stored, sent as a link page), failed (store unavailable), "
+            "no_room (stored, refused: the echoed fields leave no room in KFP's reply).",
             ["delivery"],
             registry=registry,
         )
