@@ -292,6 +292,9 @@ async def _receive_iopub(client: AsyncKernelClient) -> dict[str, Any]:
     if session.auth is not None:
         session._add_digest(parts[0])  # the replay check deserialize does when it unpacks
     del frames, parts
+    # The future that delivered the frames keeps them until the task step that woke us ends
+    # (it is an argument of the wake-up call): let that step end before decoding.
+    await asyncio.sleep(0)
     if session.unpack is not json_unpacker:  # a packer of the user's choice: its own rules
         message["content"] = session.unpack(message["content"])
         return message

@@ -34,11 +34,14 @@ def receive(*sends: tuple[bytes, dict]) -> list:
         results = []
         try:
             for key, content in sends:
-                Session(key=key).send(push, "display_data", content)
-                await pull.poll()
+                # Waiting before the message arrives, as a render does: the frames then come
+                # through a future that outlives the receive for a moment.
+                receiving = asyncio.ensure_future(_receive_iopub(client))
+                await asyncio.sleep(0.05)
+                Session(key=key).send(push, "display_data", content)  # not counted: the kernel's
                 tracemalloc.start()
                 try:
-                    message = await _receive_iopub(client)
+                    message = await receiving
                     results.append((message, tracemalloc.get_traced_memory()[1]))
                 except ValueError as error:
                     results.append(error)
