@@ -185,8 +185,8 @@ class PageDelivery:
             raise
         packed = await packing
         small, delivery = "", "reference"
-        if packed is not None:
-            small = self.template.render(stored, base_url, base64.b64encode(packed).decode())
+        if packed is not None:  # megabytes to encode and join: off the loop
+            small = await self._run(self._compressed_page, stored, base_url, packed)
             delivery = "compressed"
             del packed
         if not small or utf8_size(small) > limit:
@@ -194,13 +194,19 @@ class PageDelivery:
         room = self.room_for(*echoed)
         if utf8_size(small) > room:
             self._metrics.pages.labels(delivery="no_room").inc()
-            raise no_room(stored, sum(echoed), room, utf8_size(small), base_url)
+            refusal = no_room(stored, sum(echoed), room, utf8_size(small), base_url)
+            log.warning("%s", refusal.message)
+            raise refusal
         self._metrics.pages.labels(delivery=delivery).inc()
         log.info(
             "page of %d bytes over the inline limit %d: stored as %s, sent %s (%d bytes)",
             size, limit, stored.uri, delivery, len(small),
         )  # fmt: skip
         return small
+
+    def _compressed_page(self, stored: StoredPage, base_url: str, packed: bytes) -> str:
+        """The small page carrying the gzip'd page as base64. Runs in a thread."""
+        return self.template.render(stored, base_url, base64.b64encode(packed).decode("ascii"))
 
     # -- our own wire: inline or a typed reference ----------------------------------------
 
@@ -409,8 +415,8 @@ def no_room(stored: StoredPage, echoed: int, room: int, small: int, base_url: st
     return RequestFailed(
         ErrorKind.TOO_LARGE,
         one_line(
-            f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the echoed source "
-            f"and arguments take {echoed} bytes, leaving {room}, and even the {small}-byte "
+            f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the fields it echoes "
+            f"(source, arguments) take {echoed} bytes, leaving {room}, and even the {small}-byte "
             f"reference page does not fit. The {stored.size}-byte page was stored: "
             f"{stored.http_url(base_url)}"
         ),
