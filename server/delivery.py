@@ -265,6 +265,7 @@ class PageDelivery:
                     chunk = await self._run(next, chunks, None)
                 except StoreUnavailable as error:
                     self._note(str(error))
+                    log.warning("reading a stored page stopped part-way: %s", error)
                     raise RequestFailed(ErrorKind.UNAVAILABLE, one_line(str(error))) from None
                 if chunk is None:
                     return
