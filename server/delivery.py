@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -259,10 +259,17 @@ class PageDelivery:
         return reference, self._aiter(chunks)
 
     async def _aiter(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """The chunks, each read in the store's thread pool; closed at the end (connection freed).
+
+        A reader that leaves early (cancelled, client gone) may leave a read running in a
+        thread: the iterator is then closed in that thread once the read returns.
+        """
+        reading: Future[bytes | None] | None = None
         try:
             while True:
+                reading = self._executor.submit(next, chunks, None)
                 try:
-                    chunk = await self._run(next, chunks, None)
+                    chunk = await asyncio.wrap_future(reading)
                 except StoreUnavailable as error:
                     self._note(str(error))
                     log.warning("reading a stored page stopped part-way: %s", error)
@@ -271,8 +278,13 @@ class PageDelivery:
                     return
                 yield chunk
         finally:
-            with contextlib.suppress(ValueError):  # still running in a thread if we were cancelled
-                await self._run(chunks.close)
+            if reading is not None and not reading.done():
+                reading.add_done_callback(lambda _: chunks.close())
+            else:
+                try:
+                    self._executor.submit(chunks.close)
+                except RuntimeError:  # the pool is shut down (server stopping): close here
+                    chunks.close()
 
     def key(self, page_id: str) -> str:
         return f"{self.config.store_prefix}{page_id}.html"

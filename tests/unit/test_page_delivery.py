@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 
 import pytest
 from minio.error import S3Error
@@ -144,3 +145,60 @@ def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, ca
     assert "NotImplemented" in retention and "operator's job" in retention
     assert "visualizations/" in retention and "9 days" in retention
     assert "operator's job" in caplog.text
+
+
+class SlowStore(FolderStore):
+    """A store whose second read blocks until released, and which notes when it is closed."""
+
+    def __init__(self, folder) -> None:
+        super().__init__(folder)
+        self.release = threading.Event()
+        self.closed = threading.Event()
+
+    def read(self, key):
+        def chunks():
+            try:
+                yield b"first"
+                self.release.wait(10)
+                yield b"second"
+            finally:
+                self.closed.set()
+
+        return chunks()
+
+
+def test_a_fetch_left_mid_read_closes_the_stored_page_once_the_read_returns(tmp_path):
+    store = SlowStore(tmp_path)
+    deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
+
+    async def leave_early() -> None:
+        page = await deliver.for_typed("z" * 100, 10)
+        _, chunks = await deliver.open(page.id, via="http")
+        assert await anext(chunks) == b"first"
+        waiting = asyncio.ensure_future(anext(chunks))
+        await asyncio.sleep(0.1)  # the second read is running in a thread
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not store.closed.is_set()  # still reading: it cannot be closed yet
+        store.release.set()
+        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
+
+    asyncio.run(leave_early())
+    assert store.closed.is_set()
+
+
+def test_a_fetch_read_to_the_end_closes_the_stored_page(tmp_path):
+    store = SlowStore(tmp_path)
+    store.release.set()
+    deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
+
+    async def read_all() -> list[bytes]:
+        page = await deliver.for_typed("z" * 100, 10)
+        _, chunks = await deliver.open(page.id, via="http")
+        got = [chunk async for chunk in chunks]
+        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
+        return got
+
+    assert asyncio.run(read_all()) == [b"first", b"second"]
+    assert store.closed.is_set()
