@@ -4,14 +4,17 @@ KFP's API server carries the page in one gRPC message capped at 4,194,304 bytes,
 together with the echoed `source` and `arguments`. A page at or under the inline
 limit (by default exactly what keeps that whole reply under the cap, computed
 from the request's own fields) is sent as it is. A larger page is stored
-(`server.store`, content-addressed) and the reply is a small page that always
-fits the cap:
+(`server.store`, content-addressed) and the reply is a small page that fits
+the cap:
 - when the page, gzip'd and base64'd, fits, the small page carries it and
   unpacks it in the browser (DecompressionStream), showing it in place inside
   KFP's `<iframe sandbox="allow-scripts" srcdoc>`;
 - otherwise it shows what was stored and how to open it (this server's
   `GET /visualizations/<id>` and a presigned URL).
 Either way it names the stored page in a JSON `<script id="kfp-viz-reference">`.
+When the echoed fields leave no room even for that, the page is still stored
+and the request is refused (413 / RESOURCE_EXHAUSTED) with a message naming
+the sizes and the stored page, rather than sending a reply KFP would fail.
 
 Memory: the page exists once, as the render's str. Hashing, compressing and
 uploading read it in slices, encoded one at a time; the upload holds at most a
