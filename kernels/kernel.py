@@ -11,7 +11,9 @@ than loopback TCP. Every message is signed with a key only this server knows.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -23,6 +25,7 @@ from typing import Any
 import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import write_connection_file
+from jupyter_client.session import json_unpacker
 
 from .errors import KernelDied, KernelStartError
 from .launcher import KernelLauncher, KernelProcess
@@ -242,7 +245,7 @@ class Kernel:
         # (after an interrupt) does not wait for a message that was consumed before.
         async def iopub() -> None:
             while self._idle_seen != msg_id:
-                msg = await client.iopub_channel.get_msg()
+                msg = await _receive_iopub(client)
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 if msg["msg_type"] != "status":
@@ -272,3 +275,53 @@ class Kernel:
         if self.exited.done() or work.cancelled():
             raise KernelDied(f"The kernel running this visualization {self.describe_exit()}")
         raise TimeoutError
+
+
+async def _receive_iopub(client: AsyncKernelClient) -> dict[str, Any]:
+    """The next IOPub message, decoded holding at most two copies of its content at a time.
+
+    jupyter_client's `get_msg` keeps the received bytes while it decodes them to text
+    and parses the text: three copies of a 100 MB output at once. Here the session
+    still checks the signature (content left packed), then the bytes are dropped as
+    soon as they are decoded, before the text is parsed.
+    """
+    session = client.session
+    frames = await client.iopub_channel.socket.recv_multipart()
+    _, parts = session.feed_identities(frames)
+    message = session.deserialize(parts, content=False)
+    if session.auth is not None:
+        session._add_digest(parts[0])  # the replay check deserialize does when it unpacks
+    del frames, parts
+    # The future that delivered the frames keeps them until the task step that woke us ends
+    # (it is an argument of the wake-up call): let that step end before decoding.
+    await asyncio.sleep(0)
+    if session.unpack is not json_unpacker:  # a packer of the user's choice: its own rules
+        message["content"] = session.unpack(message["content"])
+        return message
+    text = _decode(message.pop("content"))  # the only reference to the bytes goes with them
+    message["content"] = json.loads(text)
+    return message
+
+
+DECODE_SLICE = 2**20
+
+
+def _decode(packed: bytes) -> str:
+    """UTF-8 (bad bytes replaced, as json_unpacker does) without a transient third copy.
+
+    CPython decodes non-ASCII UTF-8 through a buffer as large as the result, so a
+    whole-frame decode briefly holds the bytes and two texts; decoding in slices and
+    joining holds the bytes (or the slices) and one text.
+    """
+    if packed.isascii():
+        return packed.decode("ascii")
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    view = memoryview(packed)
+    texts = [
+        decoder.decode(view[start : start + DECODE_SLICE])
+        for start in range(0, len(view), DECODE_SLICE)
+    ]
+    texts.append(decoder.decode(b"", final=True))
+    view.release()
+    del view, packed  # the caller passed its only reference: the bytes are freed here
+    return "".join(texts)

@@ -40,8 +40,18 @@ class PageTemplate:
         return cls(text)
 
     def render(self, outputs: Iterable[Output], title: str) -> str:
-        body = "\n".join(_output_html(output) for output in outputs)
-        return "".join((self._head, html.escape(title), self._middle, body, self._tail))
+        """The page, built by one join over parts that reference the outputs' own strings.
+
+        A 100 MB output is copied once, into the page: no per-output or body string
+        is built first, which would be a third copy at the peak.
+        """
+        parts = [self._head, html.escape(title), self._middle]
+        for index, output in enumerate(outputs):
+            if index:
+                parts.append("\n")
+            parts.extend(_output_parts(output))
+        parts.append(self._tail)
+        return "".join(parts)
 
 
 def _split_once(text: str, mark: str) -> tuple[str, str]:
@@ -51,37 +61,39 @@ def _split_once(text: str, mark: str) -> tuple[str, str]:
     return before, after
 
 
-def _output_html(output: Output) -> str:
+def _output_parts(output: Output) -> tuple[str, ...]:
     kind = output["output_type"]
     if kind == "stream":
         text = html.escape(output["text"], quote=False)
-        return f'<div class="output stream-{output["name"]}"><pre>{text}</pre></div>'
+        return f'<div class="output stream-{output["name"]}"><pre>', text, "</pre></div>"
     if kind == "error":
         traceback = ansi_to_html("\n".join(output["traceback"]))
-        return f'<div class="output error"><pre>{traceback}</pre></div>'
-    return f'<div class="output">{_mime_html(output.get("data", {}))}</div>'
+        return '<div class="output error"><pre>', traceback, "</pre></div>"
+    return ('<div class="output">', *_mime_parts(output.get("data", {})), "</div>")
 
 
-def _mime_html(data: dict) -> str:
-    """The richest representation of a MIME bundle, as HTML."""
+def _mime_parts(data: dict) -> tuple[str, ...]:
+    """The richest representation of a MIME bundle, as HTML (pieces, joined by the caller)."""
     if "application/javascript" in data:
-        return f"<script>{data['application/javascript']}</script>"
+        return "<script>", _text(data["application/javascript"]), "</script>"
     if "text/html" in data:
-        return _text(data["text/html"])
+        return (_text(data["text/html"]),)
     if "image/svg+xml" in data:
-        return _text(data["image/svg+xml"])
+        return (_text(data["image/svg+xml"]),)
     for mime in ("image/png", "image/jpeg", "image/gif"):
         if mime in data:
-            encoded = _text(data[mime]).replace("\n", "")
-            return f'<img src="data:{mime};base64,{encoded}" alt="">'
+            encoded = _text(data[mime])
+            if "\n" in encoded:
+                encoded = encoded.replace("\n", "")
+            return f'<img src="data:{mime};base64,', encoded, '" alt="">'
     for mime in ("text/latex", "text/markdown"):
         if mime in data:
-            return f"<pre>{html.escape(_text(data[mime]), quote=False)}</pre>"
+            return "<pre>", html.escape(_text(data[mime]), quote=False), "</pre>"
     if "application/json" in data:
-        return f"<pre>{html.escape(json.dumps(data['application/json'], indent=2))}</pre>"
+        return "<pre>", html.escape(json.dumps(data["application/json"], indent=2)), "</pre>"
     if "text/plain" in data:
-        return f"<pre>{ansi_to_html(_text(data['text/plain']))}</pre>"
-    return ""
+        return "<pre>", ansi_to_html(_text(data["text/plain"])), "</pre>"
+    return ()
 
 
 def _text(value: str | list[str]) -> str:

@@ -4,14 +4,17 @@ KFP's API server carries the page in one gRPC message capped at 4,194,304 bytes,
 together with the echoed `source` and `arguments`. A page at or under the inline
 limit (by default exactly what keeps that whole reply under the cap, computed
 from the request's own fields) is sent as it is. A larger page is stored
-(`server.store`, content-addressed) and the reply is a small page that always
-fits the cap:
+(`server.store`, content-addressed) and the reply is a small page that fits
+the cap:
 - when the page, gzip'd and base64'd, fits, the small page carries it and
   unpacks it in the browser (DecompressionStream), showing it in place inside
   KFP's `<iframe sandbox="allow-scripts" srcdoc>`;
 - otherwise it shows what was stored and how to open it (this server's
   `GET /visualizations/<id>` and a presigned URL).
 Either way it names the stored page in a JSON `<script id="kfp-viz-reference">`.
+When the echoed fields leave no room even for that, the page is still stored
+and the request is refused (413 / RESOURCE_EXHAUSTED) with a message naming
+the sizes and the stored page, rather than sending a reply KFP would fail.
 
 Memory: the page exists once, as the render's str. Hashing, compressing and
 uploading read it in slices, encoded one at a time; the upload holds at most a
@@ -30,8 +33,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +43,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .config import Config
 from .errors import ErrorKind, RequestFailed
-from .page_bytes import encoded_chunks, gzip_within, kfp_inline_limit, sha256_hex, utf8_size
+from .page_bytes import (
+    KFP_REPLY_CAP,
+    encoded_chunks,
+    gzip_within,
+    kfp_inline_limit,
+    sha256_hex,
+    utf8_size,
+)
 from .store import (
     CONTENT_TYPE,
     FolderStore,
@@ -132,13 +142,36 @@ class PageDelivery:
     # -- KFP's wire: a page that always fits ---------------------------------------------
 
     def limit_for(self, *echoed_lengths: int) -> int:
-        """The inline limit for a reply that echoes strings of these UTF-8 lengths."""
-        if self.config.inline_limit is not None:
-            return self.config.inline_limit
-        return kfp_inline_limit(*echoed_lengths)
+        """The inline limit for a reply that echoes strings of these UTF-8 lengths.
 
-    async def for_kfp(self, page: str, limit: int, base_url: str) -> str:
-        """What goes into KFP's `html`: the page itself, or the small page standing in for it."""
+        An explicit `--inline-limit` under the 4 MiB cap only lowers the computed
+        limit; one over it declares an API server rebuilt with a larger cap, and
+        replaces the computation.
+        """
+        computed = kfp_inline_limit(*echoed_lengths)
+        explicit = self.config.inline_limit
+        if explicit is None:
+            return computed
+        if explicit > kfp_inline_limit():
+            return explicit
+        return min(explicit, computed)
+
+    def room_for(self, *echoed_lengths: int) -> int:
+        """The largest `html` KFP's reply can carry beside strings of these UTF-8 lengths.
+
+        The cap less the echoed fields, whatever a smaller `--inline-limit` says: a
+        small page over that limit but within the cap is fine.
+        """
+        return max(kfp_inline_limit(*echoed_lengths), self.limit_for(*echoed_lengths))
+
+    async def for_kfp(self, page: str, echoed: Sequence[int], base_url: str) -> str:
+        """What goes into KFP's `html`: the page itself, or the small page standing in for it.
+
+        `echoed` are the UTF-8 sizes of the fields KFP's reply echoes beside `html`.
+        Raises RequestFailed (TOO_LARGE) when they leave no room even for the small
+        reference page; the page is stored first and the message names it.
+        """
+        limit = self.limit_for(*echoed)
         size = await self._size_over(page, limit)
         if size is None:
             self._metrics.pages.labels(delivery="inline").inc()
@@ -155,23 +188,28 @@ class PageDelivery:
             raise
         packed = await packing
         small, delivery = "", "reference"
-        if packed is not None:
-            small = self.template.render(stored, base_url, base64.b64encode(packed).decode())
+        if packed is not None:  # megabytes to encode and join: off the loop
+            small = await self._run(self._compressed_page, stored, base_url, packed)
             delivery = "compressed"
+            del packed
         if not small or utf8_size(small) > limit:
             small, delivery = self.template.render(stored, base_url), "reference"
-        if utf8_size(small) > limit:
-            log.warning(
-                "the echoed source and arguments leave only %d bytes of KFP's 4 MiB reply; even "
-                "the %d-byte reference page does not fit, so the API server may refuse the reply",
-                limit, utf8_size(small),
-            )  # fmt: skip
+        room = self.room_for(*echoed)
+        if utf8_size(small) > room:
+            self._metrics.pages.labels(delivery="no_room").inc()
+            refusal = no_room(stored, sum(echoed), room, utf8_size(small), base_url)
+            log.warning("%s", refusal.message)
+            raise refusal
         self._metrics.pages.labels(delivery=delivery).inc()
         log.info(
             "page of %d bytes over the inline limit %d: stored as %s, sent %s (%d bytes)",
             size, limit, stored.uri, delivery, len(small),
         )  # fmt: skip
         return small
+
+    def _compressed_page(self, stored: StoredPage, base_url: str, packed: bytes) -> str:
+        """The small page carrying the gzip'd page as base64. Runs in a thread."""
+        return self.template.render(stored, base_url, base64.b64encode(packed).decode("ascii"))
 
     # -- our own wire: inline or a typed reference ----------------------------------------
 
@@ -224,19 +262,32 @@ class PageDelivery:
         return reference, self._aiter(chunks)
 
     async def _aiter(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """The chunks, each read in the store's thread pool; closed at the end (connection freed).
+
+        A reader that leaves early (cancelled, client gone) may leave a read running in a
+        thread: the iterator is then closed in that thread once the read returns.
+        """
+        reading: Future[bytes | None] | None = None
         try:
             while True:
+                reading = self._executor.submit(next, chunks, None)
                 try:
-                    chunk = await self._run(next, chunks, None)
+                    chunk = await asyncio.wrap_future(reading)
                 except StoreUnavailable as error:
                     self._note(str(error))
+                    log.warning("reading a stored page stopped part-way: %s", error)
                     raise RequestFailed(ErrorKind.UNAVAILABLE, one_line(str(error))) from None
                 if chunk is None:
                     return
                 yield chunk
         finally:
-            with contextlib.suppress(ValueError):  # still running in a thread if we were cancelled
-                await self._run(chunks.close)
+            if reading is not None and not reading.done():
+                reading.add_done_callback(lambda _: chunks.close())
+            else:
+                try:
+                    self._executor.submit(chunks.close)
+                except RuntimeError:  # the pool is shut down (server stopping): close here
+                    chunks.close()
 
     def key(self, page_id: str) -> str:
         return f"{self.config.store_prefix}{page_id}.html"
@@ -370,6 +421,24 @@ class PageDelivery:
         return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
 
+def no_room(stored: StoredPage, echoed: int, room: int, small: int, base_url: str) -> RequestFailed:
+    """The refusal when KFP's reply has no room left even for the small reference page.
+
+    Sending it anyway would make the API server fail with "received message larger
+    than max"; a 413 / RESOURCE_EXHAUSTED names the cause, and the stored page, which
+    stays where it is (nothing rendered is lost).
+    """
+    return RequestFailed(
+        ErrorKind.TOO_LARGE,
+        one_line(
+            f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the fields it echoes "
+            f"(source, arguments) take {echoed} bytes, leaving {room}, and even the {small}-byte "
+            f"reference page does not fit. The {stored.size}-byte page was stored: "
+            f"{stored.http_url(base_url)}"
+        ),
+    )
+
+
 def one_line(text: str, limit: int = 400) -> str:
     """A message fit for an HTTP reason phrase: one line of printable ASCII, not too long."""
     text = text.encode("ascii", "backslashreplace").decode("ascii")
@@ -382,7 +451,8 @@ class _DeliveryMetrics:
         self.pages = Counter(
             "kfp_viz_pages",
             "Rendered pages by delivery: inline, compressed (stored, sent gzip'd in a small "
-            "page), reference (stored, sent as a link page), failed (store unavailable).",
+            "page), reference (stored, sent as a link page), failed (store unavailable), "
+            "no_room (stored, refused: the echoed fields leave no room in KFP's reply).",
             ["delivery"],
             registry=registry,
         )

@@ -66,8 +66,8 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
         if delivery is None:
             return page
         echoed = (visualization.source, visualization.arguments, error)
-        limit = delivery.limit_for(*(utf8_size(text) for text in echoed))
-        return await delivery.for_kfp(page, limit, grpc_base_url(self._service))
+        sizes = [utf8_size(text) for text in echoed]
+        return await delivery.for_kfp(page, sizes, grpc_base_url(self._service))
 
 
 def type_name(value: int) -> str:

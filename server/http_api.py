@@ -103,8 +103,8 @@ class VisualizationHandler(tornado.web.RequestHandler):
         if delivery is None:
             return page
         fields = self.request.body_arguments
-        limit = delivery.limit_for(*(len(fields.get(name, [b""])[0]) for name in ECHOED))
-        return await delivery.for_kfp(page, limit, base_url(self.request, self._service.config))
+        echoed = [len(fields.get(name, [b""])[0]) for name in ECHOED]
+        return await delivery.for_kfp(page, echoed, base_url(self.request, self._service.config))
 
     def on_connection_close(self) -> None:
         self._client_gone = True

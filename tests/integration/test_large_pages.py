@@ -9,6 +9,7 @@ reference page whose links work. gRPC clients fetch stored pages in chunks and v
 from __future__ import annotations
 
 import hashlib
+import html
 
 import grpc
 import pytest
@@ -201,6 +202,54 @@ def test_client_helper_returns_whole_pages_inline_or_stored(server):
     assert "x" * 10 in small and "kfp-viz-reference" not in small
     big = create_page(server.channel, "custom", sized(6_000_000), SIZED)
     assert big.count("x") >= 6_000_000 and big.startswith("<!DOCTYPE html>")
+
+
+# A `source` that fills KFP's reply but for about 2 KB, less than even the reference page needs.
+NO_ROOM_SOURCE = "a" * (KFP_REPLY_CAP - REPLY_MARGIN - 2000)
+
+
+def assert_no_room_names_the_stored_page(server, message: str, echoed: int) -> str:
+    """The refusal's sizes and link are right, and the page it names is stored, whole."""
+    room = kfp_inline_limit(len(NO_ROOM_SOURCE), echoed - len(NO_ROOM_SOURCE))
+    assert message.startswith("No room for this page in KFP's 4194304-byte reply: ")
+    assert f"take {echoed} bytes, leaving {room}, and even the " in message
+    small = int(message.split("even the ")[1].split("-byte")[0])
+    assert small > room
+    url = message.rsplit(" ", 1)[1]  # gRPC names this host, HTTP the Host asked
+    assert url.endswith(f":{server.url.rsplit(':', 1)[1]}/visualizations/" + url[-64:])
+    stored = requests.get(f"{server.url}/visualizations/{url[-64:]}", timeout=60)
+    assert stored.status_code == 200
+    assert hashlib.sha256(stored.content).hexdigest() == url[-64:]
+    assert f"The {len(stored.content)}-byte page was stored: " in message
+    return stored.text
+
+
+def test_no_room_left_by_the_echoed_fields_is_refused_on_http_and_the_page_kept(server):
+    """Sending the reference page anyway would make KFP's API server fail the whole reply."""
+    reply = server.post(type="test", source=NO_ROOM_SOURCE, arguments="{}", timeout=120)
+    assert reply.status_code == 413
+    assert reply.headers["Content-Type"] == "text/html; charset=UTF-8"
+    shown = html.escape(reply.reason)  # Tornado's stock error page, as for every refusal
+    assert reply.text == f"<html><title>413: {shown}</title><body>413: {shown}</body></html>"
+    page = assert_no_room_names_the_stored_page(server, reply.reason, len(NO_ROOM_SOURCE) + 2)
+    assert NO_ROOM_SOURCE in page and 'class="kfp-viz-test"' in page
+    assert 'kfp_viz_pages_total{delivery="no_room"}' in server.metrics()
+
+
+def test_no_room_left_by_the_echoed_fields_is_refused_on_kfps_grpc(server):
+    arguments = custom_code(
+        "from IPython.display import HTML, display", "display(HTML('q' * 9000))"
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        server.create_visualization(Visualization.CUSTOM, NO_ROOM_SOURCE, arguments, timeout=120)
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    message = caught.value.details()
+    page = assert_no_room_names_the_stored_page(
+        server, message, len(NO_ROOM_SOURCE) + len(arguments)
+    )
+    assert "q" * 9000 in page
+    fetched = fetch_page(server.channel, message.rsplit("/", 1)[1])  # and over our own gRPC
+    assert fetched.html == page
 
 
 @pytest.mark.parametrize("page_id", ["nope", "A" * 64, "..%2F..%2Fetc%2Fpasswd", "0" * 63 + "g"])

@@ -22,6 +22,7 @@ from stored_pages import reference_of
 from support import custom_code, wait_until
 
 from kfp_viz.pages import fetch_page
+from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN
 from server.pb.visualization_pb2 import Visualization
 
 FLAGS = ("--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels")
@@ -184,3 +185,25 @@ def test_an_explicit_inline_limit_is_honoured(start_server, tmp_path):
     assert "kfp-viz-reference" not in small.text
     large = server.post(type="custom", source="20000", arguments=SAME)
     assert reference_of(large.text)["size"] > 20_000 and len(large.content) <= 10 * 1024
+
+
+def test_an_explicit_limit_under_the_cap_never_overrides_the_cap(start_server, tmp_path):
+    """Only the cap (less the echoed fields) bounds the reply; `--inline-limit` only lowers it."""
+    server = start_server(*FLAGS, "--inline-limit", "2Ki", env={"STORE_FOLDER": str(tmp_path)})
+    # The reference page is over 2 KiB but well within the cap: sent.
+    over = server.post(type="custom", source="20000", arguments=BIG)
+    assert over.status_code == 200, over.reason
+    assert reference_of(over.text)["delivery"] == "reference" and len(over.content) > 2048
+
+    # A page under 2 KiB, but `arguments` leave it only about 1 KB of the cap: not sent inline
+    # (KFP would fail the reply), stored, and refused since not even the reference page fits.
+    filler = "#" + "p" * (KFP_REPLY_CAP - REPLY_MARGIN - 1000)
+    arguments = custom_code(
+        filler, "from IPython.display import HTML, display", "display(HTML('y' * 300))"
+    )
+    refused = server.post(type="custom", source="300", arguments=arguments, timeout=120)
+    assert refused.status_code == 413
+    assert refused.reason.startswith("No room for this page in KFP's 4194304-byte reply")
+    page_id = refused.reason[-64:]
+    stored = (tmp_path / "visualizations" / f"{page_id}.html").read_text()
+    assert len(stored.encode()) < 2048 and "y" * 300 in stored

@@ -101,3 +101,19 @@ def test_ansi_codes():
     )
     assert ansi_to_html("\x1b[2Kgone") == "gone"
     assert ansi_to_html("\x1b[91mx\x1b[39my") == '<span class="ansi-red ansi-bright">x</span>y'
+
+
+def test_a_large_output_is_copied_once_into_the_page():
+    import tracemalloc
+
+    big = "<pre>" + "x" * 20_000_000 + "</pre>"
+    outputs = [{"output_type": "display_data", "data": {"text/html": big}}]
+    template = PageTemplate.default()
+    tracemalloc.start()
+    try:
+        page = template.render(outputs, title="t")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert big in page
+    assert peak < 1.2 * len(big), f"{peak / len(big):.2f} copies besides the output"

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 
 import pytest
 from minio.error import S3Error
@@ -14,6 +15,7 @@ from minio.error import S3Error
 from server.config import load_config
 from server.delivery import PageDelivery
 from server.errors import ErrorKind, RequestFailed
+from server.page_bytes import KFP_REPLY_CAP, kfp_inline_limit
 from server.store import FolderStore, S3Store, StoreUnavailable
 from server.stored_page import StoredPage
 
@@ -29,19 +31,20 @@ def reference(page: str) -> dict:
 
 def test_pages_at_or_under_the_limit_go_inline(tmp_path):
     page = "<p>" + "é" * 100 + "</p>"
-    sent = asyncio.run(delivery(tmp_path).for_kfp(page, len(page.encode()), "http://viz"))
+    deliver = delivery(tmp_path, "--inline-limit", str(len(page.encode())))
+    sent = asyncio.run(deliver.for_kfp(page, (), "http://viz"))
     assert sent is page and not any(tmp_path.iterdir())
 
 
 def test_compressible_pages_travel_compressed_incompressible_ones_as_references(tmp_path):
-    deliver = delivery(tmp_path)
+    deliver = delivery(tmp_path, "--inline-limit", "100000")
     table = "<tr><td>1</td></tr>" * 50_000
     noise = os.urandom(300_000).hex()
 
     async def both() -> tuple[str, str]:
         return (
-            await deliver.for_kfp(table, 100_000, "http://viz"),
-            await deliver.for_kfp(noise, 100_000, "http://viz"),
+            await deliver.for_kfp(table, (), "http://viz"),
+            await deliver.for_kfp(noise, (), "http://viz"),
         )
 
     small_table, small_noise = asyncio.run(both())
@@ -74,10 +77,10 @@ class DownStore(FolderStore):
 
 
 def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
-    deliver = delivery(tmp_path, store=DownStore(tmp_path))
-    assert asyncio.run(deliver.for_kfp("small", 100, "http://viz")) == "small"
+    deliver = delivery(tmp_path, "--inline-limit", "100", store=DownStore(tmp_path))
+    assert asyncio.run(deliver.for_kfp("small", (), "http://viz")) == "small"
     with pytest.raises(RequestFailed) as caught:
-        asyncio.run(deliver.for_kfp("y" * 1000, 100, "http://viz"))
+        asyncio.run(deliver.for_kfp("y" * 1000, (), "http://viz"))
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert "http://minio:9000/mlpipeline" in caught.value.message
     assert "connection refused" in caught.value.message
@@ -86,7 +89,36 @@ def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
 
 def test_an_explicit_inline_limit_replaces_the_computed_one(tmp_path):
     assert delivery(tmp_path, "--inline-limit", "16Mi").limit_for(4_000_000) == 16 * 2**20
+    assert delivery(tmp_path, "--inline-limit", "16Mi").room_for(4_000_000) == 16 * 2**20
     assert delivery(tmp_path).limit_for(4_000_000) < 200_000
+
+
+def test_an_explicit_limit_under_the_cap_only_lowers_it(tmp_path):
+    lowered = delivery(tmp_path, "--inline-limit", "1000")
+    assert lowered.limit_for(10) == 1000
+    assert lowered.room_for(10) == kfp_inline_limit(10)  # the small page may use the cap
+    assert lowered.limit_for(KFP_REPLY_CAP - 600) == kfp_inline_limit(KFP_REPLY_CAP - 600) < 1000
+
+
+def test_a_small_limit_still_sends_a_reference_page_over_it_but_within_the_cap(tmp_path):
+    deliver = delivery(tmp_path, "--inline-limit", "100")
+    sent = asyncio.run(deliver.for_kfp(os.urandom(5000).hex(), (10, 2), "http://viz"))
+    assert reference(sent)["delivery"] == "reference" and len(sent) > 100
+
+
+def test_no_room_for_even_the_reference_page_is_refused_and_the_page_kept(tmp_path):
+    deliver = delivery(tmp_path)
+    echoed = (KFP_REPLY_CAP - 2500, 2)  # leaves about 1.4 KB, under the reference page
+    page = "<p>" + "z" * 10_000 + "</p>"
+    with pytest.raises(RequestFailed) as caught:
+        asyncio.run(deliver.for_kfp(page, echoed, "http://viz"))
+    digest = hashlib.sha256(page.encode()).hexdigest()
+    assert caught.value.kind is ErrorKind.TOO_LARGE
+    message = caught.value.message
+    assert message.startswith("No room for this page in KFP's 4194304-byte reply")
+    assert f"take {sum(echoed)} bytes, leaving {kfp_inline_limit(*echoed)}" in message
+    assert message.endswith(f"The 10007-byte page was stored: http://viz/visualizations/{digest}")
+    assert (tmp_path / "visualizations" / f"{digest}.html").read_text() == page
 
 
 class NoLifecycleClient:
@@ -113,3 +145,60 @@ def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, ca
     assert "NotImplemented" in retention and "operator's job" in retention
     assert "visualizations/" in retention and "9 days" in retention
     assert "operator's job" in caplog.text
+
+
+class SlowStore(FolderStore):
+    """A store whose second read blocks until released, and which notes when it is closed."""
+
+    def __init__(self, folder) -> None:
+        super().__init__(folder)
+        self.release = threading.Event()
+        self.closed = threading.Event()
+
+    def read(self, key):
+        def chunks():
+            try:
+                yield b"first"
+                self.release.wait(10)
+                yield b"second"
+            finally:
+                self.closed.set()
+
+        return chunks()
+
+
+def test_a_fetch_left_mid_read_closes_the_stored_page_once_the_read_returns(tmp_path):
+    store = SlowStore(tmp_path)
+    deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
+
+    async def leave_early() -> None:
+        page = await deliver.for_typed("z" * 100, 10)
+        _, chunks = await deliver.open(page.id, via="http")
+        assert await anext(chunks) == b"first"
+        waiting = asyncio.ensure_future(anext(chunks))
+        await asyncio.sleep(0.1)  # the second read is running in a thread
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not store.closed.is_set()  # still reading: it cannot be closed yet
+        store.release.set()
+        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
+
+    asyncio.run(leave_early())
+    assert store.closed.is_set()
+
+
+def test_a_fetch_read_to_the_end_closes_the_stored_page(tmp_path):
+    store = SlowStore(tmp_path)
+    store.release.set()
+    deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
+
+    async def read_all() -> list[bytes]:
+        page = await deliver.for_typed("z" * 100, 10)
+        _, chunks = await deliver.open(page.id, via="http")
+        got = [chunk async for chunk in chunks]
+        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
+        return got
+
+    assert asyncio.run(read_all()) == [b"first", b"second"]
+    assert store.closed.is_set()
