@@ -237,7 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Logging detail: DEBUG, INFO, WARNING or ERROR.", "INFO"),
     Setting("inline_limit", "--inline-limit", "INLINE_LIMIT", parse_inline_limit, None,
             "Largest page sent inline; larger pages are stored and referenced. `auto` keeps "
-            "KFP's whole gRPC reply (page + echoed source and arguments) under 4 MiB.", "auto"),
+            "KFP's whole gRPC reply (page + echoed source and arguments) under 4 MiB; a value "
+            "under 4 MiB only lowers that, one over it replaces it (an API server with a "
+            "raised cap).", "auto"),
     Setting("store_host", "--object-store-host", "OBJECTSTORECONFIG_HOST", str, "",
             "S3 / MinIO host for pages past the inline limit; empty = the local folder "
             "--store-folder.", "none"),
