@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import zlib
 
 import grpc
 import pytest
@@ -147,8 +148,23 @@ def test_publish_refuses_bad_events_with_reasons(bus_server):
     assert "node_id is required" in caught.value.details()
 
 
+def run_with_a_foreign_partition(partitions: int = 3) -> tuple[str, int]:
+    """A run id and a partition it was never on, under any partition count up to `partitions`.
+
+    The bus places a run by crc32 of its id, and a cursor on a partition the run had
+    under a smaller count is accepted (partitions are only ever added); for most ids,
+    some partition is none of those.
+    """
+    while True:
+        run = new_run()
+        homes = {zlib.crc32(run.encode()) % n for n in range(1, partitions + 1)}
+        foreign = set(range(partitions)) - homes
+        if foreign:
+            return run, min(foreign)
+
+
 def test_server_sent_events_resume_by_last_event_id_and_end(bus_server):
-    run = new_run()
+    run, foreign = run_with_a_foreign_partition()
     post(bus_server, run, *[{"node_id": "s", "kind": "log", "message": f"m{i}"} for i in range(3)])
     post(bus_server, run, {"kind": "status", "status": "Failed", "message": "boom"})
     stream = sse(bus_server, run)
@@ -162,8 +178,7 @@ def test_server_sent_events_resume_by_last_event_id_and_end(bus_server):
     assert [d["message"] for k, _, d in by_query if k == "progress"] == ["boom"]
     bad = requests.get(f"{bus_server.url}/progress/{run}/events?resume_after=x", timeout=10)
     assert bad.status_code == 400 and "PARTITION:OFFSET" in bad.json()["error"]
-    partition = int(ids[0].split(":")[0])
-    wrong = pb.Cursor(partition=(partition + 1) % 3, offset=0)
+    wrong = pb.Cursor(partition=foreign, offset=0)
     mixed_up = Watch(bus_server.grpc_target, run, resume_after=wrong)
     assert mixed_up.ended.wait(10)
     assert mixed_up.error.code() == grpc.StatusCode.INVALID_ARGUMENT
