@@ -71,7 +71,11 @@ def running(pid: int) -> bool:
 class RunningServer:
     """A server process under test and clients for it."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, public: bool = False
+    ) -> None:
+        """`public`: the server's --public-url is its own HTTP address, as a browser on this
+        machine reaches it (live progress views and stored-page links then point back here)."""
         self.http_port = free_port()
         self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -79,7 +83,8 @@ class RunningServer:
         self.log_path = log_path
         command = [
             sys.executable, "-m", "server", "--host", "127.0.0.1",
-            "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port), *args,
+            "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
+            *(["--public-url", self.url] if public else []), *args,
         ]  # fmt: skip
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(

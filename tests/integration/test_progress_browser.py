@@ -11,20 +11,15 @@ from __future__ import annotations
 import pytest
 from browser import show_in_kfp_iframe
 from progress_support import new_run
-from support import RunningServer, free_port
+from support import RunningServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def page_server(tmp_path_factory):
-    port = free_port()
-    server = RunningServer(
-        ["--pool-size", "1", "--http-port", str(port),
-         "--public-url", f"http://127.0.0.1:{port}"],
-        {}, tmp_path_factory.mktemp("page") / "server.log",
-    )  # fmt: skip
-    server.http_port, server.url = port, f"http://127.0.0.1:{port}"  # the later flag wins
+    log = tmp_path_factory.mktemp("page") / "server.log"
+    server = RunningServer(["--pool-size", "1"], {}, log, public=True)
     server.wait_ready()
     yield server
     assert server.stop() == 0, server.log()

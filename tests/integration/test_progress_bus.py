@@ -13,7 +13,7 @@ import grpc
 import pytest
 import requests
 from progress_support import Watch, new_run
-from support import ROOT, free_port
+from support import ROOT
 
 from server.pb import kfpviz_progress_pb2 as pb
 from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
@@ -26,13 +26,10 @@ def bus_server(tmp_path_factory):
     """One server on the in-process bus whose public URL is its own HTTP address."""
     from support import RunningServer
 
-    port = free_port()
+    log = tmp_path_factory.mktemp("bus") / "server.log"
     server = RunningServer(
-        ["--pool-size", "1", "--progress-heartbeat", "0.5", "--http-port", str(port),
-         "--public-url", f"http://127.0.0.1:{port}"],
-        {}, tmp_path_factory.mktemp("bus") / "server.log",
-    )  # fmt: skip
-    server.http_port, server.url = port, f"http://127.0.0.1:{port}"  # the later flag wins
+        ["--pool-size", "1", "--progress-heartbeat", "0.5"], {}, log, public=True
+    )
     server.wait_ready()
     yield server
     assert server.stop() == 0, server.log()

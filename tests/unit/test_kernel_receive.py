@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tracemalloc
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +19,22 @@ from kernels.kernel import _decode, _receive_iopub
 KEY = b"a key only the server and its kernels know"
 
 
+@contextlib.asynccontextmanager
+async def kernel_link() -> AsyncIterator[tuple[zmq.asyncio.Socket, SimpleNamespace]]:
+    """A real zmq socket pair: the kernel's end (PUSH), and a client whose iopub is the other."""
+    context = zmq.asyncio.Context()
+    pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    push.connect(f"tcp://127.0.0.1:{port}")
+    client = SimpleNamespace(session=Session(key=KEY), iopub_channel=SimpleNamespace(socket=pull))
+    try:
+        yield push, client
+    finally:
+        push.close(0)
+        pull.close(0)
+        context.term()
+
+
 def receive(*sends: tuple[bytes, dict]) -> list:
     """Send display_data messages, signed with the given keys, over a real zmq socket pair.
 
@@ -24,15 +42,8 @@ def receive(*sends: tuple[bytes, dict]) -> list:
     """
 
     async def run() -> list:
-        context = zmq.asyncio.Context()
-        pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
-        port = pull.bind_to_random_port("tcp://127.0.0.1")
-        push.connect(f"tcp://127.0.0.1:{port}")
-        client = SimpleNamespace(
-            session=Session(key=KEY), iopub_channel=SimpleNamespace(socket=pull)
-        )
         results = []
-        try:
+        async with kernel_link() as (push, client):
             for key, content in sends:
                 # Waiting before the message arrives, as a render does: the frames then come
                 # through a future that outlives the receive for a moment.
@@ -47,10 +58,6 @@ def receive(*sends: tuple[bytes, dict]) -> list:
                     results.append(error)
                 finally:
                     tracemalloc.stop()
-        finally:
-            push.close(0)
-            pull.close(0)
-            context.term()
         return results
 
     return asyncio.run(run())
@@ -90,24 +97,13 @@ def test_a_message_signed_with_another_key_is_refused():
 
 def test_a_replayed_message_is_refused():
     async def run() -> list:
-        context = zmq.asyncio.Context()
-        pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
-        port = pull.bind_to_random_port("tcp://127.0.0.1")
-        push.connect(f"tcp://127.0.0.1:{port}")
-        client = SimpleNamespace(
-            session=Session(key=KEY), iopub_channel=SimpleNamespace(socket=pull)
-        )
         frames = Session(key=KEY).serialize(Session(key=KEY).msg("stream", {"text": "once"}))
-        try:
+        async with kernel_link() as (push, client):
             await push.send_multipart(frames)
             await push.send_multipart(frames)
             first = await _receive_iopub(client)
             with pytest.raises(ValueError, match="Duplicate Signature"):
                 await _receive_iopub(client)
             return first
-        finally:
-            push.close(0)
-            pull.close(0)
-            context.term()
 
     assert asyncio.run(run())["content"] == {"text": "once"}
