@@ -166,8 +166,12 @@ def parse_topic(text: str) -> str:
     return text
 
 
+# A Kubernetes namespace name, or "" (none); progress events are checked against it too.
+NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
+
+
 def parse_namespace(text: str) -> str:
-    if text and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+    if not NAMESPACE.match(text):
         raise ValueError("expected a Kubernetes namespace name (lower-case letters, digits, '-')")
     return text
 
@@ -406,3 +410,4 @@ def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
         raise ConfigError(
             f"{setting.flag} / {setting.env}: {error}; got {text!r} from {source}"
         ) from None
+

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import NAMESPACE
+
 SCHEMA_VERSION = 1
 KINDS = ("progress", "metric", "log", "status")
 # KFP's node phases (v1 / Argo) and v2 task states, in one canonical spelling each.
@@ -37,7 +39,6 @@ _STATUS_BY_LOWER = {s.lower(): s for s in STATUSES}
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 """KFP run ids are UUIDs; Argo workflow names and other ids also fit this."""
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/()\[\] -]{0,252}$")
-NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")  # a Kubernetes name, or ""
 MAX_EVENT_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
