@@ -21,6 +21,7 @@ import os
 import signal
 import site
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,14 @@ class KernelProcess:
 class KernelLauncher:
     """Owns the zygote process: starts it, restarts it when needed, stops it."""
 
-    def __init__(self, runtime_dir: Path, ready_timeout: float = 180.0) -> None:
+    def __init__(
+        self,
+        runtime_dir: Path,
+        environment: Mapping[str, str] | None = None,
+        ready_timeout: float = 180.0,
+    ) -> None:
         self._runtime_dir = runtime_dir
+        self._extra_environment = dict(environment or {})
         self._ready_timeout = ready_timeout
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -142,7 +149,7 @@ class KernelLauncher:
         log.info("kernel factory ready (pid %d)", ready["pid"])
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self._extra_environment}
         for name, value in THREAD_DEFAULTS.items():
             env.setdefault(name, value)
         ipython_dir = self._runtime_dir / "ipython"

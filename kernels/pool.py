@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class PoolSettings:
     interrupt_grace: float = 1.0
     start_timeout: float = 60.0
     nice: int = 5
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Variables the kernels get on top of the server's own (settings given as flags that the
+    types read from the environment, such as the object store's)."""
 
 
 @dataclass
@@ -82,7 +85,7 @@ class KernelPool:
         self._own_runtime_dir = runtime_dir is None
         self._runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="kfp-viz-"))
         (self._runtime_dir / "sockets").mkdir(parents=True, exist_ok=True)
-        self._launcher = KernelLauncher(self._runtime_dir)
+        self._launcher = KernelLauncher(self._runtime_dir, settings.environment)
         self._context = zmq.asyncio.Context()
         self._options = KernelOptions(
             memory_limit=settings.memory_limit,

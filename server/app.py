@@ -26,7 +26,7 @@ import tornado.netutil
 
 from kernels import KernelPool, PoolSettings, Renderer
 
-from .config import Config
+from .config import Config, kernel_environment
 from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
@@ -46,6 +46,7 @@ def pool_settings(config: Config) -> PoolSettings:
         max_renders=config.max_renders,
         memory_limit=config.kernel_memory_limit,
         reuse_custom_kernels=config.reuse_custom_kernels,
+        environment=kernel_environment(config),
     )
 
 

@@ -411,3 +411,23 @@ def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
             f"{setting.flag} / {setting.env}: {error}; got {text!r} from {source}"
         ) from None
 
+
+def kernel_environment(config: Config) -> dict[str, str]:
+    """The object store settings under the KFP API server's variable names, for kernels.
+
+    Types read `minio://` and `s3://` sources with these variables (kernels/sources.py); a
+    store configured by flag would otherwise reach the server but not its kernels.
+    """
+    if not config.store_host:
+        return {}
+    return {
+        setting.env: _env_text(getattr(config, setting.name))
+        for setting in SETTINGS
+        if setting.env.startswith("OBJECTSTORECONFIG_")
+    }
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

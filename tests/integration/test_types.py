@@ -325,3 +325,17 @@ def test_our_grpc_service_refuses_an_unknown_type_name(server):
         create_page(server.channel, "../server", "x")
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert refused.value.details() == "Unknown visualization type: ../server"
+
+
+def test_an_object_store_given_by_flags_reaches_the_kernels(minio, stored, start_server):
+    """Kernels read minio:// sources with the OBJECTSTORECONFIG_* variables; a server told
+    where the store is by flags alone passes them on."""
+    server = start_server(
+        "--pool-size", "1",
+        "--object-store-host", "127.0.0.1", "--object-store-port", str(minio.port),
+        "--object-store-access-key", minio.access_key,
+        "--object-store-secret-key", minio.secret_key,
+    )  # fmt: skip
+    page = render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv")
+    assert_ok(page)
+    assert len(data_block(page)["rows"]) == typedata.TABLE_ROWS
