@@ -7,8 +7,9 @@ accepts the same kinds of source:
 - a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`);
 - `minio://bucket/key` and `s3://bucket/key`, patterns too, reached with the
   KFP API server's object-store settings (`OBJECTSTORECONFIG_HOST`, `_PORT`,
-  `_SECURE`, `_ACCESSKEY`, `_SECRETACCESSKEY`, `_REGION`), which kernels inherit
-  from the server; `s3://` without them goes to AWS with the `AWS_*` variables;
+  `_SECURE`, `_ACCESSKEY`, `_SECRETACCESSKEY`, `_REGION`), which the server puts in
+  the kernels' environment whether it got them as variables or as flags; `s3://`
+  without them goes to AWS with the `AWS_*` variables;
 - `gs://bucket/key` (patterns too) through `gcsfs` when it is installed;
 - `http://` and `https://` (one document, no patterns).
 
