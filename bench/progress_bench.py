@@ -17,7 +17,7 @@ event goes to all 100: 100,000 deliveries/s); 100x100, 100 watchers each of its 
 the 1,000 events/s spread over the 100 runs.
 
 Usage: python bench/progress_bench.py [--rate 1000] [--seconds 10] [--runs 3]
-                                      [--scenarios 1x1,100x1,100x100]
+                                      [--scenarios 1x1,100x1,100x100] [--tick-ms 10]
 """
 
 from __future__ import annotations
@@ -104,13 +104,18 @@ async def client(target: str, run_ids: list[str], watchers: int) -> None:
 # -- the producer side -------------------------------------------------------------------
 
 
-def produce(bootstrap: str, topic: str, run_ids: list[str], rate: int, seconds: float) -> dict:
-    """Events at `rate` per second, spread round-robin over the runs; then each run's end."""
+def produce(
+    bootstrap: str, topic: str, run_ids: list[str], rate: int, seconds: float, tick: float
+) -> dict:
+    """Events at `rate` per second, `rate * tick` at a time, round-robin over the runs.
+
+    Then each run's end. A tick of 10 ms sends bursts of 10 events at 1,000/s, the way
+    steps whose SDK batches for a few ms arrive; a tick of 1 ms sends them one by one.
+    """
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
     sent = dict.fromkeys(run_ids, 0)
-    tick = 0.01
     per_tick = max(1, round(rate * tick))
     total = 0
     start = time.monotonic()
@@ -135,7 +140,14 @@ def produce(bootstrap: str, topic: str, run_ids: list[str], rate: int, seconds: 
 
 
 def scenario(
-    bootstrap: str, topic: str, server, watchers: int, runs: int, rate: int, seconds: float
+    bootstrap: str,
+    topic: str,
+    server,
+    watchers: int,
+    runs: int,
+    rate: int,
+    seconds: float,
+    tick: float,
 ):
     run_ids = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(runs)]
     proc = subprocess.Popen(
@@ -145,7 +157,7 @@ def scenario(
     )  # fmt: skip
     assert proc.stdout.readline().strip() == "ready", "the watchers did not start"
     cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
-    sent = produce(bootstrap, topic, run_ids, rate, seconds)
+    sent = produce(bootstrap, topic, run_ids, rate, seconds, tick)
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(server.process.pid) - cpu_before
     out, _ = proc.communicate(timeout=600)
@@ -170,6 +182,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--tick-ms", type=float, default=10.0,
+        help="the producer sends rate*tick events at once every tick (1 = one by one)",
+    )  # fmt: skip
     parser.add_argument(
         "--scenarios", default="1x1,100x1,100x100",
         help="WATCHERSxRUNS,...: 100x1 = 100 watchers of one run (fan-out), "
@@ -198,7 +214,9 @@ def main() -> None:
     try:
         server.wait_ready()
         wait_reading(server)
-        print(f"rate {args.rate} events/s for {args.seconds:g} s, {args.runs} runs; "
+        burst = max(1, round(args.rate * args.tick_ms / 1000))
+        print(f"rate {args.rate} events/s, {burst} every {args.tick_ms:g} ms, for "
+              f"{args.seconds:g} s, {args.runs} runs; "
               f"latency = producer send -> gRPC client; CPU = server process / wall")  # fmt: skip
         for spec in args.scenarios.split(","):
             watchers, nruns = (int(n) for n in spec.split("x"))
@@ -206,7 +224,14 @@ def main() -> None:
             runs = []
             for index in range(args.runs):
                 r = scenario(
-                    broker.bootstrap, topic, server, watchers, nruns, args.rate, args.seconds
+                    broker.bootstrap,
+                    topic,
+                    server,
+                    watchers,
+                    nruns,
+                    args.rate,
+                    args.seconds,
+                    args.tick_ms / 1000,
                 )
                 runs.append(r)
                 print(f"  {label}, run {index + 1}: {r['rate']:.0f} ev/s, "

@@ -9,6 +9,8 @@ adding a replica changes nothing for the others.
   produced while it is being created is missed). It hands records to the hub's loop.
   While the topic does not exist it asks the broker again every TOPIC_WAIT seconds
   (with the same consumer: no reconnect churn), and says so in heartbeats and /readyz.
+  Its fetches are eager while the topic is quiet and batched while it is busy
+  (FetchPacing), so a sporadic event is not held back and a busy run costs few messages.
 - Partitions added to the topic while the server runs are noticed within
   PARTITION_CHECK seconds (the live consumer's metadata refresh period) and read
   from their first offset, so every record produced to them is delivered once.
@@ -43,7 +45,8 @@ from .source import OnAssigned, OnRecords, Record
 log = logging.getLogger(__name__)
 
 POLL_MS = 100
-LIVE_BATCH_MS = 5
+BUSY_BATCH_MS = 5
+"""While a topic is busy, the live read lets the broker gather records this long per fetch."""
 PROBE_INTERVAL = 1.0
 RETRY_DELAY = 1.0
 TOPIC_WAIT = 1.0
@@ -160,8 +163,9 @@ class KafkaSource:
         on_records: OnRecords,
     ) -> None:
         next_check = time.monotonic() + PARTITION_CHECK
+        pacing = FetchPacing(consumer)
         while not self._stop.is_set():
-            batch = consumer.poll(timeout_ms=POLL_MS)
+            batch = consumer.poll(timeout_ms=pacing.poll_ms)
             records = []
             for tp, messages in batch.items():
                 for message in messages:
@@ -170,6 +174,7 @@ class KafkaSource:
             if records:
                 self._call(on_records, records)
             now = time.monotonic()
+            pacing.update(bool(records), now)
             if now >= next_check:
                 next_check = now + PARTITION_CHECK
                 self._add_partitions(consumer, positions, on_assigned)
@@ -299,12 +304,12 @@ class KafkaSource:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # Live: the broker answers a fetch after LIVE_BATCH_MS or 1 MiB, so a busy run
-            # reaches the hub in batches, and each watcher gets several events per message.
+            # Live: batched (the broker answers after BUSY_BATCH_MS or 1 MiB), until
+            # FetchPacing makes fetches eager while the topic is quiet.
             fetch_min_bytes=2**20 if live else 1,
             # Live: refresh the topic's metadata this often, to notice added partitions.
             metadata_max_age_ms=int(PARTITION_CHECK * 1000) if live else 300_000,
-            fetch_max_wait_ms=LIVE_BATCH_MS if live else POLL_MS,
+            fetch_max_wait_ms=BUSY_BATCH_MS if live else POLL_MS,
             # kafka-python checks CRC32C in pure Python, which costs more than all else the
             # server does per event; the broker already checked each batch when it was written.
             check_crcs=False,
@@ -339,6 +344,58 @@ class KafkaSource:
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 self._producer.close(timeout=2)
+
+
+class FetchPacing:
+    """Eager fetches while the topic is quiet, batched ones while it is busy.
+
+    Why: every fetch the live read makes is one dispatch to every watcher of the runs in
+    it, so with 100 watchers of a run each fetch costs 100 gRPC messages. Letting the
+    broker hold each fetch for BUSY_BATCH_MS (or 1 MiB) bounds that cost whatever the
+    event rate, but holds every event for half of it on average, and for nothing when
+    events come in bursts further apart (a step's SDK batches its sends). So a fetch is
+    answered as soon as the broker has a record, until records come back less than
+    BUSY_BATCH_MS apart; then fetches are held, until a poll of two batch periods
+    finds nothing.
+
+    kafka-python reads the fetch settings from its fetcher's config for every request it
+    builds, but offers no public way to change them on a live consumer; where that
+    private config is missing, fetches stay batched all the time (the safe choice).
+    """
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        fetcher = getattr(consumer, "_fetcher", None)
+        config = getattr(fetcher, "config", None)
+        self._config: dict | None = config if isinstance(config, dict) else None
+        if self._config is None:
+            log.warning("progress: cannot pace kafka-python's fetches; batching all of them")
+        self._last_records = -1.0
+        self.busy = True  # as the consumer was made
+        if self._config is not None:
+            self._apply(busy=False)
+
+    @property
+    def poll_ms(self) -> int:
+        """A busy topic's quiet spell is noticed after two empty batch periods."""
+        return 2 * BUSY_BATCH_MS if self.busy and self._config is not None else POLL_MS
+
+    def update(self, got_records: bool, now: float) -> None:
+        """After each poll: whether it brought records, and when it returned."""
+        if self._config is None:
+            return
+        if got_records:
+            busy = self.busy or now - self._last_records < BUSY_BATCH_MS / 1000
+            self._last_records = now
+        else:
+            busy = False
+        if busy != self.busy:
+            self._apply(busy)
+
+    def _apply(self, busy: bool) -> None:
+        assert self._config is not None
+        self.busy = busy
+        self._config["fetch_min_bytes"] = 2**20 if busy else 1
+        self._config["fetch_max_wait_ms"] = BUSY_BATCH_MS if busy else POLL_MS
 
 
 def _record(message: Any) -> Record:

@@ -309,3 +309,26 @@ def test_unknown_run_and_bad_requests_get_clear_answers(kafka, start_server):
     reply = server.post_progress("r1", "{nope", raw=True)
     assert reply.status_code == 400
     assert reply.json()["error"].startswith("Invalid progress event: body is not valid JSON")
+
+
+def test_the_live_reads_fetch_pacing_reaches_a_real_kafka_python_consumer(kafka):
+    """FetchPacing changes kafka-python's private fetcher config: fail loudly if it moves."""
+    from server.progress.kafka_source import BUSY_BATCH_MS, FetchPacing
+
+    topic = new_topic()
+    wait_topic(kafka.bootstrap, topic)
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka.bootstrap, fetch_min_bytes=2**20,
+        fetch_max_wait_ms=BUSY_BATCH_MS, auto_offset_reset="earliest",
+    )  # fmt: skip
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        pacing = FetchPacing(consumer)
+        assert consumer._fetcher.config["fetch_min_bytes"] == 1, "pacing did not take effect"
+        deadline, records = time.monotonic() + 20, []
+        while not records and time.monotonic() < deadline:  # an eager fetch brings the record
+            records = [m for ms in consumer.poll(timeout_ms=pacing.poll_ms).values() for m in ms]
+        assert [m.value for m in records] == [b"not an event"]
+    finally:
+        consumer.close()
