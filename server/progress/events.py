@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import NAMESPACE
+from ..validation import printable
 
 SCHEMA_VERSION = 1
 KINDS = ("progress", "metric", "log", "status")
@@ -270,5 +271,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
+    """A value quoted in an error: short, and escaped as HTTP reason phrases need it (else
+    Tornado sends "Unknown" instead of a reason with `<` or a character past Latin-1)."""
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return printable(text if len(text) <= 60 else text[:57] + "...")

@@ -120,6 +120,9 @@ def test_publish_refuses_bad_events_with_reasons(bus_server):
         (json.dumps({"run_id": "other", "node_id": "s", "kind": "log", "message": "x"}),
          "but was posted to"),
         (json.dumps({"node_id": "s", "kind": "progress", "fraction": 2}), "between 0 and 1"),
+        (json.dumps({"node_id": "s", "kind": "status", "status": "完了<b>"}),
+         "status must be one of Pending, Running, Succeeded, Failed, Error, Skipped, Cancelled, "
+         "Canceled, Terminated, Omitted; got '\\u5b8c\\u4e86\\x3cb\\x3e'"),  # not "Unknown"
     ]  # fmt: skip
     for body, reason in cases:
         reply = bus_server.post_progress(run, body, raw=True)
