@@ -13,6 +13,9 @@ accepts the same kinds of source:
 - `gs://bucket/key` (patterns too) through `gcsfs` when it is installed;
 - `http://` and `https://` (one document, no patterns).
 
+Every source is first checked against the operator's limits (kernels/source_policy.py):
+which kinds of source, which local folders, no link-local hosts.
+
 Anything that goes wrong becomes a `SourceError` whose message names the
 source and the cause, which the page shows instead of a traceback.
 """
@@ -30,6 +33,7 @@ from functools import lru_cache
 
 import minio
 
+from .source_policy import SourcePolicy, SourceRefused, open_url
 from .viz_errors import VisualizationError
 
 HTTP_TIMEOUT = 60.0
@@ -96,8 +100,9 @@ def scheme_of(location: str) -> str:
 def match(pattern: str) -> list[str]:
     """Every location `pattern` names, sorted; a SourceError if there is none."""
     scheme = scheme_of(pattern)
+    policy = _policy(pattern, scheme)
     if scheme == "file":
-        found = _match_local(pattern)
+        found = _match_local(pattern, policy)
     elif scheme in ("minio", "s3"):
         found = _match_object_store(pattern, scheme)
     elif scheme == "gs":
@@ -117,8 +122,10 @@ def match(pattern: str) -> list[str]:
 def read_bytes(location: str) -> bytes:
     """The whole content of one location (a file or object, not a pattern)."""
     scheme = scheme_of(location)
+    policy = _policy(location, scheme)
     try:
         if scheme == "file":
+            policy.check_local(location)
             with open(location, "rb") as file:
                 return file.read()
         if scheme in ("minio", "s3"):
@@ -127,7 +134,7 @@ def read_bytes(location: str) -> bytes:
             return _gcs().cat_file(location)
         if scheme in ("http", "https"):
             return _read_http(location)
-    except SourceError:
+    except (SourceError, SourceRefused):
         raise
     except (FileNotFoundError, NotADirectoryError):
         raise SourceNotFound(f"Source {location!r} does not exist") from None
@@ -158,17 +165,37 @@ def parent(location: str) -> str:
     return head
 
 
+def _policy(location: str, scheme: str) -> SourcePolicy:
+    """The limits in force, after checking that they allow this kind of source."""
+    policy = SourcePolicy.from_environment()
+    policy.check_scheme(location, scheme)
+    return policy
+
+
 # -- local ---------------------------------------------------------------------
 
 
-def _match_local(pattern: str) -> list[str]:
+def _match_local(pattern: str, policy: SourcePolicy) -> list[str]:
+    """Files the pattern names, each within the limits; the limits are checked first, so a
+    refusal does not tell whether a file exists."""
     if not has_pattern(pattern):
+        policy.check_local(pattern)
         if os.path.isdir(pattern):
             raise SourceNotFound(
                 f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
             )
         return [pattern] if os.path.isfile(pattern) else []
-    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    policy.check_local(_fixed_part(pattern), pattern)  # before listing a system folder
+    found = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    for path in found:
+        policy.check_local(path)
+    return found
+
+
+def _fixed_part(pattern: str) -> str:
+    """The folder a local pattern starts from: its path up to the first glob character."""
+    head = pattern[: _GLOB_CHARS.search(pattern).start()]  # type: ignore[union-attr]
+    return head.rpartition("/")[0] or ("/" if pattern.startswith("/") else ".")
 
 
 # -- MinIO / S3 ----------------------------------------------------------------
@@ -288,7 +315,7 @@ def _match_gcs(pattern: str) -> list[str]:
 def _read_http(location: str) -> bytes:
     request = urllib.request.Request(location, headers={"User-Agent": "kfp-viz-server"})
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as reply:
+        with open_url(request, timeout=HTTP_TIMEOUT) as reply:
             return reply.read()
     except urllib.error.HTTPError as error:
         kind = SourceNotFound if error.code == 404 else SourceError

@@ -22,6 +22,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from kernels.source_policy import (
+    ROOTS_VARIABLE,
+    SCHEMES,
+    SCHEMES_VARIABLE,
+    SYSTEM_FOLDERS,
+    parse_roots,
+    parse_schemes,
+)
+
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot use."""
@@ -232,6 +241,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Reset and reuse a kernel after custom code instead of replacing it: faster, but "
             "custom code can then leave changes inside imported modules.",
             "false", is_switch=True),
+    Setting("source_schemes", "--source-schemes", SCHEMES_VARIABLE, parse_schemes, SCHEMES,
+            "Kinds of source the built-in types may read, comma-separated.",
+            ",".join(SCHEMES)),
+    Setting("local_source_roots", "--local-source-roots", ROOTS_VARIABLE, parse_roots, (),
+            "Folders local sources must be in, comma-separated (symbolic links resolved); "
+            f"empty: any folder but the system ones ({', '.join(SYSTEM_FOLDERS)}).", ""),
     Setting("max_body_size", "--max-body-size", "MAX_BODY_SIZE", parse_bytes, 32 * 2**20,
             "Largest request body (HTTP) or message (gRPC); larger ones get 413.", "32Mi"),
     Setting("shutdown_grace", "--shutdown-grace", "SHUTDOWN_GRACE", parse_seconds, 20.0,
@@ -316,6 +331,8 @@ class Config:
     max_renders: int
     allow_custom: bool
     reuse_custom_kernels: bool
+    source_schemes: tuple[str, ...]
+    local_source_roots: tuple[str, ...]
     max_body_size: int
     shutdown_grace: float
     log_level: str
@@ -413,18 +430,24 @@ def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
 
 
 def kernel_environment(config: Config) -> dict[str, str]:
-    """The object store settings under the KFP API server's variable names, for kernels.
+    """What kernels must know of the settings, as variables: the source limits, and the
+    object store under the KFP API server's variable names.
 
-    Types read `minio://` and `s3://` sources with these variables (kernels/sources.py); a
-    store configured by flag would otherwise reach the server but not its kernels.
+    Types read `minio://` and `s3://` sources with these variables (kernels/sources.py)
+    and check every source against the limits (kernels/source_policy.py); settings given
+    by flag would otherwise reach the server but not its kernels.
     """
-    if not config.store_host:
-        return {}
-    return {
-        setting.env: _env_text(getattr(config, setting.name))
-        for setting in SETTINGS
-        if setting.env.startswith("OBJECTSTORECONFIG_")
+    environment = {
+        SCHEMES_VARIABLE: ",".join(config.source_schemes),
+        ROOTS_VARIABLE: ",".join(config.local_source_roots),
     }
+    if config.store_host:
+        environment.update(
+            (setting.env, _env_text(getattr(config, setting.name)))
+            for setting in SETTINGS
+            if setting.env.startswith("OBJECTSTORECONFIG_")
+        )
+    return environment
 
 
 def _env_text(value: Any) -> str:

@@ -339,3 +339,43 @@ def test_an_object_store_given_by_flags_reaches_the_kernels(minio, stored, start
     page = render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv")
     assert_ok(page)
     assert len(data_block(page)["rows"]) == typedata.TABLE_ROWS
+
+
+def test_default_limits_refuse_system_folders_and_instance_metadata(server, data, minio):
+    """What a table request could otherwise show anyone: the kernel's environment (the
+    store's secret key), the service account token, a cloud's instance credentials."""
+    link = data.root / "innocent.csv"
+    if not link.is_symlink():
+        link.symlink_to("/proc/self/environ")
+    cases = [
+        ("/proc/self/environ", "/proc is a system folder"),
+        (str(link), "/proc is a system folder"),
+        ("/proc/*/environ", "/proc is a system folder"),
+        ("/var/run/secrets/kubernetes.io/serviceaccount/token", "is a system folder"),
+        ("http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+         "169.254.169.254 is the link-local address"),
+    ]  # fmt: skip
+    for source, expected in cases:
+        page = render(server, "table", source)
+        error = _error_text(page)
+        assert error.startswith("SourceRefused: ") and expected in error, (source, error)
+        assert source in error
+        assert minio.secret_key not in page and "OBJECTSTORECONFIG" not in page
+
+
+def test_an_operator_confines_sources_by_flags(minio, data, stored, start_server):
+    server = start_server(
+        "--pool-size", "1", "--source-schemes", "local",
+        "--local-source-roots", f"{data.root}/table,{data.root}/predictions",
+        env=minio.server_env(BUCKET),
+    )  # fmt: skip
+    assert len(data_block(render(server, "table", f"{data.root}/table/*.csv"))["rows"]) > 0
+    outside = _error_text(render(server, "tfdv", f"{data.root}/stats/stats.pb"))
+    assert outside.startswith("SourceRefused: ") and "--local-source-roots" in outside
+    assert f"{data.root}/table" in outside
+    remote = _error_text(render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv"))
+    assert "reads only local sources (--source-schemes)" in remote
+    over_grpc = server.create_visualization(
+        visualization_pb2.Visualization.TABLE, source="https://example.com/a.csv", arguments="{}"
+    )
+    assert over_grpc.error.startswith("SourceRefused: ") and "example.com" in over_grpc.error

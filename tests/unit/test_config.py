@@ -11,6 +11,7 @@ from server.config import (
     ConfigError,
     available_cpus,
     build_parser,
+    kernel_environment,
     load_config,
     parse_bytes,
 )
@@ -62,6 +63,8 @@ def test_flags_override_environment():
         ({"KERNEL_MEMORY_LIMIT": "lots"}, "KERNEL_MEMORY_LIMIT"),
         ({"ALLOW_CUSTOM_VISUALIZATIONS": "maybe"}, "ALLOW_CUSTOM_VISUALIZATIONS"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"SOURCE_SCHEMES": "local,ftp"}, "SOURCE_SCHEMES"),
+        ({"LOCAL_SOURCE_ROOTS": "/data,relative"}, "LOCAL_SOURCE_ROOTS"),
     ],
 )
 def test_bad_values_name_the_setting_and_the_value(env, named):
@@ -70,6 +73,16 @@ def test_bad_values_name_the_setting_and_the_value(env, named):
     message = str(caught.value)
     assert named in message
     assert repr(next(iter(env.values()))) in message
+
+
+def test_kernels_get_the_source_limits_whether_set_by_flag_or_by_variable():
+    default = kernel_environment(load_config([], {}))
+    assert default == {"SOURCE_SCHEMES": "local,minio,s3,gs,http,https", "LOCAL_SOURCE_ROOTS": ""}
+    flagged = load_config(["--source-schemes", "minio", "--local-source-roots", "/a,/b"], {})
+    assert kernel_environment(flagged) == {"SOURCE_SCHEMES": "minio", "LOCAL_SOURCE_ROOTS": "/a,/b"}
+    from_env = load_config([], {"SOURCE_SCHEMES": "S3, local", "LOCAL_SOURCE_ROOTS": "/data"})
+    assert kernel_environment(from_env)["SOURCE_SCHEMES"] == "s3,local"
+    assert from_env.local_source_roots == ("/data",)
 
 
 def test_timeout_above_its_cap_is_refused():

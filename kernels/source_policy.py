@@ -1,0 +1,189 @@
+"""Which sources the built-in types may read: the operator's limits, checked in kernels.
+
+Why: the built-in types run for anyone who can ask for a visualization, custom code
+switched off or not, and they read what `source` names with the server's own rights. Left
+open, `source=/proc/self/environ` shows the object store's secret key, a service account
+token sits under `/var/run/secrets`, and an `http://169.254.169.254/...` source reads a
+cloud's instance credentials. So:
+
+- `SOURCE_SCHEMES` (server flag `--source-schemes`): the kinds of source allowed, a
+  comma-separated subset of `local,minio,s3,gs,http,https`; default all of them.
+- `LOCAL_SOURCE_ROOTS` (`--local-source-roots`): comma-separated folders that local
+  sources must lie in. Default: any folder except the system ones (SYSTEM_FOLDERS).
+  Paths are compared after resolving symbolic links, so a link cannot lead out.
+- `http(s)://` sources whose host resolves to a link-local address (where clouds serve
+  instance metadata and credentials) are never read, nor are redirects to one.
+
+The server passes both variables to its kernels (kernel_environment), whether it got them
+as variables or as flags; kernels read them on every check, and every kernel's environment
+is put back after each render, so one render cannot widen the next one's limits.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import os
+import socket
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from .viz_errors import VisualizationError
+
+SCHEMES = ("local", "minio", "s3", "gs", "http", "https")
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run/secrets", "/var/run/secrets")
+SCHEMES_VARIABLE = "SOURCE_SCHEMES"
+ROOTS_VARIABLE = "LOCAL_SOURCE_ROOTS"
+
+
+class SourceRefused(VisualizationError):
+    """The operator's limits do not let the built-in types read this source."""
+
+
+def parse_schemes(text: str) -> tuple[str, ...]:
+    """`local,minio,...` → the names; ValueError naming what is not a kind of source."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SCHEMES]
+    if unknown or not names:
+        raise ValueError(f"{text!r} is not a list of source kinds: use some of {','.join(SCHEMES)}")
+    return names
+
+
+def parse_roots(text: str) -> tuple[str, ...]:
+    """Comma-separated absolute folders; ValueError naming one that is not absolute."""
+    roots = tuple(r.strip() for r in text.split(",") if r.strip())
+    for root in roots:
+        if not os.path.isabs(root):
+            raise ValueError(f"{root!r} is not an absolute folder path")
+    return roots
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """The limits in force, read from the environment at the time of each check."""
+
+    schemes: tuple[str, ...] = SCHEMES
+    local_roots: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls) -> SourcePolicy:
+        schemes = os.environ.get(SCHEMES_VARIABLE, "").strip()
+        roots = os.environ.get(ROOTS_VARIABLE, "").strip()
+        try:
+            return cls(
+                parse_schemes(schemes) if schemes else SCHEMES,
+                parse_roots(roots) if roots else (),
+            )
+        except ValueError as error:  # the server checks these; a kernel started otherwise
+            raise SourceRefused(f"Sources are refused: {ROOTS_VARIABLE} or "
+                                f"{SCHEMES_VARIABLE} is invalid: {error}") from None  # fmt: skip
+
+    def check_scheme(self, location: str, scheme: str) -> None:
+        """Refuse a kind of source the operator left out (unknown kinds are not ours to judge:
+        reading them fails with its own message)."""
+        kind = "local" if scheme == "file" else scheme
+        if kind in SCHEMES and kind not in self.schemes:
+            raise SourceRefused(
+                f"Source {location!r} is refused: this server reads only "
+                f"{', '.join(self.schemes)} sources (--source-schemes)"
+            )
+
+    def check_local(self, path: str, source: str = "") -> None:
+        """Refuse a local path outside the allowed folders, symbolic links resolved.
+
+        `source`: what the user asked for, when `path` is only its folder (a pattern's).
+        """
+        real = os.path.realpath(path)
+        source = source or path
+        if self.local_roots:
+            if not any(_inside(real, os.path.realpath(r)) for r in self.local_roots):
+                raise SourceRefused(
+                    f"Source {source!r} is refused: local sources must be in "
+                    f"{', '.join(self.local_roots)} (--local-source-roots)"
+                )
+            return
+        for folder in SYSTEM_FOLDERS:
+            if _inside(real, os.path.realpath(folder)) or _inside(real, folder):
+                raise SourceRefused(
+                    f"Source {source!r} is refused: {folder} is a system folder, never read as "
+                    "data (--local-source-roots names the folders that are)"
+                )
+
+
+def open_url(request: urllib.request.Request, timeout: float) -> Any:
+    """urlopen, refusing any hop (the first, a redirect, a re-resolved name) that connects
+    to a link-local address; the host named in the URL is checked before connecting too,
+    for a proxy would otherwise connect on our behalf."""
+    try:
+        _check_host(urllib.parse.urlsplit(request.full_url).hostname or "")
+        return _OPENER.open(request, timeout=timeout)
+    except SourceRefused as error:
+        raise SourceRefused(f"Source {request.full_url!r} is refused: {error}") from None
+
+
+def _check_host(host: str) -> None:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return  # unresolvable here: the read fails with the resolver's own message
+    for info in infos:
+        _check_address(host, str(info[4][0]))
+
+
+def _check_address(host: str, address_text: str) -> None:
+    address = ipaddress.ip_address(address_text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:169.254.169.254 reaches the same host
+    if address.is_link_local:
+        raise SourceRefused(
+            f"{host} is the link-local address {address}, where clouds serve instance "
+            "metadata and credentials"
+        )
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _check_peer(self)
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _check_peer(self)
+
+
+def _check_peer(connection: http.client.HTTPConnection) -> None:
+    try:
+        _check_address(connection.host, connection.sock.getpeername()[0])
+    except SourceRefused:
+        connection.close()
+        raise
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_GuardedHTTPS, req, context=self._context)
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Check where a redirect leads before connecting there."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        _check_host(urllib.parse.urlsplit(newurl).hostname or "")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler, _RedirectHandler)
+
+
+def _inside(path: str, folder: str) -> bool:
+    folder = folder.rstrip("/") or "/"
+    return path == folder or path.startswith(folder if folder == "/" else folder + "/")
