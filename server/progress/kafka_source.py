@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 POLL_MS = 100
 BUSY_BATCH_MS = 5
 """While a topic is busy, the live read lets the broker gather records this long per fetch."""
+BATCHED_FETCH = {"fetch_min_bytes": 2**20, "fetch_max_wait_ms": BUSY_BATCH_MS}
+"""The broker answers after BUSY_BATCH_MS, or once it holds 1 MiB."""
+EAGER_FETCH = {"fetch_min_bytes": 1, "fetch_max_wait_ms": POLL_MS}
+"""The broker answers as soon as it holds a record (or after POLL_MS with none)."""
 PROBE_INTERVAL = 1.0
 RETRY_DELAY = 1.0
 TOPIC_WAIT = 1.0
@@ -304,12 +308,10 @@ class KafkaSource:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # Live: batched (the broker answers after BUSY_BATCH_MS or 1 MiB), until
-            # FetchPacing makes fetches eager while the topic is quiet.
-            fetch_min_bytes=2**20 if live else 1,
+            # Live: batched, until FetchPacing makes fetches eager while the topic is quiet.
+            **(BATCHED_FETCH if live else EAGER_FETCH),
             # Live: refresh the topic's metadata this often, to notice added partitions.
             metadata_max_age_ms=int(PARTITION_CHECK * 1000) if live else 300_000,
-            fetch_max_wait_ms=BUSY_BATCH_MS if live else POLL_MS,
             # kafka-python checks CRC32C in pure Python, which costs more than all else the
             # server does per event; the broker already checked each batch when it was written.
             check_crcs=False,
@@ -394,8 +396,7 @@ class FetchPacing:
     def _apply(self, busy: bool) -> None:
         assert self._config is not None
         self.busy = busy
-        self._config["fetch_min_bytes"] = 2**20 if busy else 1
-        self._config["fetch_max_wait_ms"] = BUSY_BATCH_MS if busy else POLL_MS
+        self._config.update(BATCHED_FETCH if busy else EAGER_FETCH)
 
 
 def _record(message: Any) -> Record:
