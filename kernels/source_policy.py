@@ -28,6 +28,7 @@ import socket
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .viz_errors import VisualizationError
@@ -35,6 +36,8 @@ from .viz_errors import VisualizationError
 SCHEMES = ("local", "minio", "s3", "gs", "http", "https")
 SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run/secrets", "/var/run/secrets")
 SCHEMES_VARIABLE = "SOURCE_SCHEMES"
+_REAL_SYSTEM_FOLDERS = tuple((folder, os.path.realpath(folder)) for folder in SYSTEM_FOLDERS)
+"""Each system folder as named, and as paths are compared: resolved (/var/run is /run)."""
 ROOTS_VARIABLE = "LOCAL_SOURCE_ROOTS"
 
 
@@ -80,6 +83,11 @@ class SourcePolicy:
             raise SourceRefused(f"Sources are refused: {ROOTS_VARIABLE} or "
                                 f"{SCHEMES_VARIABLE} is invalid: {error}") from None  # fmt: skip
 
+    @cached_property
+    def _real_roots(self) -> tuple[str, ...]:
+        """The roots with their symbolic links resolved, once per policy, not per path."""
+        return tuple(os.path.realpath(root) for root in self.local_roots)
+
     def check_scheme(self, location: str, scheme: str) -> None:
         """Refuse a kind of source the operator left out (unknown kinds are not ours to judge:
         reading them fails with its own message)."""
@@ -98,14 +106,14 @@ class SourcePolicy:
         real = os.path.realpath(path)
         source = source or path
         if self.local_roots:
-            if not any(_inside(real, os.path.realpath(r)) for r in self.local_roots):
+            if not any(_inside(real, root) for root in self._real_roots):
                 raise SourceRefused(
                     f"Source {source!r} is refused: local sources must be in "
                     f"{', '.join(self.local_roots)} (--local-source-roots)"
                 )
             return
-        for folder in SYSTEM_FOLDERS:
-            if _inside(real, os.path.realpath(folder)) or _inside(real, folder):
+        for folder, real_folder in _REAL_SYSTEM_FOLDERS:
+            if _inside(real, real_folder):
                 raise SourceRefused(
                     f"Source {source!r} is refused: {folder} is a system folder, never read as "
                     "data (--local-source-roots names the folders that are)"
@@ -143,24 +151,24 @@ def _check_address(host: str, address_text: str) -> None:
         )
 
 
-class _GuardedHTTP(http.client.HTTPConnection):
+class _PeerChecked(http.client.HTTPConnection):
+    """Checks where a connection landed: a name may resolve anew when it connects."""
+
     def connect(self) -> None:
         super().connect()
-        _check_peer(self)
+        try:
+            _check_address(self.host, self.sock.getpeername()[0])
+        except SourceRefused:
+            self.close()
+            raise
 
 
-class _GuardedHTTPS(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _check_peer(self)
+class _GuardedHTTP(_PeerChecked):
+    pass
 
 
-def _check_peer(connection: http.client.HTTPConnection) -> None:
-    try:
-        _check_address(connection.host, connection.sock.getpeername()[0])
-    except SourceRefused:
-        connection.close()
-        raise
+class _GuardedHTTPS(_PeerChecked, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
