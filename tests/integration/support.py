@@ -180,3 +180,18 @@ class RunningServer:
 def custom_code(*lines: str) -> str:
     """The `arguments` JSON of a custom visualization running `lines`."""
     return json.dumps({"code": list(lines)})
+
+
+def reflect(channel: grpc.Channel, symbol: str) -> tuple[set[str], list[bytes]]:
+    """What a generic client learns from the server's reflection: the services listed, and
+    the serialized descriptors of the file that defines `symbol`."""
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    asks = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol),
+    ]
+    listed, described = list(stub.ServerReflectionInfo(iter(asks), timeout=10))
+    names = {service.name for service in listed.list_services_response.service}
+    return names, list(described.file_descriptor_response.file_descriptor_proto)

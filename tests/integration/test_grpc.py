@@ -8,8 +8,7 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from support import custom_code, wait_until
+from support import custom_code, reflect, wait_until
 
 from server.pb.visualization_pb2 import Visualization
 
@@ -105,15 +104,9 @@ def test_health_checking(custom_server):
 
 
 def test_reflection_lists_and_describes_the_service(custom_server):
-    stub = reflection_pb2_grpc.ServerReflectionStub(custom_server.channel)
-    requests = [
-        reflection_pb2.ServerReflectionRequest(list_services=""),
-        reflection_pb2.ServerReflectionRequest(file_containing_symbol="api.VisualizationService"),
-    ]
-    listed, described = list(stub.ServerReflectionInfo(iter(requests), timeout=5))
-    names = {s.name for s in listed.list_services_response.service}
+    names, files = reflect(custom_server.channel, "api.VisualizationService")
     assert {"api.VisualizationService", "grpc.health.v1.Health"} <= names
-    assert described.file_descriptor_response.file_descriptor_proto
+    assert files
 
 
 def test_overloaded_server_says_when_to_retry(start_server):

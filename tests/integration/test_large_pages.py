@@ -15,9 +15,8 @@ import grpc
 import pytest
 import requests
 from browser import show_in_kfp_iframe
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from stored_pages import reference_of
-from support import custom_code
+from support import custom_code, reflect
 
 from kfp_viz.pages import create_page, fetch_page
 from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
@@ -274,12 +273,6 @@ def test_a_page_never_stored_is_not_found(server):
 
 
 def test_reflection_describes_our_service_to_generic_clients(server):
-    stub = reflection_pb2_grpc.ServerReflectionStub(server.channel)
-    asks = [
-        reflection_pb2.ServerReflectionRequest(list_services=""),
-        reflection_pb2.ServerReflectionRequest(file_containing_symbol="kfpviz.v1.Visualizations"),
-    ]
-    listed, described = list(stub.ServerReflectionInfo(iter(asks), timeout=5))
-    assert "kfpviz.v1.Visualizations" in {s.name for s in listed.list_services_response.service}
-    files = described.file_descriptor_response.file_descriptor_proto
+    names, files = reflect(server.channel, "kfpviz.v1.Visualizations")
+    assert "kfpviz.v1.Visualizations" in names
     assert any(b"kfpviz_pages.proto" in file for file in files)

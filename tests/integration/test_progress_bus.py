@@ -13,7 +13,7 @@ import grpc
 import pytest
 import requests
 from progress_support import Watch, new_run
-from support import ROOT
+from support import ROOT, reflect
 
 from server.pb import kfpviz_progress_pb2 as pb
 from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
@@ -96,13 +96,9 @@ def test_http_publish_then_grpc_history_live_and_end(bus_server):
 
 
 def test_progress_service_is_listed_by_reflection(bus_server):
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
-    stub = reflection_pb2_grpc.ServerReflectionStub(bus_server.channel)
-    request = reflection_pb2.ServerReflectionRequest(list_services="")
-    reply = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
-    names = {s.name for s in reply.list_services_response.service}
+    names, files = reflect(bus_server.channel, "kfpviz.v1.Progress")
     assert {"kfpviz.v1.Progress", "api.VisualizationService"} <= names
+    assert any(b"kfpviz_progress.proto" in file for file in files)
 
 
 def test_publish_refuses_bad_events_with_reasons(bus_server):
