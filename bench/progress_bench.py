@@ -104,6 +104,11 @@ async def client(target: str, run_ids: list[str], watchers: int) -> None:
 # -- the producer side -------------------------------------------------------------------
 
 
+def burst_size(rate: int, tick: float) -> int:
+    """Events the producer sends at once, every `tick` seconds, to make `rate` per second."""
+    return max(1, round(rate * tick))
+
+
 def produce(
     bootstrap: str, topic: str, run_ids: list[str], rate: int, seconds: float, tick: float
 ) -> dict:
@@ -116,7 +121,7 @@ def produce(
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
     sent = dict.fromkeys(run_ids, 0)
-    per_tick = max(1, round(rate * tick))
+    per_tick = burst_size(rate, tick)
     total = 0
     start = time.monotonic()
     while time.monotonic() - start < seconds:
@@ -214,7 +219,7 @@ def main() -> None:
     try:
         server.wait_ready()
         wait_reading(server)
-        burst = max(1, round(args.rate * args.tick_ms / 1000))
+        burst = burst_size(args.rate, args.tick_ms / 1000)
         print(f"rate {args.rate} events/s, {burst} every {args.tick_ms:g} ms, for "
               f"{args.seconds:g} s, {args.runs} runs; "
               f"latency = producer send -> gRPC client; CPU = server process / wall")  # fmt: skip
