@@ -158,6 +158,11 @@ log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 """
 
 
+def _new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, base64url without padding, as Kafka makes them."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 class KafkaBroker(_Service):
     """One KRaft node (broker + controller) from the jars in $KFP_VIZ_KAFKA_LIBS.
 
@@ -167,7 +172,7 @@ class KafkaBroker(_Service):
 
     name = "kafka"
 
-    def __init__(self, workdir: Path, partitions: int = 3) -> None:
+    def __init__(self, workdir: Path, partitions: int = 3, cluster_id: str = "") -> None:
         super().__init__(workdir)
         libs = os.environ.get("KFP_VIZ_KAFKA_LIBS")
         if not libs:
@@ -184,7 +189,7 @@ class KafkaBroker(_Service):
         )  # fmt: skip
         (workdir / "server.properties").write_text(props)
         (workdir / "log4j.properties").write_text(KAFKA_LOG4J)
-        self._format_storage()
+        self._format_storage(cluster_id or _new_cluster_id())
 
     def _java(self, *args: str) -> list[str]:
         return [
@@ -193,10 +198,11 @@ class KafkaBroker(_Service):
             "-cp", self.classpath, *args,
         ]  # fmt: skip
 
-    def _format_storage(self) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    def _format_storage(self, cluster_id: str) -> None:
+        # `--cluster-id=ID`, not `-t ID`: one id in 64 starts with "-", which the tool
+        # would take for an option (the broker then failed to start).
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                        "-c", str(self.workdir / "server.properties")),
             check=True, capture_output=True,
         )  # fmt: skip

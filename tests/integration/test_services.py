@@ -11,6 +11,7 @@ import io
 from browser import BLOCKED, show_in_kfp_iframe
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from minio import Minio
+from services import KafkaBroker
 
 
 def test_minio_stores_and_returns_an_object(minio):
@@ -42,6 +43,13 @@ def test_kafka_keeps_messages_across_a_restart(kafka):
     values = [record.value for record in consumer]
     consumer.close()
     assert values == [b"before", b"after"]
+
+
+def test_kafka_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path):
+    """One random id in 64 does; the format tool once took it for an option."""
+    KafkaBroker(tmp_path, cluster_id="-FPFEAEETXygpwojSGXBgA")  # formats, or raises
+    meta = (tmp_path / "data" / "meta.properties").read_text()
+    assert "cluster.id=-FPFEAEETXygpwojSGXBgA" in meta
 
 
 def test_browser_runs_scripts_in_a_sandboxed_frame_with_network_blocked(browser, minio):
