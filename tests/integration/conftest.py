@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,16 +10,23 @@ import pytest
 from browser import launch_chromium
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from services import KafkaBroker, MinioServer
-from support import RunningServer
+from support import RunningServer, open_folder
 
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator:
-    """Factory: start_server(*flags, env={...}) → a ready RunningServer, stopped at teardown."""
+    """Factory: start_server(*flags, env={...}, unprivileged=False) → a ready RunningServer,
+    stopped at teardown. `unprivileged`: as uid 1000 without capabilities, as KFP runs it."""
     started: list[RunningServer] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True) -> RunningServer:
-        server = RunningServer(list(args), env or {}, tmp_path / f"server-{len(started)}.log")
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        ready: bool = True,
+        unprivileged: bool = False,
+    ) -> RunningServer:
+        log = tmp_path / f"server-{len(started)}.log"
+        server = RunningServer(list(args), env or {}, log, unprivileged=unprivileged)
         started.append(server)
         if ready:
             server.wait_ready()
@@ -40,6 +48,14 @@ def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     yield server
     code = server.stop()
     assert code == 0, f"server exited with {code}:\n{server.log()}"
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """Like tmp_path, but a server running as uid 1000 can read it (pytest's is root's, 700)."""
+    folder = open_folder()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

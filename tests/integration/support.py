@@ -3,6 +3,12 @@
 `RunningServer` launches `python -m server` on free loopback ports; it speaks
 HTTP (requests) and gRPC (the generated stub) like any client, and `stop()`
 signals the process, waits for it, and checks that no kernel process is left.
+
+`unprivileged=True` runs the server as KFP's pod runs it: uid 1000, gid 0, no
+supplementary groups, no capabilities (`setpriv`). Containment tests need it: root
+bypasses file permissions and ptrace checks, so a test run as root proves nothing.
+That user cannot enter pytest's tmp_path (mode 700, root's): its HOME and TMPDIR,
+and any data it must read, live in `open_folder()`s.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +32,23 @@ from server.pb import visualization_pb2, visualization_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0
+UNPRIVILEGED_UID, UNPRIVILEGED_GID = 1000, 0
+UNPRIVILEGED = [
+    "setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_GID}", "--clear-groups",
+    "--inh-caps=-all", "--bounding-set=-all",
+]  # fmt: skip
+"""KFP's pod: uid 1000, gid 0, no capabilities (its seccomp profile is the runtime's)."""
+
+
+def open_folder(prefix: str = "kfp-viz-test-") -> Path:
+    """A new folder the unprivileged user owns (and root can read), outside root's tmp_path.
+
+    The caller removes it (`shutil.rmtree`); RunningServer removes its own.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chown(folder, UNPRIVILEGED_UID, UNPRIVILEGED_GID)
+    folder.chmod(0o755)
+    return folder
 
 
 def free_port() -> int:
@@ -59,6 +84,13 @@ def process_tree(pid: int) -> set[int]:
     return tree
 
 
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def running(pid: int) -> bool:
     """True if `pid` exists and is not a zombie."""
     try:
@@ -72,23 +104,41 @@ class RunningServer:
     """A server process under test and clients for it."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str], log_path: Path, public: bool = False
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        public: bool = False,
+        unprivileged: bool = False,
+        source: Path = ROOT,
     ) -> None:
         """`public`: the server's --public-url is its own HTTP address, as a browser on this
-        machine reaches it (live progress views and stored-page links then point back here)."""
+        machine reaches it (live progress views and stored-page links then point back here).
+        `unprivileged`: run it as uid 1000 with no capabilities (see the module's docstring).
+        `source`: the source tree to run (benchmarks compare an older commit's)."""
         self.http_port = free_port()
         self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         self.log_path = log_path
+        self.unprivileged = unprivileged
+        self.home: Path | None = None
+        """The unprivileged server's HOME and TMPDIR (its runtime folder and page store)."""
         command = [
             sys.executable, "-m", "server", "--host", "127.0.0.1",
             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
             *(["--public-url", self.url] if public else []), *args,
         ]  # fmt: skip
+        environment = {**os.environ, **env}
+        if source != ROOT:
+            environment["PYTHONPATH"] = str(source)
+        if unprivileged:
+            self.home = open_folder("kfp-viz-home-")
+            environment.update(HOME=str(self.home), TMPDIR=str(self.home), USER="kfp")
+            command = [*UNPRIVILEGED, *command]
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=source, env=environment, stdout=self._log, stderr=subprocess.STDOUT
         )
         self._channel: grpc.Channel | None = None
 
@@ -136,10 +186,31 @@ class RunningServer:
             timeout=5,
             what=f"exit of every child process {sorted(tree)}",
         )
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
         return code
+
+    def factory_pid(self) -> int:
+        """The kernel factory's pid: the server's child that is not a kernel."""
+        kernels = set(self.ready()["kernels"]["pids"])
+        children = process_tree(self.process.pid) - {self.process.pid} - kernels
+        factories = [pid for pid in children if parent_of(pid) == self.process.pid]
+        assert len(factories) == 1, f"expected one kernel factory, found {factories}"
+        return factories[0]
+
+    def runtime_folder(self) -> Path:
+        """The server's private runtime folder (the kernel factory works in it)."""
+        return Path(os.readlink(f"/proc/{self.factory_pid()}/cwd"))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def rss(self) -> int:
+        """The server process's resident memory, in bytes."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no VmRSS for {self.process.pid}")
 
     # -- clients ----------------------------------------------------------------
 
@@ -175,6 +246,45 @@ class RunningServer:
             namespace="kubeflow-user",
         )
         return stub.CreateVisualizationV1(request, timeout=timeout)
+
+
+PROBE = """
+import http.client, json, select, sys, time
+port, interval, timeout = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+latencies = []
+while not select.select([sys.stdin], [], [], 0)[0]:
+    started = time.perf_counter()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        connection.request("GET", "/")
+        ok = connection.getresponse().read() == b"alive"
+        connection.close()
+    except OSError:
+        ok = False
+    latencies.append(time.perf_counter() - started if ok else timeout)
+    time.sleep(interval)
+print(json.dumps(latencies))
+"""
+
+
+@contextlib.contextmanager
+def liveness_probe(server: RunningServer, interval: float = 0.02, timeout: float = 30.0):
+    """`GET /` on a new connection every `interval` s while the block runs, as the kubelet
+    probes; yields the list of latencies (seconds; `timeout` for no answer), filled at exit.
+
+    The probe runs in a process of its own: probing from the test's process would measure
+    that process too (a test's 200 client threads delay its own probe by seconds).
+    """
+    prober = subprocess.Popen(
+        [sys.executable, "-c", PROBE, str(server.http_port), str(interval), str(timeout)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    latencies: list[float] = []
+    try:
+        yield latencies
+    finally:
+        out, _ = prober.communicate(b"stop\n", timeout=timeout + 30)
+        latencies.extend(json.loads(out))
 
 
 def custom_code(*lines: str) -> str:
