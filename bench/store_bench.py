@@ -62,7 +62,7 @@ class Server:
             [sys.executable, "-m", "server", "--host", "127.0.0.1",
              "--http-port", str(self.port), "--grpc-port", str(self.grpc_port),
              "--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels",
-             "--log-level", "WARNING", *flags],
+             "--log-level", "WARNING", "--max-output-size", "256Mi", *flags],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 120

@@ -3,9 +3,14 @@
 Lifecycle (owned by the pool): `start()` → ready → `execute()` any number of
 times, `interrupt()` when a cell overstays → `kill()` → `close()`.
 
-Messaging goes over ipc (Unix) sockets in the server's private runtime folder:
-no TCP ports to race for, nothing another local process can reach, and faster
-than loopback TCP. Every message is signed with a key only this server knows.
+Messaging goes over ipc (Unix) sockets: no TCP ports to race for, and faster
+than loopback TCP. Every message is signed with a key only this server and the
+kernel know. Each kernel has a folder of its own in the server's private runtime
+folder (its connection file, work folders, HOME), under a random name, and its
+sandbox (kernels/sandbox.py) lets it reach that folder and no other kernel's.
+Where the sandbox confines abstract sockets (Landlock ABI 6), the message sockets
+are abstract ones, which no other sandboxed kernel may connect to even knowing
+the name; elsewhere they are files in the kernel's folder.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import codecs
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +36,9 @@ from jupyter_client.session import json_unpacker
 
 from .errors import KernelDied, KernelStartError
 from .launcher import KernelLauncher, KernelProcess
-from .outputs import Output, OutputCollector
-from .runtime import META_KEY
+from .object_access import ACCESS_VARIABLE
+from .outputs import DEFAULT_LIMIT, Output, OutputCollector
+from .runtime import MAX_OUTPUT_VARIABLE, META_KEY
 from .zygote import start_error_file
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -50,6 +58,11 @@ class Execution:
     """(exception name, message) when the cell raised, else None."""
 
 
+Listen = Callable[[str], Awaitable[Any]]
+"""Starts answering a kernel's object-store requests on a Unix socket at a path; returns
+what to `close()` when the kernel goes (kernels/object_access.py)."""
+
+
 @dataclass(frozen=True)
 class KernelOptions:
     """Per-kernel process settings."""
@@ -57,6 +70,13 @@ class KernelOptions:
     memory_limit: int = 0
     nice: int = 0
     start_timeout: float = 60.0
+    max_output: int = DEFAULT_LIMIT
+    """Bytes of output a render may hold; past it the rest is dropped with a note."""
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    """The sandbox policy (kernels/sandbox.py SandboxPolicy.to_json); empty: defaults."""
+    abstract_sockets: bool = False
+    """Message sockets in the abstract namespace: only when the sandbox confines them."""
+    object_access: Listen | None = None
 
 
 class Kernel:
@@ -68,8 +88,11 @@ class Kernel:
         self.pid: int | None = None
         self._runtime_dir = runtime_dir
         self._context = context
-        self._connection_file = runtime_dir / f"{kernel_id}.json"
-        self._work_root = runtime_dir / "work" / kernel_id
+        self._folder = runtime_dir / "kernels" / f"{kernel_id}-{secrets.token_hex(8)}"
+        self._connection_file = self._folder / "connection.json"
+        self._work_root = self._folder / "work"
+        self._max_output = DEFAULT_LIMIT
+        self._object_access: Any = None
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
         self._connection: dict[str, Any] = {}
@@ -89,14 +112,30 @@ class Kernel:
 
     async def start(self, launcher: KernelLauncher, options: KernelOptions) -> None:
         """Spawn the process, connect, and prove it runs a render's cell correctly."""
+        self._folder.mkdir(mode=0o700, parents=True)
+        self._max_output = options.max_output
+        if options.abstract_sockets:
+            ip = f"@kfp-viz-{secrets.token_hex(16)}"
+        else:
+            ip = str(self._folder / "zmq")
         _, self._connection = write_connection_file(
-            str(self._connection_file),
-            ip=str(self._runtime_dir / "sockets" / self.id),
-            transport="ipc",
-            key=os.urandom(32).hex().encode(),
+            str(self._connection_file), ip=ip, transport="ipc", key=os.urandom(32).hex().encode()
         )
+        environment = {MAX_OUTPUT_VARIABLE: str(options.max_output)}
+        if options.object_access is not None:
+            path = str(self._folder / "objects.sock")
+            self._object_access = await options.object_access(path)
+            environment[ACCESS_VARIABLE] = path
         self._process = await launcher.spawn(
-            self._connection_file, self._work_root, options.memory_limit, options.nice
+            {
+                "folder": str(self._folder),
+                "connection_file": str(self._connection_file),
+                "work_root": str(self._work_root),
+                "memory_limit": options.memory_limit,
+                "nice": options.nice,
+                "environment": environment,
+                "sandbox": options.sandbox,
+            }
         )
         self.pid = self._process.pid
         client = AsyncKernelClient(context=self._context)
@@ -139,7 +178,7 @@ class Kernel:
         )
         client.shell_channel.send(message)
         self._running = message["header"]["msg_id"]
-        collector = OutputCollector()
+        collector = OutputCollector(self._max_output)
         reply = await self._finish(self._running, collector, timeout)
         self._running = None
         error = None
@@ -156,7 +195,7 @@ class Kernel:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGINT)
         try:
-            await self._finish(self._running, OutputCollector(), grace)
+            await self._finish(self._running, OutputCollector(0), grace)
         except (TimeoutError, KernelDied):
             return False
         self._running = None
@@ -175,10 +214,10 @@ class Kernel:
         if self._client is not None:
             self._client.stop_channels()
             self._client = None
-        for path in self._files():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        shutil.rmtree(self._work_root, ignore_errors=True)
+        if self._object_access is not None:
+            self._object_access.close()
+            self._object_access = None
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def rss(self) -> int | None:
         """Resident memory of the kernel process in bytes, or None if it is gone."""
@@ -212,14 +251,6 @@ class Kernel:
             raise KernelDied(f"kernel {self.id} is not connected")
         return self._client
 
-    def _files(self) -> list[Path]:
-        files = [self._connection_file, Path(start_error_file(str(self._connection_file)))]
-        ip = self._connection.get("ip")
-        for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
-            if ip and key in self._connection:
-                files.append(Path(f"{ip}-{self._connection[key]}"))
-        return files
-
     async def _handshake(self, deadline: float) -> None:
         """Wait until the kernel answers on the shell channel and publishes on IOPub.
 
@@ -231,7 +262,7 @@ class Kernel:
         while True:
             msg_id = client.kernel_info()
             try:
-                await self._finish(msg_id, OutputCollector(), 1.0)
+                await self._finish(msg_id, OutputCollector(0), 1.0)
                 return
             except TimeoutError:
                 if time.monotonic() > deadline:
@@ -245,11 +276,11 @@ class Kernel:
         # (after an interrupt) does not wait for a message that was consumed before.
         async def iopub() -> None:
             while self._idle_seen != msg_id:
-                msg = await _receive_iopub(client)
+                msg, size = await _receive_iopub(client, collector.room)
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 if msg["msg_type"] != "status":
-                    collector.add(msg["msg_type"], msg["content"])
+                    collector.add(msg["msg_type"], msg["content"], size)
                 elif msg["content"].get("execution_state") == "idle":
                     self._idle_seen = msg_id
 
@@ -277,30 +308,42 @@ class Kernel:
         raise TimeoutError
 
 
-async def _receive_iopub(client: AsyncKernelClient) -> dict[str, Any]:
-    """The next IOPub message, decoded holding at most two copies of its content at a time.
+async def _receive_iopub(client: AsyncKernelClient, room: int) -> tuple[dict[str, Any], int]:
+    """The next IOPub message and its content's size, decoded holding at most two copies
+    of its content at a time.
 
     jupyter_client's `get_msg` keeps the received bytes while it decodes them to text
     and parses the text: three copies of a 100 MB output at once. Here the session
     still checks the signature (content left packed), then the bytes are dropped as
     soon as they are decoded, before the text is parsed.
+
+    An output larger than `room` (what the render may still hold) is not decoded at
+    all: only its header is read, and its content is None. A kernel flooding its
+    output costs the event loop a copy per message, never a parse.
     """
     session = client.session
-    frames = await client.iopub_channel.socket.recv_multipart()
-    _, parts = session.feed_identities(frames)
-    message = session.deserialize(parts, content=False)
+    # Frames stay in libzmq's memory until used: a dropped output is never copied.
+    frames = await client.iopub_channel.socket.recv_multipart(copy=False)
+    _, parts = session.feed_identities(frames, copy=False)
+    size = sum(len(part) for part in parts[4:])  # signature, header, parent, metadata, CONTENT...
+    if size > room:
+        header = json.loads(parts[1].bytes)
+        if header.get("msg_type") != "status":
+            skipped = {"header": header, "msg_type": header.get("msg_type"), "content": None}
+            return {**skipped, "parent_header": json.loads(parts[2].bytes)}, size
+    message = session.deserialize(parts, content=False, copy=False)
     if session.auth is not None:
-        session._add_digest(parts[0])  # the replay check deserialize does when it unpacks
+        session._add_digest(parts[0].bytes)  # the replay check deserialize does when it unpacks
     del frames, parts
     # The future that delivered the frames keeps them until the task step that woke us ends
     # (it is an argument of the wake-up call): let that step end before decoding.
     await asyncio.sleep(0)
     if session.unpack is not json_unpacker:  # a packer of the user's choice: its own rules
         message["content"] = session.unpack(message["content"])
-        return message
+        return message, size
     text = _decode(message.pop("content"))  # the only reference to the bytes goes with them
     message["content"] = json.loads(text)
-    return message
+    return message, size
 
 
 DECODE_SLICE = 2**20

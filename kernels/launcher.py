@@ -8,6 +8,12 @@ milliseconds. That is how a render learns its kernel died instead of hanging.
 If the zygote itself dies, every kernel dies with it (they are killed when
 their parent exits); all their `exited` futures resolve and the next spawn
 starts a fresh zygote.
+
+The zygote, and so every kernel, gets only the environment a render needs: the
+basics (PATH, locale, proxies, CA bundles), the settings the pool passes, and the
+variables the operator names (KERNEL_ENV), never the rest of the server's. The
+server's environment holds the object store's secret key; no kernel does
+(built-in types read object stores through the server, kernels/object_access.py).
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import os
 import signal
 import site
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import KernelStartError
+from .zygote import SERVER_PID_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,16 @@ THREAD_DEFAULTS = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 
+
+BASIC_VARIABLES = (
+    "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "USER", "LOGNAME",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
+    *THREAD_DEFAULTS,
+)  # fmt: skip
+"""What every kernel gets from the server's environment: nothing secret by design."""
+BASIC_PREFIXES = ("LC_",)
 
 SPAWN_TIMEOUT = 30.0
 
@@ -60,37 +77,33 @@ class KernelLauncher:
         runtime_dir: Path,
         environment: Mapping[str, str] | None = None,
         ready_timeout: float = 180.0,
+        passed_variables: Iterable[str] = (),
     ) -> None:
         self._runtime_dir = runtime_dir
         self._extra_environment = dict(environment or {})
+        self._passed = (*BASIC_VARIABLES, *passed_variables)
         self._ready_timeout = ready_timeout
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._spawns: dict[int, asyncio.Future[int]] = {}
+        self._sweeps: dict[int, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[str]] = {}
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self.preload_errors: dict[str, str] = {}
 
-    async def spawn(
-        self, connection_file: Path, work_root: Path, memory_limit: int, nice: int
-    ) -> KernelProcess:
-        """Fork a kernel from the factory and return its pid and exit future."""
+    async def spawn(self, request: dict[str, Any]) -> KernelProcess:
+        """Fork a kernel from the factory and return its pid and exit future.
+
+        `request`: the spawn request's fields (kernels/zygote.py): the kernel's folder,
+        connection file, work root, memory limit, nice, environment and sandbox.
+        """
         await self._ensure_running()
         request_id = next(self._ids)
         answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._spawns[request_id] = answer
-        self._write(
-            {
-                "op": "spawn",
-                "id": request_id,
-                "connection_file": str(connection_file),
-                "work_root": str(work_root),
-                "memory_limit": memory_limit,
-                "nice": nice,
-            }
-        )
+        self._write({**request, "op": "spawn", "id": request_id})
         try:
             pid = await asyncio.wait_for(answer, SPAWN_TIMEOUT)
         except TimeoutError:
@@ -99,6 +112,23 @@ class KernelLauncher:
                 f"kernel factory did not answer a spawn request within {SPAWN_TIMEOUT:g} s"
             ) from None
         return KernelProcess(pid=pid, exited=self._exits[pid])
+
+    async def sweep(self, pid: int, timeout: float = 5.0) -> int:
+        """End every process kernel `pid` started (and every orphan); how many were killed.
+
+        Called before a kernel that ran custom code is reused, so nothing a render
+        started runs on into the next one.
+        """
+        if self._process is None or self._process.returncode is not None:
+            return 0
+        request_id = next(self._ids)
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._sweeps[request_id] = answer
+        self._write({"op": "sweep", "id": request_id, "pid": pid})
+        try:
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._sweeps.pop(request_id, None)
 
     async def close(self) -> None:
         """Stop the factory (end of input, then SIGKILL if it lingers); its kernels die with it."""
@@ -149,13 +179,17 @@ class KernelLauncher:
         log.info("kernel factory ready (pid %d)", ready["pid"])
 
     def _environment(self) -> dict[str, str]:
-        env = {**os.environ, **self._extra_environment}
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if name in self._passed or name.startswith(BASIC_PREFIXES)
+        }
+        env.update(self._extra_environment)
+        env[SERVER_PID_VARIABLE] = str(os.getpid())
         for name, value in THREAD_DEFAULTS.items():
             env.setdefault(name, value)
-        ipython_dir = self._runtime_dir / "ipython"
-        ipython_dir.mkdir(exist_ok=True)
-        # A private IPython profile: the host user's startup files never run in kernels.
-        env["IPYTHONDIR"] = str(ipython_dir)
+        # Each kernel gets its own HOME and IPython profile in its own folder (zygote.py), so
+        # the host user's startup files never run in kernels.
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -188,6 +222,8 @@ class KernelLauncher:
                     os.kill(pid, signal.SIGKILL)
             else:
                 answer.set_result(pid)
+        elif kind == "swept":
+            _resolve(self._sweeps.get(event["id"]), event.get("killed", 0))
         elif kind == "spawn_failed":
             answer = self._spawns.pop(event["id"], None)
             if answer is not None and not answer.done():
@@ -203,6 +239,8 @@ class KernelLauncher:
                 answer.set_exception(KernelStartError(reason))
         for exited in self._exits.values():
             _resolve(exited, f"was stopped because the {reason}")
+        for swept in self._sweeps.values():
+            _resolve(swept, 0)
         self._spawns.clear()
         self._exits.clear()
 

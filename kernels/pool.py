@@ -3,14 +3,21 @@
 Rules the pool keeps:
 - At most `size` kernels run; a supervisor task starts replacements whenever
   one is retired or dies, backing off while starts keep failing.
-- A request leases an idle kernel or waits in a first-come line of at most
-  `max_queue`; past that it is refused at once with an estimate of when to
+- A request leases an idle kernel or waits in a first-come line. The line holds
+  `max_queue` requests beyond the kernels that will serve them: requests waiting
+  for a kernel that is starting (or just came free) are not in excess of the
+  pool, so a burst meeting a pool of restarting kernels is not refused while there
+  is room. Past that a request is refused at once with an estimate of when to
   retry. A lease that cannot be granted before the request's deadline fails.
 - A kernel is handed to the next request only after its previous render
   finished cleanly (the in-kernel runtime resets it as the cell ends).
 - A kernel is retired (killed and replaced) when it ran `custom` code (unless
   the operator allows reuse), reached `max_renders`, grew past 90% of its
   memory limit or hit MemoryError, or ignored an interrupt after a timeout.
+  A reused kernel that ran custom code is handed out again only once every
+  process the render started has been ended (the kernel factory sweeps it).
+- Every kernel runs in the sandbox (kernels/sandbox.py) the settings describe;
+  `sandbox_status` says what this machine's Linux enforces.
 """
 
 from __future__ import annotations
@@ -31,9 +38,12 @@ from typing import Any
 
 import zmq.asyncio
 
+from . import sandbox
 from .errors import PoolClosed, PoolOverloaded, PoolUnavailable
-from .kernel import Kernel, KernelOptions
+from .kernel import Kernel, KernelOptions, Listen
 from .launcher import KernelLauncher
+from .outputs import DEFAULT_LIMIT
+from .source_policy import PRIVATE_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +64,19 @@ class PoolSettings:
     start_timeout: float = 60.0
     nice: int = 5
     environment: Mapping[str, str] = field(default_factory=dict)
-    """Variables the kernels get on top of the server's own (settings given as flags that the
-    types read from the environment, such as the object store's)."""
+    """Variables the kernels get (settings the types read from the environment, such as the
+    source limits); kernels get nothing else of the server's environment but the basics
+    (kernels/launcher.py) and `passed_variables`."""
+    passed_variables: tuple[str, ...] = ()
+    """Names of the server's variables kernels also get (the operator's KERNEL_ENV)."""
+    max_output: int = DEFAULT_LIMIT
+    sandbox: bool = True
+    data_roots: tuple[str, ...] = ()
+    """Folders kernels may read data from; empty: any but the system and private ones."""
+    private_folders: tuple[str, ...] = ()
+    """The server's folders kernels must not reach (the page store), besides the runtime one."""
+    connect_ports: tuple[int, ...] | None = None
+    """TCP ports kernels may connect to; None: any."""
 
 
 @dataclass
@@ -80,17 +101,34 @@ class PoolStats:
 class KernelPool:
     """Leases warm kernels to renders; replaces the ones that die or wear out."""
 
-    def __init__(self, settings: PoolSettings, runtime_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: PoolSettings,
+        runtime_dir: Path | None = None,
+        object_access: Listen | None = None,
+    ) -> None:
+        """`object_access`: answers kernels' object-store requests (server/object_broker.py)."""
         self.settings = settings
         self._own_runtime_dir = runtime_dir is None
         self._runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="kfp-viz-"))
-        (self._runtime_dir / "sockets").mkdir(parents=True, exist_ok=True)
-        self._launcher = KernelLauncher(self._runtime_dir, settings.environment)
+        (self._runtime_dir / "kernels").mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.sandbox_status = sandbox.status(settings.sandbox)
+        environment = {
+            **settings.environment,
+            PRIVATE_VARIABLE: ",".join([str(self._runtime_dir), *settings.private_folders]),
+        }
+        self._launcher = KernelLauncher(
+            self._runtime_dir, environment, passed_variables=settings.passed_variables
+        )
         self._context = zmq.asyncio.Context()
         self._options = KernelOptions(
             memory_limit=settings.memory_limit,
             nice=settings.nice,
             start_timeout=settings.start_timeout,
+            max_output=settings.max_output,
+            sandbox=self._sandbox_policy().to_json(),
+            abstract_sockets=self.sandbox_status.scopes,
+            object_access=object_access,
         )
         self._ids = itertools.count(1)
         self._kernels: dict[str, Kernel] = {}
@@ -111,6 +149,16 @@ class KernelPool:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def _sandbox_policy(self) -> sandbox.SandboxPolicy:
+        private = (str(self._runtime_dir), *self.settings.private_folders)
+        return sandbox.SandboxPolicy(
+            enabled=self.settings.sandbox,
+            data_roots=self.settings.data_roots,
+            private=private,
+            connect_ports=self.settings.connect_ports,
+            read_extra=sandbox.python_paths(exclude=private),
+        )
 
     @property
     def preload_errors(self) -> dict[str, str]:
@@ -141,7 +189,7 @@ class KernelPool:
             return self._checkout(self._idle.popleft())
         if self._start_error and not self._ready:
             raise PoolUnavailable(f"No kernel is running: {self._start_error}")
-        if len(self._waiters) >= self.settings.max_queue:
+        if self._excess_waiters() >= self.settings.max_queue:
             raise self._overloaded()
         waiter: asyncio.Future[Kernel] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -155,6 +203,14 @@ class KernelPool:
             raise TimeoutError
         return waiter.result()
 
+    def _excess_waiters(self) -> int:
+        """Waiting requests beyond the kernels that will serve them: every kernel slot not
+        rendering (idle, starting, or about to be replaced) takes one waiter off the line.
+        A waiter already handed a kernel is out of the line (and that kernel is leased)."""
+        waiting = sum(1 for waiter in self._waiters if not waiter.done())
+        free_slots = self.settings.size - len(self._leased)
+        return max(waiting - free_slots, 0)
+
     def _withdraw(self, waiter: asyncio.Future[Kernel]) -> None:
         """Leave the line; a kernel handed over in the same instant goes back to the pool."""
         with contextlib.suppress(ValueError):
@@ -167,8 +223,21 @@ class KernelPool:
             self._leased.discard(waiter.result().id)
             self._make_available(waiter.result())
 
-    def give_back(self, kernel: Kernel, retire: str | None, seconds: float | None = None) -> None:
-        """Return a leased kernel after a finished render; retire it if it is worn out."""
+    def give_back(
+        self,
+        kernel: Kernel,
+        retire: str | None,
+        seconds: float | None = None,
+        sweep: bool = False,
+    ) -> None:
+        """Return a leased kernel after a finished render; retire it if it is worn out.
+
+        `sweep`: the render ran custom code in a kernel that stays; it stays leased until
+        the factory has ended every process the render started.
+        """
+        if sweep and not retire and kernel.alive:
+            self._run_in_background(self._sweep_and_give_back(kernel, seconds))
+            return
         self._leased.discard(kernel.id)
         kernel.renders += 1
         if seconds is not None:
@@ -183,13 +252,25 @@ class KernelPool:
             self._make_available(kernel)
         self._note_returned()
 
-    def abandon(self, kernel: Kernel, retire_after: str | None) -> None:
+    def abandon(self, kernel: Kernel, retire_after: str | None, sweep: bool = False) -> None:
         """Take back a kernel whose render timed out or was cancelled mid-cell.
 
         The cell is interrupted in the background; a kernel that does not come
         back within the grace period is killed and replaced.
         """
-        self._run_in_background(self._recover(kernel, retire_after))
+        self._run_in_background(self._recover(kernel, retire_after, sweep))
+
+    async def _sweep_and_give_back(self, kernel: Kernel, seconds: float | None) -> None:
+        try:
+            killed = await self._launcher.sweep(kernel.pid or 0)
+        except (TimeoutError, OSError) as error:
+            self._leased.discard(kernel.id)
+            self._retire(kernel, "unresponsive", f"its processes could not be swept ({error})")
+            self._note_returned()
+            return
+        if killed:
+            log.info("ended %d processes kernel %s's render left running", killed, kernel.id)
+        self.give_back(kernel, retire=None, seconds=seconds)
 
     def stats(self) -> PoolStats:
         starting = len(self._kernels) - len(self._ready)
@@ -198,7 +279,7 @@ class KernelPool:
             idle=len(self._idle),
             busy=len(self._ready) - len(self._idle),
             starting=starting,
-            queued=len(self._waiters),
+            queued=sum(1 for waiter in self._waiters if not waiter.done()),
             max_queue=self.settings.max_queue,
             restarts=dict(self._restarts),
             start_error=self._start_error,
@@ -292,7 +373,7 @@ class KernelPool:
         self._changed.set()
 
     def _overloaded(self) -> PoolOverloaded:
-        waiting = len(self._waiters)
+        waiting = sum(1 for waiter in self._waiters if not waiter.done())
         retry_after = max(1, math.ceil(self._average_lease * (waiting + 1) / self.settings.size))
         return PoolOverloaded(
             f"Server busy: all {self.settings.size} kernels are rendering and {waiting} "
@@ -300,9 +381,9 @@ class KernelPool:
             retry_after,
         )
 
-    async def _recover(self, kernel: Kernel, retire_after: str | None) -> None:
+    async def _recover(self, kernel: Kernel, retire_after: str | None, sweep: bool) -> None:
         if await kernel.interrupt(self.settings.interrupt_grace):
-            self.give_back(kernel, retire=retire_after)
+            self.give_back(kernel, retire=retire_after, sweep=sweep)
             return
         self._leased.discard(kernel.id)
         if kernel.id in self._kernels:

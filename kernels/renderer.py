@@ -49,6 +49,8 @@ class Renderer:
 
     async def render(self, request: RenderRequest) -> RenderResult:
         started = time.monotonic()
+        if request.type.is_custom and not request.variables.get("code"):
+            return self._no_code(started)
         try:
             kernel = await self.pool.lease(request.timeout)
         except TimeoutError:
@@ -57,28 +59,40 @@ class Renderer:
         cell = request.type.cell(request.variables)
         data = {"variables": request.variables, "source": request.source}
         retire = "custom_code" if self._retires_after(request) else None
+        sweep = request.type.is_custom  # processes it started are ended before reuse
         try:
             execution = await kernel.execute(cell, data, remaining)
         except TimeoutError:
-            self.pool.abandon(kernel, retire_after=retire)
+            self.pool.abandon(kernel, retire_after=retire, sweep=sweep)
             raise RenderTimeout(request.timeout, waiting_for_kernel=False) from None
         except KernelDied:
             if self.pool.closed:
                 raise PoolClosed("Server is shutting down") from None
             raise
         except BaseException:  # cancelled: the client went away mid-render
-            self.pool.abandon(kernel, retire_after=retire)
+            self.pool.abandon(kernel, retire_after=retire, sweep=sweep)
             raise
         seconds = time.monotonic() - started
         if execution.error and execution.error[0] == "MemoryError":
             retire = "memory"
-        self.pool.give_back(kernel, retire=retire, seconds=seconds)
+        self.pool.give_back(kernel, retire=retire, seconds=seconds, sweep=sweep)
         return RenderResult(
             html=self._page(request, execution),
             error=_error_text(execution),
             kernel_id=kernel.id,
             seconds=seconds,
         )
+
+    def _no_code(self, started: float) -> RenderResult:
+        """`custom` without code: the stock server answers 200 with an empty page; so does
+        this one, saying why it is empty (no kernel is needed for that)."""
+        note = (
+            "This custom visualization has no code: arguments.code is missing or empty, so "
+            "there was nothing to run."
+        )
+        output = {"output_type": "display_data", "data": {"text/plain": note}, "metadata": {}}
+        html = self.template.render([output], title="custom visualization")
+        return RenderResult(html, None, "none", time.monotonic() - started)
 
     def _retires_after(self, request: RenderRequest) -> bool:
         return request.type.is_custom and not self.pool.settings.reuse_custom_kernels

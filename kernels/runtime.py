@@ -14,8 +14,14 @@ State out: after the cell (`post_run_cell`, which IPython fires even when the
 cell raised or was interrupted) everything a request could have left in the
 interpreter's shared state is put back as it was when the kernel started: the
 user namespace and output cache, builtins, the working folder (each render
-gets a fresh empty one, deleted afterwards), environment variables, `sys.path`
-and `sys.argv`, the standard streams, and open matplotlib figures.
+gets a fresh empty one, deleted afterwards, which is also its TMPDIR),
+environment variables, `sys.path` and `sys.argv`, the standard streams, and open
+matplotlib figures. Processes a render started are ended by the kernel factory
+(kernels/zygote.py), not here.
+
+Output: a render may hold at most MAX_OUTPUT_VARIABLE bytes of output; the server
+drops what is past it (kernels/outputs.py). Prints and displays past it are not
+even sent: a `print` loop then costs the kernel a counter, not the server a flood.
 
 What a reset cannot undo is a change made inside an imported module or a
 background thread left running; that is why the pool replaces a kernel that
@@ -31,7 +37,56 @@ import sys
 import tempfile
 from typing import Any
 
+from .outputs import CUT_MIME
+
 META_KEY = "kfp_viz"
+MAX_OUTPUT_VARIABLE = "KFP_VIZ_MAX_OUTPUT"
+
+
+class OutputBudget:
+    """What a render may still print or display; one note to the server once it is spent."""
+
+    def __init__(self, limit: int, display: Any) -> None:
+        self.left = limit
+        self.limit = limit
+        self._display = display
+        self._cut = False
+
+    def take(self, size: int) -> bool:
+        """True if `size` more bytes may be sent; past the budget, tell the server once.
+        Once cut, nothing more passes (until the output is cleared)."""
+        if not self._cut and size <= self.left:
+            self.left -= size
+            return True
+        if not self._cut:
+            self._cut = True
+            self._display({CUT_MIME: {"limit": self.limit}}, {})
+        return False
+
+    def refill(self) -> None:
+        """The output was cleared: what it held no longer counts."""
+        self.left = self.limit
+        self._cut = False
+
+
+class _CappedStream:
+    """stdout or stderr for one render: writes pass until the budget is spent."""
+
+    def __init__(self, stream: Any, budget: OutputBudget) -> None:
+        self._stream = stream
+        self._budget = budget
+
+    def write(self, text: str) -> int:
+        if self._budget.take(len(text)):
+            return self._stream.write(text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class RequestScope:
@@ -41,6 +96,9 @@ class RequestScope:
         self._shell = shell
         self._work_root = work_root
         self._workdir: str | None = None
+        self._limit = int(os.environ.get(MAX_OUTPUT_VARIABLE) or 0)
+        self._publish = shell.display_pub.publish
+        self._clear_output = shell.display_pub.clear_output
         os.makedirs(work_root, exist_ok=True)
         os.chdir(work_root)
         self._builtins = dict(builtins.__dict__)
@@ -60,8 +118,28 @@ class RequestScope:
             return
         self._workdir = tempfile.mkdtemp(prefix="render-", dir=self._work_root)
         os.chdir(self._workdir)
+        os.environ["TMPDIR"] = tempfile.tempdir = self._workdir
+        if self._limit:
+            self._cap_output(OutputBudget(self._limit, self._publish))
         self._shell.user_ns["variables"] = request["variables"]
         self._shell.user_ns["source"] = request["source"]
+
+    def _cap_output(self, budget: OutputBudget) -> None:
+        """Route this render's prints and displays through `budget`."""
+        sys.stdout = _CappedStream(self._streams[0], budget)
+        sys.stderr = _CappedStream(self._streams[1], budget)
+
+        def publish(data: dict, metadata: dict | None = None, *args: Any, **kwargs: Any) -> None:
+            size = sum(len(str(value)) for value in (data or {}).values())
+            if budget.take(size):
+                self._publish(data, metadata, *args, **kwargs)
+
+        def clear_output(*args: Any, **kwargs: Any) -> None:
+            budget.refill()
+            self._clear_output(*args, **kwargs)
+
+        self._shell.display_pub.publish = publish
+        self._shell.display_pub.clear_output = clear_output
 
     def leave(self, result: Any) -> None:
         """End a request: put back every piece of shared state it could have touched."""
@@ -74,6 +152,9 @@ class RequestScope:
         sys.path[:] = self._sys_path
         sys.argv[:] = self._sys_argv
         sys.stdout, sys.stderr, sys.stdin = self._streams
+        self._shell.display_pub.publish = self._publish
+        self._shell.display_pub.clear_output = self._clear_output
+        tempfile.tempdir = self._environ.get("TMPDIR")
         os.chdir(self._work_root)
         shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None

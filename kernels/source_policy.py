@@ -39,6 +39,9 @@ SCHEMES_VARIABLE = "SOURCE_SCHEMES"
 _REAL_SYSTEM_FOLDERS = tuple((folder, os.path.realpath(folder)) for folder in SYSTEM_FOLDERS)
 """Each system folder as named, and as paths are compared: resolved (/var/run is /run)."""
 ROOTS_VARIABLE = "LOCAL_SOURCE_ROOTS"
+PRIVATE_VARIABLE = "KFP_VIZ_PRIVATE_FOLDERS"
+"""The server's own folders (its runtime folder with the kernels' connection files, the page
+store): never a source, whatever the roots say. Set by the pool."""
 
 
 class SourceRefused(VisualizationError):
@@ -69,15 +72,18 @@ class SourcePolicy:
 
     schemes: tuple[str, ...] = SCHEMES
     local_roots: tuple[str, ...] = ()
+    private: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls) -> SourcePolicy:
         schemes = os.environ.get(SCHEMES_VARIABLE, "").strip()
         roots = os.environ.get(ROOTS_VARIABLE, "").strip()
+        private = os.environ.get(PRIVATE_VARIABLE, "").strip()
         try:
             return cls(
                 parse_schemes(schemes) if schemes else SCHEMES,
                 parse_roots(roots) if roots else (),
+                parse_roots(private) if private else (),
             )
         except ValueError as error:  # the server checks these; a kernel started otherwise
             raise SourceRefused(f"Sources are refused: {ROOTS_VARIABLE} or "
@@ -105,6 +111,14 @@ class SourcePolicy:
         """
         real = os.path.realpath(path)
         source = source or path
+        own = os.path.realpath(os.getcwd())  # a render's own folder, where relative paths lead
+        if not _inside(real, own) and any(
+            _inside(real, os.path.realpath(folder)) for folder in self.private
+        ):
+            raise SourceRefused(
+                f"Source {source!r} is refused: it is in the server's own folders (the "
+                "kernels' connection files, stored pages), never read as data"
+            )
         if self.local_roots:
             if not any(_inside(real, root) for root in self._real_roots):
                 raise SourceRefused(

@@ -5,11 +5,11 @@ Runs inside kernels. The built-in types call `match(pattern)` to list what a
 accepts the same kinds of source:
 
 - a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`);
-- `minio://bucket/key` and `s3://bucket/key`, patterns too, reached with the
-  KFP API server's object-store settings (`OBJECTSTORECONFIG_HOST`, `_PORT`,
-  `_SECURE`, `_ACCESSKEY`, `_SECRETACCESSKEY`, `_REGION`), which the server puts in
-  the kernels' environment whether it got them as variables or as flags; `s3://`
-  without them goes to AWS with the `AWS_*` variables;
+- `minio://bucket/key` and `s3://bucket/key`, patterns too: the server lists them
+  and presigns each read with its object-store settings (the KFP API server's
+  `OBJECTSTORECONFIG_*`; `s3://` without them goes to AWS with the `AWS_*` variables),
+  and the kernel fetches the presigned URL; no kernel holds the keys
+  (kernels/object_access.py);
 - `gs://bucket/key` (patterns too) through `gcsfs` when it is installed;
 - `http://` and `https://` (one document, no patterns).
 
@@ -28,11 +28,10 @@ import os
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
 
-import minio
-
+from .object_access import Refused, ask
 from .source_policy import SourcePolicy, SourceRefused, open_url
 from .viz_errors import VisualizationError
 
@@ -46,44 +45,6 @@ class SourceError(VisualizationError):
 
 class SourceNotFound(SourceError):
     """The store answered, and holds no file by that name or pattern (or names a folder)."""
-
-
-@dataclass(frozen=True)
-class ObjectStore:
-    """Connection settings for an S3-compatible store, as the KFP API server names them."""
-
-    endpoint: str
-    secure: bool
-    access_key: str | None
-    secret_key: str | None
-    region: str | None
-
-    @classmethod
-    def from_environment(cls, scheme: str) -> ObjectStore:
-        env = os.environ
-        host = env.get("OBJECTSTORECONFIG_HOST", "").strip()
-        if host:
-            port = env.get("OBJECTSTORECONFIG_PORT", "").strip()
-            secure = env.get("OBJECTSTORECONFIG_SECURE", "false").strip().lower() == "true"
-            return cls(
-                endpoint=f"{host}:{port}" if port else host,
-                secure=secure,
-                access_key=env.get("OBJECTSTORECONFIG_ACCESSKEY") or None,
-                secret_key=env.get("OBJECTSTORECONFIG_SECRETACCESSKEY") or None,
-                region=env.get("OBJECTSTORECONFIG_REGION") or None,
-            )
-        if scheme == "s3":
-            return cls(
-                endpoint="s3.amazonaws.com",
-                secure=True,
-                access_key=env.get("AWS_ACCESS_KEY_ID") or None,
-                secret_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
-                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            )
-        raise SourceError(
-            f"{scheme}:// sources need the object store settings: set OBJECTSTORECONFIG_HOST "
-            "(and _PORT, _ACCESSKEY, _SECRETACCESSKEY) on the visualization server"
-        )
 
 
 def has_pattern(text: str) -> bool:
@@ -209,40 +170,35 @@ def _split_bucket(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-@lru_cache(maxsize=4)
-def _client(store: ObjectStore) -> minio.Minio:
-    return minio.Minio(
-        store.endpoint,
-        access_key=store.access_key,
-        secret_key=store.secret_key,
-        secure=store.secure,
-        region=store.region,
-    )
+def _list(scheme: str, bucket: str, prefix: str, recursive: bool, limit: int = 0) -> list[dict]:
+    """Objects under a prefix, listed by the server; Refused when it cannot."""
+    request = {"op": "list", "scheme": scheme, "bucket": bucket, "prefix": prefix,
+               "recursive": recursive, "limit": limit}  # fmt: skip
+    return ask(request)["objects"]
 
 
 def _match_object_store(pattern: str, scheme: str) -> list[str]:
     bucket, key = _split_bucket(pattern)
-    client = _client(ObjectStore.from_environment(scheme))
     prefix = key if not has_pattern(key) else _GLOB_CHARS.split(key, 1)[0]
     # A pattern whose wildcards stay within one folder level lists only that level.
     recursive = "**" in key or "/" in key[len(prefix) :] or not has_pattern(key)
     regex = _key_regex(key)
     try:
-        objects = client.list_objects(bucket, prefix=prefix, recursive=recursive)
-        keys = [o.object_name for o in objects if not o.is_dir and regex.fullmatch(o.object_name)]
-    except Exception as error:
-        raise SourceError(f"Cannot list {pattern!r}: {_cause(error)}") from None
-    if not keys and not has_pattern(key) and _has_children(client, bucket, key):
+        objects = _list(scheme, bucket, prefix, recursive)
+    except Refused as error:
+        raise SourceError(f"Cannot list {pattern!r}: {error}") from None
+    keys = [o["name"] for o in objects if not o["dir"] and regex.fullmatch(o["name"])]
+    if not keys and not has_pattern(key) and _has_children(scheme, bucket, key):
         raise SourceNotFound(
             f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
         )
     return [f"{scheme}://{bucket}/{k}" for k in sorted(keys)]
 
 
-def _has_children(client, bucket: str, key: str) -> bool:
+def _has_children(scheme: str, bucket: str, key: str) -> bool:
     try:
-        return any(True for _ in client.list_objects(bucket, prefix=key.rstrip("/") + "/"))
-    except Exception:
+        return bool(_list(scheme, bucket, key.rstrip("/") + "/", False, limit=1))
+    except Refused:
         return False
 
 
@@ -264,22 +220,37 @@ def _key_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _read_object(location: str, scheme: str) -> bytes:
+    """The object, fetched from the URL the server presigned for it."""
     bucket, key = _split_bucket(location)
-    client = _client(ObjectStore.from_environment(scheme))
     try:
-        response = client.get_object(bucket, key)
-    except Exception as error:
-        code = getattr(error, "code", "")
-        if code == "NoSuchKey":
-            raise SourceNotFound(f"Source {location!r} does not exist ({code})") from None
-        if code == "NoSuchBucket":
-            raise SourceError(f"Source {location!r} does not exist ({code})") from None
-        raise
+        url = ask({"op": "get", "scheme": scheme, "bucket": bucket, "key": key})["url"]
+    except Refused as error:
+        raise _object_error(location, error.code, str(error)) from None
+    request = urllib.request.Request(url, headers={"User-Agent": "kfp-viz-server"})
     try:
-        return response.read()
-    finally:
-        response.close()
-        response.release_conn()
+        with open_url(request, timeout=HTTP_TIMEOUT) as reply:
+            return reply.read()
+    except urllib.error.HTTPError as error:
+        code = _s3_error_code(error)
+        raise _object_error(location, code, f"HTTP {error.code} {code}") from None
+    except urllib.error.URLError as error:
+        raise SourceError(f"Cannot read {location!r}: {error.reason}") from None
+
+
+def _object_error(location: str, code: str, cause: str) -> SourceError:
+    if code == "NoSuchKey":
+        return SourceNotFound(f"Source {location!r} does not exist ({code})")
+    if code == "NoSuchBucket":
+        return SourceError(f"Source {location!r} does not exist ({code})")
+    return SourceError(f"Cannot read {location!r}: {cause}")
+
+
+def _s3_error_code(error: urllib.error.HTTPError) -> str:
+    """The `<Code>` of an S3 error reply (NoSuchKey, AccessDenied, ...), or its reason."""
+    try:
+        return ElementTree.fromstring(error.read(65536)).findtext("Code") or str(error.reason)
+    except (ElementTree.ParseError, OSError):
+        return str(error.reason)
 
 
 # -- GCS -----------------------------------------------------------------------

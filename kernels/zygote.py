@@ -8,15 +8,28 @@ already in memory, shared copy-on-write, so a kernel is ready in a fraction of
 a second and a dead or retired one is cheap to replace.
 
 Protocol: JSON lines. Requests on stdin:
-  {"op": "spawn", "id": N, "connection_file": PATH, "work_root": PATH,
-   "memory_limit": BYTES, "nice": INT}
+  {"op": "spawn", "id": N, "folder": PATH, "connection_file": PATH, "work_root": PATH,
+   "memory_limit": BYTES, "nice": INT, "environment": {NAME: VALUE}, "sandbox": {...}}
+  {"op": "sweep", "id": N, "pid": P}   end every process below kernel P, and every orphan
 Events on the protocol stream (the original stdout; stray prints from imported
 libraries go to stderr instead):
   {"event": "ready", "pid": P, "preload_errors": {module: error}}
   {"event": "spawned", "id": N, "pid": P} | {"event": "spawn_failed", "id": N, "error": TEXT}
+  {"event": "swept", "id": N, "killed": COUNT}
   {"event": "exited", "pid": P, "code": C | null, "signal": S | null}
-End of stdin means the server is gone: the zygote exits, and its kernels die
-with it (each kernel asks the OS to kill it when its parent dies).
+End of stdin means the server is gone: the zygote ends every process below it and
+exits; its kernels die with it (each asks the OS to kill it when its parent dies).
+
+Containment (see also kernels/sandbox.py):
+- The factory is a child subreaper: a process a kernel's render leaves behind (a daemon
+  that double-forks, the children of a killed kernel) becomes the factory's child, and the
+  factory kills every child that is not a live kernel whenever a child exits, when the
+  server asks (after a reused kernel's render) and when it stops.
+- The factory is not dumpable, nor are the kernels it forks (the flag is inherited), so
+  no process of the same uid can read their memory or /proc/<pid>/environ.
+- A kernel learns its factory's pid before the fork: if the factory dies between the fork
+  and the kernel's request to die with it, the kernel sees another parent and exits,
+  instead of running on orphaned.
 """
 
 from __future__ import annotations
@@ -29,10 +42,16 @@ import os
 import selectors
 import signal
 import sys
+import tempfile
 import traceback
+import warnings
 from typing import Any
 
+from . import reaper, sandbox
+
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+SERVER_PID_VARIABLE = "KFP_VIZ_SERVER_PID"
 KERNEL_ARGS = (
     "--HistoryManager.enabled=False",
     "--IPKernelApp.log_level=WARN",
@@ -41,8 +60,9 @@ KERNEL_ARGS = (
 
 
 def main() -> None:
-    parent = os.getppid()
-    _die_with_parent(parent)
+    _die_with_parent(int(os.environ.pop(SERVER_PID_VARIABLE, "0")) or os.getppid())
+    sandbox.not_dumpable()  # inherited by every kernel forked from here
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     protocol = os.dup(1)
     os.dup2(2, 1)  # anything printed while importing goes to the log, not the protocol
     errors = _preload()
@@ -83,8 +103,9 @@ class _Factory:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self._selector = selectors.DefaultSelector()
         self._selector.register(0, selectors.EVENT_READ, self._read_requests)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, self._reap)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, self._on_signal)
         self._pending = b""
+        self._kernels: set[int] = set()
 
     def serve(self) -> None:
         while True:
@@ -94,7 +115,7 @@ class _Factory:
     def _read_requests(self) -> None:
         chunk = os.read(0, 65536)
         if not chunk:
-            os._exit(0)
+            self._stop()
         self._pending += chunk
         *lines, self._pending = self._pending.split(b"\n")
         for line in lines:
@@ -102,8 +123,14 @@ class _Factory:
                 self._handle(json.loads(line))
 
     def _handle(self, request: dict[str, Any]) -> None:
-        if request.get("op") != "spawn":
-            return
+        if request.get("op") == "spawn":
+            self._spawn(request)
+        elif request.get("op") == "sweep":
+            killed = self._sweep(kernel=int(request.get("pid") or 0))
+            _send(self._protocol, {"event": "swept", "id": request["id"], "killed": killed})
+
+    def _spawn(self, request: dict[str, Any]) -> None:
+        factory = os.getpid()  # read before the fork: the child must not ask getppid()
         try:
             pid = os.fork()
         except OSError as error:
@@ -112,18 +139,29 @@ class _Factory:
             )
             return
         if pid == 0:
-            self._become_kernel(request)
+            self._become_kernel(request, factory)
+        self._kernels.add(pid)
         _send(self._protocol, {"event": "spawned", "id": request["id"], "pid": pid})
 
-    def _reap(self) -> None:
+    def _on_signal(self) -> None:
         os.read(self._wake_read, 4096)
+        if self._reap():
+            self._sweep()
+
+    def _reap(self, report: bool = True) -> bool:
+        """Collect exited children; report kernels' exits. True if any child exited."""
+        reaped = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                return reaped
             if pid == 0:
-                return
+                return reaped
+            reaped = True
+            if pid not in self._kernels or not report:
+                continue  # something a kernel left behind, now ended
+            self._kernels.discard(pid)
             event: dict[str, Any] = {"event": "exited", "pid": pid, "code": None, "signal": None}
             if os.WIFSIGNALED(status):
                 event["signal"] = os.WTERMSIG(status)
@@ -131,12 +169,34 @@ class _Factory:
                 event["code"] = os.waitstatus_to_exitcode(status)
             _send(self._protocol, event)
 
-    def _become_kernel(self, request: dict[str, Any]) -> None:
+    def _sweep(self, kernel: int = 0) -> int:
+        """Kill every child that is not a live kernel (with all below it), and everything
+        below `kernel` if given; return how many processes were killed."""
+        me = os.getpid()
+
+        def leftovers() -> set[int]:
+            children = reaper.children_map()
+            strays = [pid for pid in children.get(me, ()) if pid not in self._kernels]
+            found = set(strays) | reaper.descendants(strays, children)
+            if kernel in self._kernels:
+                found |= reaper.descendants([kernel], children)
+            return found
+
+        return reaper.kill_all(leftovers, reap=self._reap)
+
+    def _stop(self) -> None:
+        """The server is gone: end every kernel and everything they started, then exit."""
+        me = os.getpid()
+        reaper.kill_all(lambda: reaper.descendants([me]), reap=lambda: self._reap(report=False))
+        os._exit(0)
+
+    def _become_kernel(self, request: dict[str, Any], factory: int) -> None:
         """In the forked child: shed the factory's state and run a kernel. Never returns."""
         code = 70
         try:
             self._shed_factory_state()
-            _isolate_process(request)
+            _isolate_process(request, factory)
+            _enter_sandbox(request)
             _run_kernel(request)
             code = 0
         except BaseException as error:
@@ -157,9 +217,8 @@ class _Factory:
         os.close(null)
 
 
-def _isolate_process(request: dict[str, Any]) -> None:
+def _isolate_process(request: dict[str, Any], factory: int) -> None:
     """Own session, death with the factory, memory cap, lower CPU priority, fresh seeds."""
-    factory = os.getppid()
     os.setsid()
     _die_with_parent(factory)
     limit = int(request.get("memory_limit") or 0)
@@ -192,11 +251,31 @@ def _check_headroom() -> None:
     bytearray(START_HEADROOM)
 
 
+def _enter_sandbox(request: dict[str, Any]) -> None:
+    """The kernel's own environment and folders, then the sandbox (kernels/sandbox.py).
+
+    HOME, the IPython profile and the temporary folder all live in the kernel's own
+    folder, the only place it may write; nothing it writes lands in /tmp.
+    """
+    folder = request["folder"]
+    os.environ.update(request.get("environment") or {})
+    home = os.path.join(folder, "home")
+    os.makedirs(home, exist_ok=True)
+    os.makedirs(request["work_root"], exist_ok=True)
+    for name in ("HOME", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "TMPDIR"):
+        os.environ[name] = home
+    tempfile.tempdir = home
+    sandbox.apply(sandbox.SandboxPolicy.from_json(request.get("sandbox") or {}), folder)
+
+
 def _run_kernel(request: dict[str, Any]) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     from . import runtime
 
+    # ipykernel binds a loopback TCP socket to carry forked processes' prints; the sandbox
+    # forbids listening, so those prints are lost (they were never part of a page anyway).
+    warnings.filterwarnings("ignore", message="Couldn't bind IOPub Pipe")
     app = IPKernelApp.instance()
     app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
     runtime.install(app.shell, request["work_root"])
@@ -217,11 +296,20 @@ def _leave_start_error(request: dict[str, Any], error: BaseException) -> None:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent exits, so no kernel outlives the server."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    """Ask Linux to SIGKILL this process when its parent exits, so no kernel outlives the server.
+
+    `parent` is the pid the parent had before the fork: if it died first, this process
+    has another parent by now (init, or a subreaper), and exits at once.
+    """
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
 
 
 def _send(fd: int, event: dict[str, Any]) -> None:

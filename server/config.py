@@ -185,6 +185,38 @@ def parse_namespace(text: str) -> str:
     return text
 
 
+def parse_sandbox(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered not in ("auto", "off"):
+        raise ValueError("expected auto (Landlock as far as this Linux offers it) or off")
+    return lowered == "auto"
+
+
+PORTS_AUTO = "auto"
+
+
+def parse_connect_ports(text: str) -> str:
+    """`auto`, `any`, `none`, or comma-separated TCP ports (checked, kept as text)."""
+    lowered = text.strip().lower()
+    if lowered in (PORTS_AUTO, "any", "none"):
+        return lowered
+    try:
+        ports = [int(p) for p in lowered.split(",") if p.strip()]
+    except ValueError:
+        ports = []
+    if not ports or not all(1 <= p <= 65535 for p in ports):
+        raise ValueError("expected auto, any, none, or TCP ports such as 443,9000")
+    return ",".join(str(p) for p in sorted(set(ports)))
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an environment variable name")
+    return names
+
+
 def parse_url(text: str) -> str:
     if text and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
         raise ValueError("expected an http:// or https:// URL")
@@ -241,6 +273,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Reset and reuse a kernel after custom code instead of replacing it: faster, but "
             "custom code can then leave changes inside imported modules.",
             "false", is_switch=True),
+    Setting("kernel_sandbox", "--kernel-sandbox", "KERNEL_SANDBOX", parse_sandbox, True,
+            "Confine every kernel with Landlock (files, TCP, signals; see the README's "
+            "Security model): auto uses what this Linux offers, off runs kernels with the "
+            "server's rights.", "auto"),
+    Setting("kernel_connect_ports", "--kernel-connect-ports", "KERNEL_CONNECT_PORTS",
+            parse_connect_ports, PORTS_AUTO,
+            "TCP ports kernels may connect to (Landlock ABI 4+): any, none, or a list such as "
+            "443,9000; auto: any when http, https or gs sources are allowed, else only the "
+            "object store's port.", "auto"),
+    Setting("kernel_env", "--kernel-env", "KERNEL_ENV", parse_names, (),
+            "Names of the server's environment variables kernels also get, comma-separated "
+            "(e.g. GOOGLE_APPLICATION_CREDENTIALS); they get no others beyond PATH, locale, "
+            "proxies and CA bundles.", "none"),
+    Setting("max_output_size", "--max-output-size", "MAX_OUTPUT_SIZE", parse_bytes, 32 * 2**20,
+            "Output one render may produce (prints, displays); past it the rest is dropped "
+            "and the page says where it was cut.", "32Mi"),
     Setting("source_schemes", "--source-schemes", SCHEMES_VARIABLE, parse_schemes, SCHEMES,
             "Kinds of source the built-in types may read, comma-separated.",
             ",".join(SCHEMES)),
@@ -313,6 +361,10 @@ SETTINGS: tuple[Setting, ...] = (
             parse_positive_int, 100_000,
             "Events the in-process bus keeps per partition (when no Kafka is configured).",
             "100000"),
+    Setting("progress_bus_bytes", "--progress-bus-bytes", "PROGRESS_BUS_BYTES", parse_bytes,
+            32 * 2**20,
+            "Bytes of events the in-process bus keeps in all (the oldest are dropped first, "
+            "counted in /metrics).", "32Mi"),
 )  # fmt: skip
 
 
@@ -331,6 +383,10 @@ class Config:
     max_renders: int
     allow_custom: bool
     reuse_custom_kernels: bool
+    kernel_sandbox: bool
+    kernel_connect_ports: str
+    kernel_env: tuple[str, ...]
+    max_output_size: int
     source_schemes: tuple[str, ...]
     local_source_roots: tuple[str, ...]
     max_body_size: int
@@ -355,6 +411,7 @@ class Config:
     progress_queue_size: int
     progress_heartbeat: float
     progress_bus_retention: int
+    progress_bus_bytes: int
 
 
 assert [f.name for f in fields(Config)] == [s.name for s in SETTINGS], "table and Config differ"
@@ -430,27 +487,37 @@ def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
 
 
 def kernel_environment(config: Config) -> dict[str, str]:
-    """What kernels must know of the settings, as variables: the source limits, and the
-    object store under the KFP API server's variable names.
+    """What kernels must know of the settings, as variables: the source limits.
 
-    Types read `minio://` and `s3://` sources with these variables (kernels/sources.py)
-    and check every source against the limits (kernels/source_policy.py); settings given
-    by flag would otherwise reach the server but not its kernels.
+    Types check every source against them (kernels/source_policy.py); settings given by
+    flag would otherwise reach the server but not its kernels. The object store's
+    settings are not among them: the server reads object stores for kernels
+    (server/object_broker.py), and no kernel holds its credentials.
     """
-    environment = {
+    return {
         SCHEMES_VARIABLE: ",".join(config.source_schemes),
         ROOTS_VARIABLE: ",".join(config.local_source_roots),
     }
-    if config.store_host:
-        environment.update(
-            (setting.env, _env_text(getattr(config, setting.name)))
-            for setting in SETTINGS
-            if setting.env.startswith("OBJECTSTORECONFIG_")
-        )
-    return environment
 
 
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def kernel_connect_ports(config: Config) -> tuple[int, ...] | None:
+    """The TCP ports kernels may connect to (None: any), from --kernel-connect-ports.
+
+    `auto`: http, https and gs sources may name any host and port, so any port when one of
+    them is allowed (Landlock filters by port only, never by address); otherwise only what
+    the allowed object stores need, for the presigned reads kernels make.
+    """
+    spec = config.kernel_connect_ports
+    if spec == "any":
+        return None
+    if spec == "none":
+        return ()
+    if spec != PORTS_AUTO:
+        return tuple(int(port) for port in spec.split(","))
+    schemes = set(config.source_schemes)
+    if schemes & {"http", "https", "gs"}:
+        return None
+    ports = set()
+    if schemes & {"minio", "s3"}:
+        ports.add(config.store_port if config.store_host else 443)
+    return tuple(sorted(ports))

@@ -96,6 +96,20 @@ class _PoolCollector(Collector):
         for reason, count in sorted(stats.restarts.items()):
             restarts.add_metric([reason], count)
         yield restarts
+        sandbox = self._pool.sandbox_status
+        yield GaugeMetricFamily(
+            "kfp_viz_kernel_sandbox_landlock_abi",
+            "Landlock ABI the kernel sandbox uses (0: none, kernels run with the server's rights).",
+            value=sandbox.abi,
+        )
+        enforced = GaugeMetricFamily(
+            "kfp_viz_kernel_sandbox_enforced",
+            "1 when the kernel sandbox enforces this part on this machine, else 0.",
+            labels=["feature"],
+        )
+        for feature, on in sandbox.features().items():
+            enforced.add_metric([feature], 1 if on else 0)
+        yield enforced
 
 
 class _ProgressCollector(Collector):
@@ -122,6 +136,22 @@ class _ProgressCollector(Collector):
             "Times a watcher's queue overflowed and it was resynced from the log.",
             value=stats.lagged,
         )
+        dropped = getattr(self._hub.source, "dropped", None)  # the in-process bus's retention
+        if dropped is not None:
+            events = CounterMetricFamily(
+                "kfp_viz_progress_bus_dropped_events",
+                "Events the in-process bus dropped to stay within its retention, by reason "
+                "(count: --progress-bus-retention, bytes: --progress-bus-bytes).",
+                labels=["reason"],
+            )
+            for reason in ("count", "bytes"):
+                events.add_metric([reason], dropped[reason])
+            yield events
+            yield CounterMetricFamily(
+                "kfp_viz_progress_bus_dropped_bytes",
+                "Bytes of events the in-process bus dropped to stay within its retention.",
+                value=dropped["bytes"],
+            )
         reachable, _ = self._hub.source.reachable()
         yield GaugeMetricFamily(
             "kfp_viz_progress_upstream_up",

@@ -53,11 +53,9 @@ def server(tmp_path_factory, minio):
     from support import RunningServer
 
     log = tmp_path_factory.mktemp("large-pages") / "server.log"
-    running = RunningServer(
-        ["--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels"],
-        minio.server_env(BUCKET),
-        log,
-    )
+    flags = ["--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels"]
+    flags += ["--max-output-size", "128Mi"]  # pages of 50 and 60 MB are made here
+    running = RunningServer(flags, minio.server_env(BUCKET), log)
     running.wait_ready()
     yield running
     assert running.stop() == 0, running.log()

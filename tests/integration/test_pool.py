@@ -64,6 +64,24 @@ def test_full_line_is_refused_at_once_with_retry_after(start_server):
     )
 
 
+def test_a_burst_is_refused_only_past_the_room_the_line_has(start_server):
+    """Pool 2, --max-queue 2: four requests fit (two rendering or starting, two waiting). A
+    second burst meets the two kernels that replace the first burst's (custom code retires
+    its kernel): requests waiting for a starting kernel are not beyond the pool."""
+    server = start_server(
+        "--pool-size", "2", "--max-queue", "2", "--allow-custom-visualizations", unprivileged=True
+    )  # fmt: skip
+    for burst in range(2):
+        with concurrent.futures.ThreadPoolExecutor(10) as clients:
+            replies = list(
+                clients.map(lambda _: server.post(type="custom", arguments=sleeper(3)), range(10))
+            )
+        codes = sorted(r.status_code for r in replies)
+        assert codes == [200] * 4 + [503] * 6, (burst, [r.reason for r in replies])
+        if burst == 0:  # the next burst meets kernels starting
+            assert server.ready()["kernels"]["starting"] >= 1
+
+
 def test_kernel_that_exits_is_reported_and_replaced(start_server):
     server = start_server("--pool-size", "2", "--allow-custom-visualizations")
     before = set(server.ready()["kernels"]["pids"])

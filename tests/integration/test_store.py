@@ -25,7 +25,10 @@ from kfp_viz.pages import fetch_page
 from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN
 from server.pb.visualization_pb2 import Visualization
 
-FLAGS = ("--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels")
+FLAGS = (
+    "--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels",
+    "--max-output-size", "256Mi",  # pages of 120 MB are made here
+)  # fmt: skip
 # A page of about `int(source)` bytes that gzip cannot shrink under the cap, different each time.
 BIG = custom_code(
     "import base64, os",

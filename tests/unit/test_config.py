@@ -11,6 +11,7 @@ from server.config import (
     ConfigError,
     available_cpus,
     build_parser,
+    kernel_connect_ports,
     kernel_environment,
     load_config,
     parse_bytes,
@@ -83,6 +84,35 @@ def test_kernels_get_the_source_limits_whether_set_by_flag_or_by_variable():
     from_env = load_config([], {"SOURCE_SCHEMES": "S3, local", "LOCAL_SOURCE_ROOTS": "/data"})
     assert kernel_environment(from_env)["SOURCE_SCHEMES"] == "s3,local"
     assert from_env.local_source_roots == ("/data",)
+
+
+def test_kernels_never_get_the_object_store_s_keys():
+    config = load_config(
+        [], {"OBJECTSTORECONFIG_HOST": "minio", "OBJECTSTORECONFIG_SECRETACCESSKEY": "s"}
+    )
+    assert not any("OBJECTSTORE" in name for name in kernel_environment(config))
+
+
+@pytest.mark.parametrize(
+    "flags,env,ports",
+    [
+        ([], {}, None),  # http(s) sources allowed: any port (Landlock filters ports only)
+        (["--source-schemes", "minio,s3"], {"OBJECTSTORECONFIG_HOST": "m"}, (9000,)),
+        (["--source-schemes", "s3"], {}, (443,)),
+        (["--source-schemes", "local"], {}, ()),
+        (["--kernel-connect-ports", "9000,443,9000"], {}, (443, 9000)),
+        (["--kernel-connect-ports", "none"], {}, ()),
+        (["--kernel-connect-ports", "any", "--source-schemes", "local"], {}, None),
+    ],
+)
+def test_kernel_connect_ports_follow_the_sources_allowed(flags, env, ports):
+    assert kernel_connect_ports(load_config(flags, env)) == ports
+
+
+@pytest.mark.parametrize("value", ["0", "70000", "http", ""])
+def test_bad_connect_ports_are_refused(value):
+    with pytest.raises(ConfigError, match="--kernel-connect-ports / KERNEL_CONNECT_PORTS"):
+        load_config(["--kernel-connect-ports", value], {})
 
 
 def test_timeout_above_its_cap_is_refused():

@@ -35,7 +35,10 @@ async def kernel_link() -> AsyncIterator[tuple[zmq.asyncio.Socket, SimpleNamespa
         context.term()
 
 
-def receive(*sends: tuple[bytes, dict]) -> list:
+ROOM = 2**40
+
+
+def receive(*sends: tuple[bytes, dict], room: int = ROOM) -> list:
     """Send display_data messages, signed with the given keys, over a real zmq socket pair.
 
     Each is received with `_receive_iopub`: (message, peak of new allocations), or the error.
@@ -47,12 +50,12 @@ def receive(*sends: tuple[bytes, dict]) -> list:
             for key, content in sends:
                 # Waiting before the message arrives, as a render does: the frames then come
                 # through a future that outlives the receive for a moment.
-                receiving = asyncio.ensure_future(_receive_iopub(client))
+                receiving = asyncio.ensure_future(_receive_iopub(client, room))
                 await asyncio.sleep(0.05)
                 Session(key=key).send(push, "display_data", content)  # not counted: the kernel's
                 tracemalloc.start()
                 try:
-                    message = await receiving
+                    message, _ = await receiving
                     results.append((message, tracemalloc.get_traced_memory()[1]))
                 except ValueError as error:
                     results.append(error)
@@ -101,9 +104,18 @@ def test_a_replayed_message_is_refused():
         async with kernel_link() as (push, client):
             await push.send_multipart(frames)
             await push.send_multipart(frames)
-            first = await _receive_iopub(client)
+            first, _ = await _receive_iopub(client, ROOM)
             with pytest.raises(ValueError, match="Duplicate Signature"):
-                await _receive_iopub(client)
+                await _receive_iopub(client, ROOM)
             return first
 
     assert asyncio.run(run())["content"] == {"text": "once"}
+
+
+def test_an_output_past_the_room_left_is_not_decoded():
+    """A render over its output cap: the message's header is read, its content never is."""
+    html = "<pre>" + "0123456789abcdef\n" * 1_200_000 + "</pre>"  # 20 MB
+    ((message, peak),) = receive((KEY, {"data": {"text/html": html}, "metadata": {}}), room=1000)
+    assert message["msg_type"] == "display_data" and message["content"] is None
+    assert message["parent_header"] == {}
+    assert peak < 2**20, f"{peak} bytes allocated for a message that is dropped"

@@ -18,6 +18,27 @@ def collect(*messages):
     return collector.outputs
 
 
+def test_output_past_the_cap_is_cut_with_a_note_and_a_clear_makes_room_again():
+    collector = OutputCollector(limit=100)
+    collector.add("stream", {"name": "stdout", "text": "a" * 60}, 60)
+    collector.add("stream", {"name": "stdout", "text": "b" * 60}, 60)  # over: cut here
+    collector.add("stream", {"name": "stdout", "text": "c"}, 1)  # after the cut: dropped too
+    collector.add("display_data", None, 10**9)  # too large to have been decoded
+    outputs = collector.outputs
+    assert outputs[0]["text"] == "a" * 60 and len(outputs) == 2
+    assert "Output cut here" in outputs[1]["data"]["text/plain"]
+    assert "100 bytes" in outputs[1]["data"]["text/plain"]
+    collector.add("clear_output", {"wait": False}, 0)
+    collector.add("display_data", {"data": {"text/plain": "fresh"}}, 50)
+    assert [o["data"]["text/plain"] for o in collector.outputs] == ["fresh"]
+
+
+def test_the_kernel_s_own_cut_marker_becomes_the_note():
+    collector = OutputCollector()
+    collector.add("display_data", {"data": {"application/vnd.kfp-viz.output-cut+json": {}}}, 10)
+    assert collector.cut and "Output cut here" in str(collector.outputs[-1]["data"])
+
+
 def test_streams_merge_until_something_else_comes():
     outputs = collect(
         ("stream", {"name": "stdout", "text": "a"}),

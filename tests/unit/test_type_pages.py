@@ -111,19 +111,6 @@ def test_local_sources(tmp_path):
         sources.match("ftp://x/y")
 
 
-def test_object_store_settings_come_from_the_kfp_names(monkeypatch):
-    for name in ("HOST", "PORT", "SECURE", "ACCESSKEY", "SECRETACCESSKEY", "REGION"):
-        monkeypatch.delenv(f"OBJECTSTORECONFIG_{name}", raising=False)
-    with pytest.raises(sources.SourceError, match="OBJECTSTORECONFIG_HOST"):
-        sources.ObjectStore.from_environment("minio")
-    monkeypatch.setenv("OBJECTSTORECONFIG_HOST", "minio-service.kubeflow")
-    monkeypatch.setenv("OBJECTSTORECONFIG_PORT", "9000")
-    monkeypatch.setenv("OBJECTSTORECONFIG_ACCESSKEY", "k")
-    monkeypatch.setenv("OBJECTSTORECONFIG_SECRETACCESSKEY", "s")
-    store = sources.ObjectStore.from_environment("s3")
-    assert store == sources.ObjectStore("minio-service.kubeflow:9000", False, "k", "s", None)
-
-
 def test_roc_with_many_points_draws_a_thinned_curve_but_keeps_the_exact_auc():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 100_000)

@@ -1,0 +1,155 @@
+"""The server's side of kernels' object-store access: list a prefix, presign one read.
+
+Kernels hold no object-store credentials (kernels/object_access.py says why and defines
+the protocol). Each kernel gets a Unix socket in its own folder; this module answers on
+it, with the server's own settings: `minio://` with the KFP API server's
+OBJECTSTORECONFIG_* (as for stored pages), `s3://` with them too when set, else AWS with
+the server's AWS_* variables. A request for a kind of source the operator left out of
+--source-schemes is refused, as the kernel would refuse it. Store calls block, so they
+run in a thread pool of their own, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+from minio import Minio
+from minio.error import S3Error
+
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+PRESIGN_EXPIRY = dt.timedelta(minutes=10)
+MAX_OBJECTS = 200_000
+"""Most objects one listing returns; a pattern matching more is refused with a message."""
+MAX_REQUEST = 64 * 1024
+
+
+class BrokerRefusal(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ObjectBroker:
+    """Answers kernels' list and presign requests (one Unix socket per kernel)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="object-broker")
+
+    async def listen(self, path: str) -> asyncio.AbstractServer:
+        """Answer on a new Unix socket at `path` (in one kernel's folder) until closed."""
+        return await asyncio.start_unix_server(self._serve, path=path, limit=MAX_REQUEST)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(self._executor, self.answer, line)
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (OSError, ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+            pass  # the kernel went away or sent garbage: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def answer(self, line: bytes) -> dict[str, Any]:
+        """The answer to one request line. Blocks (store calls)."""
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise BrokerRefusal("InvalidRequest", "a request is a JSON object")
+            return self._answer(request)
+        except BrokerRefusal as refusal:
+            return {"error": {"code": refusal.code, "message": refusal.message}}
+        except S3Error as error:
+            return {"error": {"code": error.code, "message": error.message}}
+        except (ValueError, KeyError, TypeError) as error:
+            return {"error": {"code": "InvalidRequest", "message": str(error)}}
+        except Exception as error:  # the store is unreachable, or answers strangely
+            return {"error": {"code": "", "message": f"{type(error).__name__}: {error}"}}
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        scheme = str(request.get("scheme"))
+        client = self._client(scheme)
+        bucket = str(request["bucket"])
+        if request.get("op") == "list":
+            return self._list(client, bucket, request)
+        if request.get("op") == "get":
+            key = str(request["key"])
+            return {"url": client.presigned_get_object(bucket, key, expires=PRESIGN_EXPIRY)}
+        raise BrokerRefusal("InvalidRequest", f"unknown op {request.get('op')!r}")
+
+    def _list(self, client: Minio, bucket: str, request: dict[str, Any]) -> dict[str, Any]:
+        limit = min(int(request.get("limit") or MAX_OBJECTS), MAX_OBJECTS)
+        found = client.list_objects(
+            bucket, prefix=str(request.get("prefix", "")), recursive=bool(request.get("recursive"))
+        )
+        objects = []
+        for item in found:
+            if len(objects) >= limit:
+                if limit == MAX_OBJECTS:
+                    raise BrokerRefusal(
+                        "TooManyObjects",
+                        f"more than {MAX_OBJECTS} objects match; name fewer (a longer prefix)",
+                    )
+                break
+            objects.append({"name": item.object_name, "dir": bool(item.is_dir)})
+        return {"objects": objects}
+
+    def _client(self, scheme: str) -> Minio:
+        if scheme not in ("minio", "s3"):
+            raise BrokerRefusal("InvalidRequest", f"{scheme}:// is not an object store")
+        if scheme not in self._config.source_schemes:
+            raise BrokerRefusal(
+                "SourceRefused",
+                f"this server reads only {', '.join(self._config.source_schemes)} sources "
+                "(--source-schemes)",
+            )
+        config = self._config
+        if config.store_host:
+            host = config.store_host
+            address = (
+                f"[{host}]:{config.store_port}" if ":" in host else f"{host}:{config.store_port}"
+            )
+            return _minio(address, config.store_secure, config.store_access_key,
+                          config.store_secret_key, config.store_region)  # fmt: skip
+        if scheme == "s3":
+            env = os.environ
+            return _minio(
+                "s3.amazonaws.com", True, env.get("AWS_ACCESS_KEY_ID", ""),
+                env.get("AWS_SECRET_ACCESS_KEY", ""),
+                env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+            )  # fmt: skip
+        raise BrokerRefusal(
+            "NoObjectStore",
+            "minio:// sources need the object store settings: set OBJECTSTORECONFIG_HOST (and "
+            "_PORT, _ACCESSKEY, _SECRETACCESSKEY) on the visualization server",
+        )
+
+
+@cache
+def _minio(address: str, secure: bool, access: str, secret: str, region: str) -> Minio:
+    return Minio(
+        address,
+        access_key=access or None,
+        secret_key=secret or None,
+        secure=secure,
+        region=region or None,
+    )
