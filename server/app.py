@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
+import platform
 import signal
 import socket
 import time
@@ -25,18 +27,40 @@ import tornado.httpserver
 import tornado.netutil
 
 from kernels import KernelPool, PoolSettings, Renderer
+from kernels.sandbox import not_dumpable
 
-from .config import Config, kernel_environment
+from .config import Config, kernel_connect_ports, kernel_environment
 from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
+from .http_limits import HEADER_READ_LIMIT, HeaderLimit
 from .metrics import Metrics
+from .object_broker import ObjectBroker
 from .progress import Progress
 from .service import VisualizationService
 
 log = logging.getLogger(__name__)
 
 READY_LOG_TIMEOUT = 300.0
+BACKLOG = 2048
+"""Connections waiting to be accepted. Tornado's 128 overflows when a burst of clients (200
+progress streams opening at once) meets a busy loop; the kubelet's probe then waits out
+TCP's one-then-three-second SYN retries instead of being answered."""
+LARGE_BLOCK = 2**20
+_M_MMAP_THRESHOLD = -3
+
+
+def return_large_blocks_to_the_system() -> None:
+    """Give every block of LARGE_BLOCK or more its own mapping, so freeing it returns it.
+
+    glibc raises its mmap threshold each time a large mapped block is freed (up to 32
+    MiB), after which blocks of that size come from the heap, and memory freed there
+    mostly stays with the process: after three 30 MB forms the server kept 170 MB it no
+    longer used. A fixed threshold keeps what a large request took for that request only.
+    """
+    if platform.system() == "Linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK)
 
 
 def pool_settings(config: Config) -> PoolSettings:
@@ -47,6 +71,12 @@ def pool_settings(config: Config) -> PoolSettings:
         memory_limit=config.kernel_memory_limit,
         reuse_custom_kernels=config.reuse_custom_kernels,
         environment=kernel_environment(config),
+        passed_variables=config.kernel_env,
+        max_output=config.max_output_size,
+        sandbox=config.kernel_sandbox,
+        data_roots=config.local_source_roots,
+        private_folders=(config.store_folder,),
+        connect_ports=kernel_connect_ports(config),
     )
 
 
@@ -55,7 +85,8 @@ class VizServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.pool = KernelPool(pool_settings(config))
+        self.objects = ObjectBroker(config)
+        self.pool = KernelPool(pool_settings(config), object_access=self.objects.listen)
         self.metrics = Metrics(self.pool)
         self.delivery = PageDelivery(config, build_store(config), self.metrics.registry)
         self.service = VisualizationService(
@@ -77,27 +108,33 @@ class VizServer:
         self._started = time.monotonic()
         try:
             sockets = tornado.netutil.bind_sockets(
-                self.config.http_port, self.config.host, family=socket.AF_UNSPEC
+                self.config.http_port, self.config.host, family=socket.AF_UNSPEC, backlog=BACKLOG
             )
         except OSError as error:
             address = f"{self.config.host}:{self.config.http_port}"
             raise OSError(f"HTTP cannot listen on {address}: {error.strerror}") from error
+        app = make_app(
+            self.service,
+            self.pool,
+            self.metrics,
+            self.config.max_body_size,
+            self._in_flight,
+            extra_routes=self.progress.http_routes,
+            progress_status=self.progress.hub.status,
+        )
         self._http = tornado.httpserver.HTTPServer(
-            make_app(
-                self.service,
-                self.pool,
-                self.metrics,
-                self.config.max_body_size,
-                self._in_flight,
-                extra_routes=self.progress.http_routes,
-                progress_status=self.progress.hub.status,
-            ),
-            # Bodies are limited (with a 413) by the handler itself, which streams them.
+            HeaderLimit(app),  # 431 for oversized headers (server/http_limits.py)
+            # Bodies are limited (with a 413) by the handlers themselves, which stream them.
             max_body_size=2**62,
+            max_header_size=HEADER_READ_LIMIT,
         )
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
         self.progress.hub.start()
+        sandbox = self.pool.sandbox_status
+        (log.info if sandbox.files and sandbox.scopes else log.warning)(
+            "kernel sandbox: %s", sandbox.describe()
+        )
         self.pool.start()
         self.delivery.start()
         await self.grpc.set_serving(False)
@@ -129,6 +166,7 @@ class VizServer:
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
         await self.delivery.close()
+        self.objects.close()
         if self._http is not None:
             await self._http.close_all_connections()
         log.info("stopped")
@@ -148,6 +186,8 @@ class VizServer:
 
 async def serve(config: Config) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly; a repeated signal does not cut it short."""
+    not_dumpable()  # the object store's keys are in this process: no same-uid process reads it
+    return_large_blocks_to_the_system()
     server = VizServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,6 +16,13 @@ When the echoed fields leave no room even for that, the page is still stored
 and the request is refused (413 / RESOURCE_EXHAUSTED) with a message naming
 the sizes and the stored page, rather than sending a reply KFP would fail.
 
+Reads are verified: a stored page is served (over HTTP or gRPC) only once all of its
+bytes have been read and their SHA-256 matched its id, spooled meanwhile into an
+unnamed temporary file (memory up to SPOOL_IN_MEMORY); a page changed in the store
+after it was written is an error, never served. Identical pages are stored once,
+recognised by their digest: a copy under the same key whose bytes do not match is
+written again.
+
 Memory: the page exists once, as the render's str. Hashing, compressing and
 uploading read it in slices, encoded one at a time; the upload holds at most a
 few multipart parts. The reply waits for the upload (a reference is handed out
@@ -30,7 +37,9 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -53,6 +62,7 @@ from .page_bytes import (
 )
 from .store import (
     CONTENT_TYPE,
+    READ_CHUNK,
     FolderStore,
     LifecycleRefused,
     ObjectStore,
@@ -67,6 +77,19 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 10.0
 PRUNE_INTERVAL = 3600.0
+SPOOL_IN_MEMORY = 8 * 2**20
+"""A page read back is held in memory up to this size while it is verified; a larger one
+goes to an unnamed temporary file (no path another process could open)."""
+
+
+class PageCorrupt(Exception):
+    """The bytes under a page's key do not hash to the page's id."""
+
+    def __init__(self, size: int, sha256: str) -> None:
+        super().__init__(f"{size} bytes with SHA-256 {sha256}")
+        self.size = size
+        self.sha256 = sha256
+
 
 T = TypeVar("T")
 
@@ -243,8 +266,18 @@ class PageDelivery:
             found = await self._run(self.store.stat, key)
             if found is None:
                 raise PageNotFound(key)
-            reference = await self._run(self._reference, page_id, found, True)
-            chunks = await self._run(self.store.read, key)
+            spool, size = await self._run(self._verified_copy, key, page_id)
+            verified = StoredObject(key, size, found.modified)
+            reference = await self._run(self._reference, page_id, verified, True)
+        except PageCorrupt as corrupt:
+            self._metrics.fetches.labels(via=via, outcome="corrupt").inc()
+            log.error("stored page %s does not match its digest (%s): not served", key, corrupt)
+            raise RequestFailed(
+                ErrorKind.CORRUPT,
+                f"Stored page {page_id} does not match its SHA-256: {self.store.uri(key)} now "
+                f"holds {corrupt}, so it was changed after it was stored and is not served; "
+                "rendering the visualization again stores it anew",
+            ) from None
         except PageNotFound:
             self._metrics.fetches.labels(via=via, outcome="not_found").inc()
             raise RequestFailed(
@@ -256,10 +289,38 @@ class PageDelivery:
             self._metrics.fetches.labels(via=via, outcome="unavailable").inc()
             self._note(str(error))
             raise RequestFailed(
-                ErrorKind.UNAVAILABLE, one_line(f"Cannot read stored page {page_id}: {error}")
+                ErrorKind.UNAVAILABLE, f"Cannot read stored page {page_id}: {error}"
             ) from None
         self._metrics.fetches.labels(via=via, outcome="ok").inc()
-        return reference, self._aiter(chunks)
+        return reference, self._aiter(_spooled_chunks(spool))
+
+    def _verified_copy(self, key: str, page_id: str) -> tuple[Any, int]:
+        """The page's bytes, spooled and rewound, and their count, once their SHA-256 is the
+        page's id; PageCorrupt otherwise. Runs in a thread."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (the reader closes it)
+        try:
+            digest, size = hashlib.sha256(), 0
+            for chunk in self.store.read(key):
+                digest.update(chunk)
+                spool.write(chunk)
+                size += len(chunk)
+            if digest.hexdigest() != page_id:
+                raise PageCorrupt(size, digest.hexdigest())
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool, size
+
+    def _holds(self, key: str, digest: str) -> bool:
+        """True if the object under `key` hashes to `digest` (read back in slices)."""
+        try:
+            hasher = hashlib.sha256()
+            for chunk in self.store.read(key):
+                hasher.update(chunk)
+        except PageNotFound:
+            return False
+        return hasher.hexdigest() == digest
 
     async def _aiter(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         """The chunks, each read in the store's thread pool; closed at the end (connection freed).
@@ -276,7 +337,7 @@ class PageDelivery:
                 except StoreUnavailable as error:
                     self._note(str(error))
                     log.warning("reading a stored page stopped part-way: %s", error)
-                    raise RequestFailed(ErrorKind.UNAVAILABLE, one_line(str(error))) from None
+                    raise RequestFailed(ErrorKind.UNAVAILABLE, str(error)) from None
                 if chunk is None:
                     return
                 yield chunk
@@ -304,10 +365,8 @@ class PageDelivery:
             self._metrics.stored.labels(outcome="failed").inc()
             raise RequestFailed(
                 ErrorKind.UNAVAILABLE,
-                one_line(
-                    f"This page is {size} bytes, over the inline limit of {limit} bytes, and "
-                    f"could not be stored: {error}"
-                ),
+                f"This page is {size} bytes, over the inline limit of {limit} bytes, and "
+                f"could not be stored: {error}",
             ) from None
         self._note(None)
         self._metrics.seconds.observe(time.monotonic() - started)
@@ -323,7 +382,14 @@ class PageDelivery:
         digest = sha256_hex(page)
         key = self.key(digest)
         found = self.store.stat(key)
-        reuse = found is not None and found.size == size and self._fresh(found)
+        reuse = (
+            found is not None
+            and found.size == size
+            and self._fresh(found)
+            and self._holds(key, digest)
+        )
+        if found is not None and found.size == size and self._fresh(found) and not reuse:
+            log.warning("stored page %s did not match its digest: written again", key)
         if reuse and isinstance(self.store, FolderStore):
             self.store.touch(key)
         if not reuse:
@@ -430,20 +496,17 @@ def no_room(stored: StoredPage, echoed: int, room: int, small: int, base_url: st
     """
     return RequestFailed(
         ErrorKind.TOO_LARGE,
-        one_line(
-            f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the fields it echoes "
-            f"(source, arguments) take {echoed} bytes, leaving {room}, and even the {small}-byte "
-            f"reference page does not fit. The {stored.size}-byte page was stored: "
-            f"{stored.http_url(base_url)}"
-        ),
+        f"No room for this page in KFP's {KFP_REPLY_CAP}-byte reply: the fields it echoes "
+        f"(source, arguments) take {echoed} bytes, leaving {room}, and even the {small}-byte "
+        f"reference page does not fit. The {stored.size}-byte page was stored: "
+        f"{stored.http_url(base_url)}",
     )
 
 
-def one_line(text: str, limit: int = 400) -> str:
-    """A message fit for an HTTP reason phrase: one line of printable ASCII, not too long."""
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _spooled_chunks(spool: Any) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(READ_CHUNK):
+            yield chunk
 
 
 class _DeliveryMetrics:

@@ -35,6 +35,8 @@ class ErrorKind(enum.Enum):
     UNAVAILABLE = (503, grpc.StatusCode.UNAVAILABLE)
     TIMEOUT = (504, grpc.StatusCode.DEADLINE_EXCEEDED)
     KERNEL_DIED = (500, grpc.StatusCode.INTERNAL)
+    CORRUPT = (500, grpc.StatusCode.DATA_LOSS)
+    """Stored data that no longer matches its digest (server/delivery.py)."""
 
     @property
     def http_status(self) -> int:
@@ -51,13 +53,37 @@ class ErrorKind(enum.Enum):
 
 
 class RequestFailed(Exception):
-    """A request that gets no page: its kind, a message a person can act on, maybe a retry hint."""
+    """A request that gets no page: its kind, a message a person can act on, maybe a retry hint.
+
+    The message is made fit for an HTTP reason phrase here, once, so both protocols carry
+    the same text, whatever a request echoed into it.
+    """
 
     def __init__(self, kind: ErrorKind, message: str, retry_after: int | None = None) -> None:
+        message = reason_phrase(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
+
+
+REASON_LIMIT = 400
+
+
+def reason_phrase(text: str, limit: int = REASON_LIMIT) -> str:
+    """`text` as an HTTP reason phrase a person can read: one line of printable ASCII, not
+    too long. Other characters are escaped (é → \\xe9), never dropped: Tornado would
+    otherwise send "Unknown" for a reason with `<` or a character past Latin-1, and the
+    reason phrase is all a KFP UI user sees."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    text = "".join(_reason_char(ch) for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reason_char(ch: str) -> str:
+    if ch in "\r\n\t":
+        return " "
+    return ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}"
 
 
 def from_render_error(error: RenderError) -> RequestFailed:

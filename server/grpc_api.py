@@ -38,7 +38,7 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
     ) -> visualization_pb2.Visualization:
         visualization = request.visualization
         try:
-            render_request = self._service.request(
+            render_request = await self._service.request(
                 type_name(visualization.type),
                 visualization.source,
                 visualization.arguments or "{}",  # what KFP's API server sends when empty

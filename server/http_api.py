@@ -27,13 +27,15 @@ from kernels import KernelPool
 from .config import Config
 from .delivery import PageDelivery
 from .errors import ErrorKind, RequestFailed
+from .forms import Form, parse_form
+from .http_limits import PAGE_POLICY, LingeringRefusal
 from .metrics import CONTENT_TYPE, Metrics
 from .service import VisualizationService
 from .validation import TIMEOUT_HEADER, validate_page_id
 
 
 @tornado.web.stream_request_body
-class VisualizationHandler(tornado.web.RequestHandler):
+class VisualizationHandler(LingeringRefusal):
     """`GET /` liveness; `POST /` render a visualization from KFP's form."""
 
     def initialize(
@@ -52,7 +54,8 @@ class VisualizationHandler(tornado.web.RequestHandler):
             self._refuse_too_large(int(declared))
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self.refused:
+            self.drop(chunk)
             return
         self._body += chunk
         if len(self._body) > self._limit:
@@ -62,24 +65,23 @@ class VisualizationHandler(tornado.web.RequestHandler):
         self.write("alive")
 
     async def post(self) -> None:
-        if self._finished:
+        if self.refused:
+            self.end_lingering()
             return
         with self._in_flight.track():
             await self._render_and_reply()
 
     async def _render_and_reply(self) -> None:
         try:
-            self._parse_form()
+            form = await self._read_form()
             timeout = self._service.timeout_from_header(self.request.headers.get(TIMEOUT_HEADER))
-            request = self._service.request(
-                self.get_body_argument("type", None),  # Tornado strips, as for the stock server
-                self.get_body_argument("source", None),
-                self.get_body_argument("arguments", None),
-                timeout,
+            fields = form.fields
+            request = await self._service.request(
+                fields["type"], fields["source"], fields["arguments"], timeout
             )
             self._render = asyncio.ensure_future(self._service.render(request, via="http"))
             result = await self._render
-            page = await self._deliver(result.html)
+            page = await self._deliver(result.html, form)
         except RequestFailed as failure:
             self.send_error(
                 failure.kind.http_status, reason=failure.message, retry_after=failure.retry_after
@@ -93,7 +95,19 @@ class VisualizationHandler(tornado.web.RequestHandler):
         with contextlib.suppress(tornado.iostream.StreamClosedError):  # client left meanwhile
             await self.finish(page)  # resolves once the page is handed to the socket
 
-    async def _deliver(self, page: str) -> str:
+    async def _read_form(self) -> Form:
+        """The buffered body as KFP's form; the buffer is let go as soon as it is copied."""
+        body = bytes(self._body)
+        self._body = bytearray()
+        try:
+            return await parse_form(
+                self.request.headers.get("Content-Type", ""), body, self.request.headers
+            )
+        except RequestFailed as failure:
+            self._service.metrics.record("", failure.kind.outcome)
+            raise
+
+    async def _deliver(self, page: str, form: Form) -> str:
         """The page, or (past the inline limit) the small page standing in for the stored one.
 
         The limit counts the raw `source` and `arguments` as sent, which KFP's API
@@ -102,14 +116,14 @@ class VisualizationHandler(tornado.web.RequestHandler):
         delivery = self._service.delivery
         if delivery is None:
             return page
-        fields = self.request.body_arguments
-        echoed = [len(fields.get(name, [b""])[0]) for name in ECHOED]
+        echoed = [form.raw_sizes[name] for name in ECHOED]
         return await delivery.for_kfp(page, echoed, base_url(self.request, self._service.config))
 
     def on_connection_close(self) -> None:
         self._client_gone = True
         if self._render is not None and not self._render.done():
             self._render.cancel()
+        super().on_connection_close()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         retry_after = kwargs.get("retry_after")
@@ -117,25 +131,14 @@ class VisualizationHandler(tornado.web.RequestHandler):
             self.set_header("Retry-After", str(retry_after))
         super().write_error(status_code, **kwargs)
 
-    def _parse_form(self) -> None:
-        """Parse the buffered body (urlencoded or multipart) into the request's body arguments."""
-        self.request.body = bytes(self._body)
-        httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""),
-            self.request.body,
-            self.request.body_arguments,
-            self.request.files,
-            self.request.headers,
-        )
-
     def _refuse_too_large(self, size: int) -> None:
         self._service.metrics.record("", ErrorKind.TOO_LARGE.outcome)
-        self.send_error(
+        self._body = bytearray()
+        self.refuse_body(
             ErrorKind.TOO_LARGE.http_status,
-            reason=f"Request body too large: {size} bytes, the limit is {self._limit} bytes "
+            f"Request body too large: {size} bytes, the limit is {self._limit} bytes "
             "(--max-body-size)",
         )
-        self.request.connection.close()
 
 
 class InFlight:
@@ -188,6 +191,9 @@ class StoredPageHandler(tornado.web.RequestHandler):
             self.send_error(failure.kind.http_status, reason=failure.message)
             return
         self.set_header("Content-Type", reference.content_type)
+        # The page's own scripts run, in an opaque origin (as in KFP's sandboxed iframe),
+        # never as this server's origin: a stored page is whatever a render produced.
+        self.set_header("Content-Security-Policy", PAGE_POLICY)
         self.set_header("Content-Length", str(reference.size))
         self.set_header("ETag", f'"{reference.sha256}"')
         self.set_header("Cache-Control", "private, max-age=86400, immutable")
@@ -235,11 +241,23 @@ class ReadyHandler(tornado.web.RequestHandler):
                     "restarts": stats.restarts,
                     "start_error": stats.start_error,
                     "preload_errors": self._pool.preload_errors,
+                    "sandbox": sandbox_report(self._pool),
                     "store": self._delivery.status() if self._delivery else None,
                     "progress": self._progress() if self._progress else None,
                 }
             )
         )
+
+
+def sandbox_report(pool: KernelPool) -> dict[str, Any]:
+    """What the kernel sandbox enforces here (kernels/sandbox.py), for /readyz."""
+    status = pool.sandbox_status
+    return {
+        "enabled": status.enabled,
+        "landlock_abi": status.abi,
+        **status.features(),
+        "detail": status.describe(),
+    }
 
 
 class MetricsHandler(tornado.web.RequestHandler):

@@ -65,7 +65,7 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
         visualization = request.visualization
         delivery = self._service.delivery
         try:
-            render_request = self._service.request(
+            render_request = await self._service.request(
                 request.type_name or type_name(visualization.type),
                 visualization.source,
                 visualization.arguments or "{}",

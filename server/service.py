@@ -19,6 +19,7 @@ from .config import Config
 from .delivery import PageDelivery
 from .errors import RequestFailed, from_render_error
 from .metrics import Metrics
+from .offload import SMALL, offload
 from .progress.view import progress_alias
 from .validation import timeout_from_deadline, timeout_from_header, validate
 
@@ -43,15 +44,20 @@ class VisualizationService:
         self.progress_view: Callable[[RenderRequest], Awaitable[RenderResult]] | None = None
         """Renders the `progress` type at the edge, from the progress hub (set by the app)."""
 
-    def request(
+    async def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
     ) -> RenderRequest:
-        """Validate wire fields; a refusal is counted and raised as RequestFailed."""
+        """Validate wire fields; a refusal is counted and raised as RequestFailed.
+
+        Large `arguments` are parsed and checked in a thread (server/offload.py).
+        """
         type_name, source = progress_alias(type_name, source)  # KFP UI: progress://RUN_ID
+        check = (type_name, source, arguments)
+        options = {"timeout": timeout, "allow_custom": self.config.allow_custom}
         try:
-            return validate(
-                type_name, source, arguments, timeout=timeout, allow_custom=self.config.allow_custom
-            )
+            if len(arguments or "") <= SMALL:
+                return validate(*check, **options)
+            return await offload(lambda: validate(*check, **options))
         except RequestFailed as failure:
             self.metrics.record((type_name or "").strip(), failure.kind.outcome)
             raise

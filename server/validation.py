@@ -13,6 +13,13 @@ byte for byte (the KFP UI shows the message as the error):
 Then the checks the stock server lacked: the type must be registered (it is
 never used as a path), code-running features need ALLOW_CUSTOM_VISUALIZATIONS,
 custom code must be a list of lines, and the type must exist in this build.
+
+`arguments` must also be JSON the rest of the way can carry: nested at most
+MAX_DEPTH levels (Python's parser gives up, with a RecursionError, near 1,000; the
+kernel's own decoding sooner), made of Unicode text (JSON's `\ud800` escapes a lone
+surrogate, which no UTF-8 encoder takes), and of at most MAX_VALUES values, counted
+before it is parsed: 30 MB of `[{},{},...]` are ten million Python objects, close to
+a gigabyte. Each is a 400 saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from .stored_page import valid_page_id
 
 TIMEOUT_HEADER = "X-Visualization-Timeout"
 _REASON_ECHO_LIMIT = 64
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000
 
 
 def validate(
@@ -61,15 +70,69 @@ def validate(
 
 
 def _parse_arguments(text: str) -> dict[str, Any]:
+    variables, problem = None, None
+    if value_bound(text) > MAX_VALUES:
+        raise RequestFailed(
+            ErrorKind.INVALID,
+            f"Invalid JSON provided as arguments: too large to parse: more than {MAX_VALUES} "
+            "values",
+        )
     try:
         variables = json.loads(text)
     except json.JSONDecodeError as error:
-        raise RequestFailed(
-            ErrorKind.INVALID, f"Invalid JSON provided as arguments: {error}"
-        ) from None
+        problem = str(error)  # raised below, so the error (which holds `text`) is let go
+    except RecursionError:
+        problem = f"nested deeper than {MAX_DEPTH} levels"
+    else:
+        problem = json_problem(variables)
+    if problem:
+        raise RequestFailed(ErrorKind.INVALID, f"Invalid JSON provided as arguments: {problem}")
     if not isinstance(variables, dict):
         raise RequestFailed(ErrorKind.INVALID, "Invalid JSON provided as arguments!")
     return variables
+
+
+def value_bound(text: str | bytes) -> int:
+    """The most values `text` can hold as JSON (one more than its commas and openings,
+    counted at C speed without parsing; those inside strings count too); 0 for a text too
+    short to exceed MAX_VALUES."""
+    if len(text) <= MAX_VALUES:
+        return 0  # cannot hold more values than characters
+    marks = (",", "[", "{") if isinstance(text, str) else (b",", b"[", b"{")
+    return 1 + sum(text.count(mark) for mark in marks)
+
+
+def json_problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
+    """Why decoded JSON cannot travel on (too deep, a lone surrogate), or None. Iterative:
+    the structures it checks are the ones too deep for recursion."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, str):
+            problem = None if item.isascii() else _surrogate(item)
+            if problem:
+                return problem
+        elif isinstance(item, (dict, list)):
+            if depth > max_depth:
+                return f"nested deeper than {max_depth} levels"
+            if isinstance(item, dict):
+                todo.extend((key, depth) for key in item)
+                todo.extend((child, depth + 1) for child in item.values())
+            else:
+                todo.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _surrogate(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        return (
+            f"a string holds the lone surrogate \\u{code:04x}, which is not Unicode text "
+            "(a UTF-16 escape without its pair)"
+        )
+    return None
 
 
 def _check_code_allowed(
@@ -82,7 +145,7 @@ def _check_code_allowed(
                 "Custom visualizations are disabled on this server; set "
                 "ALLOW_CUSTOM_VISUALIZATIONS=true on the visualization server to allow them",
             )
-        code = variables.get("code")
+        code = variables.get("code", [])  # none: the stock server's empty page (a 200)
         if not isinstance(code, list) or not all(isinstance(line, str) for line in code):
             raise RequestFailed(
                 ErrorKind.INVALID,

@@ -44,7 +44,10 @@ class Progress:
         if config.kafka_bootstrap_servers:
             source = KafkaSource(config.kafka_bootstrap_servers, config.kafka_progress_topic)
         else:
-            source = LocalBus(retention=config.progress_bus_retention)
+            source = LocalBus(
+                retention=config.progress_bus_retention,
+                retention_bytes=config.progress_bus_bytes,
+            )
         hub = ProgressHub(source, namespace=config.namespace, queue_size=config.progress_queue_size)
         publisher = Publisher(hub)
         page = LivePage()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import NAMESPACE
-from ..validation import printable
+from ..validation import json_problem, printable
 
 SCHEMA_VERSION = 1
 KINDS = ("progress", "metric", "log", "status")
@@ -131,6 +131,8 @@ def parse_json(
         obj = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent(f"event is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InvalidEvent("event is not valid JSON: nested too deeply") from None
     event = parse_event(obj, default_ts=default_ts)
     if key is not None and key != event.run_id:
         raise InvalidEvent(f"record key {key[:130]!r} differs from run_id {event.run_id!r}")
@@ -138,9 +140,16 @@ def parse_json(
 
 
 def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
-    """Validate a decoded event object; `default_ts` fills a missing `ts` (e.g. receive time)."""
+    """Validate a decoded event object; `default_ts` fills a missing `ts` (e.g. receive time).
+
+    An event accepted here can be delivered to every watcher: its text is Unicode (a lone
+    surrogate, which JSON can escape, would fail every gRPC stream of its run).
+    """
     if not isinstance(obj, dict):
         raise InvalidEvent(f"event must be a JSON object, got {type(obj).__name__}")
+    problem = json_problem(obj)
+    if problem:
+        raise InvalidEvent(f"event is not deliverable: {problem}")
     version = obj.get("v", None)
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise InvalidEvent(

@@ -18,7 +18,7 @@ import grpc
 
 from ..pb import kfpviz_progress_pb2 as pb
 from ..pb import kfpviz_progress_pb2_grpc as pb_grpc
-from .events import Cursor, InvalidEvent, ProgressEvent, parse_event, validate_run_id
+from .events import Cursor, InvalidEvent, ProgressEvent, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .publish import Publisher, PublishRefused
 
@@ -70,10 +70,10 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         self, request: pb.PublishProgressRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishProgressResponse:
         try:
-            events = [self._publisher.check(parse_event(_to_dict(e))) for e in request.events]
+            events = await self._publisher.check_all([_to_dict(e) for e in request.events])
             if not events:
                 raise InvalidEvent("no events given")
-            cursors = [await self._publisher.publish(event) for event in events]
+            cursors = await self._publisher.publish_all(events)
         except InvalidEvent as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except PublishRefused as error:

@@ -21,7 +21,11 @@ from urllib.parse import urlencode
 import tornado.iostream
 import tornado.web
 
-from .events import Cursor, InvalidEvent, parse_event, validate_namespace, validate_run_id
+from ..errors import reason_phrase
+from ..http_limits import PAGE_POLICY, LingeringRefusal
+from ..offload import SMALL, offload
+from ..validation import MAX_VALUES, value_bound
+from .events import Cursor, InvalidEvent, validate_namespace, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .page import LivePage
 from .publish import Publisher, PublishRefused
@@ -30,13 +34,13 @@ MAX_PUBLISH_BODY = 4 * 2**20
 
 
 def _error(handler: tornado.web.RequestHandler, status: int, message: str) -> None:
-    handler.set_status(status, reason=message.replace("\r", " ").replace("\n", " ")[:400])
+    handler.set_status(status, reason=reason_phrase(message))
     handler.set_header("Content-Type", "application/json")
     handler.finish(json.dumps({"error": message}))
 
 
 @tornado.web.stream_request_body
-class RunHandler(tornado.web.RequestHandler):
+class RunHandler(LingeringRefusal):
     """`/progress/<run_id>`: POST appends events to the run's log; GET is the live page."""
 
     def initialize(self, publisher: Publisher, page: LivePage) -> None:
@@ -48,12 +52,13 @@ class RunHandler(tornado.web.RequestHandler):
         self.set_header("Access-Control-Allow-Origin", "*")
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self.refused:
+            self.drop(chunk)
             return
         self._body += chunk
         if len(self._body) > MAX_PUBLISH_BODY:
-            _error(self, 413, f"Request body over {MAX_PUBLISH_BODY} bytes")
-            self.request.connection.close()
+            self._body = bytearray()
+            self.refuse_body(413, f"Request body over {MAX_PUBLISH_BODY} bytes")
 
     def get(self, run_id: str) -> None:
         try:
@@ -62,6 +67,7 @@ class RunHandler(tornado.web.RequestHandler):
             _error(self, 400, str(error))
             return
         self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Security-Policy", PAGE_POLICY)  # its events allow any origin
         node_id = self.get_query_argument("node_id", "")
         query = urlencode({"from_beginning": 1, **({"node_id": node_id} if node_id else {})})
         self.finish(
@@ -69,12 +75,14 @@ class RunHandler(tornado.web.RequestHandler):
         )
 
     async def post(self, run_id: str) -> None:
-        if self._finished:
+        if self.refused:
+            self.end_lingering()
             return
         try:
             validate_run_id(run_id)
-            events = [self._publisher.check(parse_event(obj)) for obj in self._objects(run_id)]
-            cursors = [await self._publisher.publish(event) for event in events]
+            objects = await self._objects(run_id)
+            events = await self._publisher.check_all(objects)
+            cursors = await self._publisher.publish_all(events)
         except InvalidEvent as error:
             _error(self, 400, f"Invalid progress event: {error}")
             return
@@ -84,11 +92,17 @@ class RunHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"cursors": [c.text() for c in cursors]}))
 
-    def _objects(self, run_id: str) -> list[dict[str, Any]]:
+    async def _objects(self, run_id: str) -> list[dict[str, Any]]:
+        data = bytes(self._body)
+        self._body = bytearray()
+        if value_bound(data) > MAX_VALUES:
+            raise InvalidEvent(f"body is too large to parse: more than {MAX_VALUES} JSON values")
         try:
-            body = json.loads(bytes(self._body))
+            body = json.loads(data) if len(data) <= SMALL else await offload(json.loads, data)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InvalidEvent(f"body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise InvalidEvent("body is not valid JSON: nested too deeply") from None
         objects = body if isinstance(body, list) else [body]
         if not objects:
             raise InvalidEvent("the array holds no events")
@@ -141,8 +155,10 @@ class EventsHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         try:
+            # The response starts with the first batch (or heartbeat), not at once: two
+            # hundred streams opened together then write as their histories are read, one
+            # by one, instead of all in the same turn of the loop.
             self.write("retry: 2000\n\n")
-            await self.flush()
             async for batch in self._hub.follow(watcher, self._heartbeat):
                 if self._closed:
                     return

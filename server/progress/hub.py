@@ -40,12 +40,17 @@ from .source import Record, Source
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 5000
+SCAN_BATCH = 2000
 """Records read per step of catching up. Not bounded by the watcher's queue: delivering
 waits for room in it, and most records scanned are other runs', skipped unparsed."""
+SCAN_SLICE = 0.002
+"""Longest a scan holds the event loop before letting it run other work (seconds): a
+hundred watchers reading 100,000 records each must not stall `GET /` or live delivery."""
 RETRY_DELAY = 0.2
 RUN_HINTS = 10_000
 RECENT_RECORDS = 20_000
+RECENT_BYTES = 8 * 2**20
+"""Bytes of recent records kept per partition, whatever their count (events may be large)."""
 MALFORMED_LOG_INTERVAL = 1.0
 
 
@@ -153,6 +158,11 @@ class Watcher:
         return items
 
 
+RecentRow = tuple[int, str | None, bytes, float]
+"""A record as history scans read it: offset, key, value, timestamp (a plain tuple: the
+cyclic garbage collector does not track it, and scanning it builds no object)."""
+
+
 class RecentLog:
     """The newest records of one partition seen live, by offset.
 
@@ -163,26 +173,39 @@ class RecentLog:
     parsed objects held here made its full collections pause for ~100 ms.
     """
 
-    def __init__(self, partition: int, size: int) -> None:
+    def __init__(self, partition: int, size: int, size_bytes: int = RECENT_BYTES) -> None:
         self._partition = partition
         self._size = size
+        self._size_bytes = size_bytes
+        self._bytes = 0
         self._offsets: list[int] = []
-        self._records: list[tuple[int, str | None, bytes, float]] = []
+        self._records: list[RecentRow] = []
 
     def append(self, record: Record) -> None:
         self._offsets.append(record.offset)
         self._records.append((record.offset, record.key, record.value, record.timestamp))
+        self._bytes += len(record.value)
         if len(self._offsets) > 2 * self._size:  # trim in halves: amortised O(1)
-            del self._offsets[: self._size]
-            del self._records[: self._size]
+            self._trim(len(self._offsets) - self._size)
+        elif self._bytes > 2 * self._size_bytes:
+            dropped, count = 0, 0
+            while self._bytes - dropped > self._size_bytes:
+                dropped += len(self._records[count][2])
+                count += 1
+            self._trim(count)
 
-    def since(self, offset: int, until: int, limit: int) -> list[Record]:
-        """Records from `offset` (below `until`), or [] when `offset` is older than held."""
+    def _trim(self, count: int) -> None:
+        self._bytes -= sum(len(fields[2]) for fields in self._records[:count])
+        del self._offsets[:count]
+        del self._records[:count]
+
+    def since(self, offset: int, until: int, limit: int) -> list[RecentRow]:
+        """Rows from `offset` (below `until`), or [] when `offset` is older than held."""
         if not self._offsets or offset < self._offsets[0]:
             return []
         start = bisect.bisect_left(self._offsets, offset)
         stop = min(bisect.bisect_left(self._offsets, until, lo=start), start + limit)
-        return [Record(self._partition, *fields) for fields in self._records[start:stop]]
+        return self._records[start:stop]
 
 
 @dataclass
@@ -218,6 +241,8 @@ class ProgressHub:
         self._closed = False
         self._malformed_logged_at = -MALFORMED_LOG_INTERVAL
         self._malformed_unlogged = 0
+        self._scan_turn = asyncio.Lock()
+        """Held by the one history scan working (see _read_some)."""
         self._first_offset: OrderedDict[tuple[int, str], int] = OrderedDict()
         """(partition, run id) → the offset of the run's first record there, from full scans."""
 
@@ -442,13 +467,18 @@ class ProgressHub:
             await self._read_some(watcher, partition)
 
     async def _read_some(self, watcher: Watcher, partition: int) -> None:
-        """One batch of a partition's older records for a watcher catching up."""
+        """One batch of a partition's older records for a watcher catching up.
+
+        Scans take turns (`_scan_turn`): one scan works at a time, and it gives the loop
+        back every SCAN_SLICE while it keeps its turn, so however many watchers scan at
+        once, the loop spends at most one slice on scanning between two of its turns (two
+        hundred watchers opening a run delay a `GET /` by a slice, not by two hundred).
+        """
         start = watcher.positions.get(partition, 0)
         until = self._live_position.get(partition, 0)
-        records = self._recent_log(partition).since(start, until, SCAN_BATCH)
-        if records:
-            await asyncio.sleep(0)  # a batch from memory: let the loop breathe between them
-        else:
+        records: list[Record] | None = None
+        rows = self._recent_log(partition).since(start, until, SCAN_BATCH)
+        if not rows:
             records, reached = await self.source.fetch(partition, start, until, SCAN_BATCH)
             if not records:
                 if reached > start:
@@ -456,23 +486,61 @@ class ProgressHub:
                 else:
                     await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
                 return
+        turn = self._scan_turn
+        held = False
+        try:
+            await turn.acquire()
+            held = True
+            if records is not None:
+                rows = [(r.offset, r.key, r.value, r.timestamp) for r in records]
+            index = 0
+            while index < len(rows):
+                index, found = self._scan(watcher, partition, rows, index)
+                for delivered in found:
+                    if not watcher.caught_up:
+                        watcher.history_sent += 1
+                    if watcher.queue.full():  # wait for the reader without the turn
+                        turn.release()
+                        held = False
+                        await watcher.queue.put(delivered)
+                        await turn.acquire()
+                        held = True
+                    else:
+                        watcher.queue.put_nowait(delivered)
+                await asyncio.sleep(0)  # the loop's turn after every slice, the turn kept
+        finally:
+            if held:
+                turn.release()
+
+    def _scan(
+        self, watcher: Watcher, partition: int, rows: list[RecentRow], index: int
+    ) -> tuple[int, list[Delivered]]:
+        """Scan `rows` (offset, key, value, timestamp) from `index` for at most SCAN_SLICE;
+        return where it stopped and the watcher's events found."""
         full_scan = partition in watcher.full_scans
-        for record in records:
-            if record.offset < watcher.positions.get(partition, 0):
+        slice_ends = time.monotonic() + SCAN_SLICE
+        found: list[Delivered] = []
+        run_id = watcher.run_id
+        while index < len(rows):
+            if index % 256 == 255 and time.monotonic() > slice_ends:
+                break
+            offset, key, value, timestamp = rows[index]
+            index += 1
+            if offset < watcher.positions.get(partition, 0):
                 continue
-            watcher.positions[partition] = record.offset + 1
-            if full_scan and record.key is not None:
-                self._remember_first(partition, record.key, record.offset)
+            watcher.positions[partition] = offset + 1
+            if full_scan and key is not None:
+                self._remember_first(partition, key, offset)
             # An event whose record key is another run's is refused by parsing anyway:
             # skip other runs' records unparsed, the bulk of a scan.
-            if record.key is not None and record.key != watcher.run_id:
+            if key is not None and key != run_id:
                 continue
+            record = Record(partition, offset, key, value, timestamp)
             event = self._parse(record, "history")
-            if event is None or event.run_id != watcher.run_id or not watcher.wants(event):
+            if event is None or event.run_id != run_id or not watcher.wants(event):
                 continue
-            if not watcher.caught_up:
-                watcher.history_sent += 1
-            await watcher.queue.put(Delivered(event, record.cursor))
+            found.append(Delivered(event, record.cursor))
+        return index, found
 
     def _remember_first(self, partition: int, run_id: str, offset: int) -> None:
         key = (partition, run_id)

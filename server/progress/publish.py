@@ -8,13 +8,19 @@ gets 503 / UNAVAILABLE naming the broker and the cause.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
-from .events import Cursor, ProgressEvent
+from .events import Cursor, ProgressEvent, parse_event
 from .hub import ProgressHub
 from .kafka_source import PublishFailed
+
+SLICE = 200
+"""Events validated or published between two turns of the event loop (a few ms)."""
 
 
 class PublishRefused(Exception):
@@ -46,6 +52,24 @@ class Publisher:
                 grpc.StatusCode.PERMISSION_DENIED,
             )
         return event
+
+    async def check_all(self, objects: Sequence[dict[str, Any]]) -> list[ProgressEvent]:
+        """Validate every event (InvalidEvent for the first bad one) before any is published;
+        the loop gets a turn every SLICE events, so one large post does not stall it."""
+        events = []
+        for index, obj in enumerate(objects):
+            events.append(self.check(parse_event(obj)))
+            if index % SLICE == SLICE - 1:
+                await asyncio.sleep(0)
+        return events
+
+    async def publish_all(self, events: Sequence[ProgressEvent]) -> list[Cursor]:
+        cursors = []
+        for index, event in enumerate(events):
+            cursors.append(await self.publish(event))
+            if index % SLICE == SLICE - 1:
+                await asyncio.sleep(0)
+        return cursors
 
     async def publish(self, event: ProgressEvent) -> Cursor:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -80,23 +81,33 @@ class LocalBus:
 
     Appends happen on the event loop (publish is called by HTTP and gRPC handlers),
     so live delivery is a direct call. Each partition keeps its newest `retention`
-    records; older offsets are gone, as after Kafka's retention, and a fetch from
-    them starts at the oldest one kept.
+    records, and all partitions together at most `retention_bytes` of them (anyone who
+    can POST an event can fill it, so count alone is no bound: 100,000 events of 16 KB
+    are 1.6 GB); the oldest records go first, and `dropped` counts them. Older offsets
+    are gone, as after Kafka's retention, and a fetch from them starts at the oldest one
+    kept.
     """
 
     description = "in-process bus"
 
-    def __init__(self, partitions: int = 3, retention: int = 100_000) -> None:
+    def __init__(
+        self, partitions: int = 3, retention: int = 100_000, retention_bytes: int = 32 * 2**20
+    ) -> None:
         self._logs: list[list[Record]] = [[] for _ in range(partitions)]
+        self._first = [0] * partitions  # index of each log's first kept record
         self._base = [0] * partitions  # offset of each log's first kept record
         self._retention = retention
+        self._retention_bytes = retention_bytes
+        self._bytes = 0
+        self.dropped: Counter[str] = Counter()
+        """Records dropped by retention, by reason (`count`, `bytes`), and `bytes` dropped."""
         self._on_records: OnRecords | None = None
         self._on_assigned: OnAssigned | None = None
 
     def start(self, on_assigned: OnAssigned, on_records: OnRecords) -> None:
         self._on_records = on_records
         self._on_assigned = on_assigned
-        on_assigned({p: self._base[p] + len(log) for p, log in enumerate(self._logs)})
+        on_assigned({p: self._next(p) for p in range(len(self._logs))})
 
     def add_partitions(self, count: int) -> None:
         """Grow to `count` partitions, as `kafka-topics --alter` does: runs may move."""
@@ -104,6 +115,7 @@ class LocalBus:
             raise ValueError(f"the bus has {len(self._logs)} partitions; {count} adds none")
         added = range(len(self._logs), count)
         self._logs += [[] for _ in added]
+        self._first += [0 for _ in added]
         self._base += [0 for _ in added]
         if self._on_assigned is not None:
             self._on_assigned(dict.fromkeys(added, 0))
@@ -120,24 +132,60 @@ class LocalBus:
     async def fetch(
         self, partition: int, offset: int, until: int, limit: int
     ) -> tuple[list[Record], int]:
-        log, base = self._logs[partition], self._base[partition]
-        start = max(offset, base) - base
-        stop = min(until - base, start + limit)
+        log, base, first = self._logs[partition], self._base[partition], self._first[partition]
+        start = first + max(offset, base) - base
+        stop = min(first + until - base, start + limit)
         records = log[start:stop]
         return records, records[-1].offset + 1 if records else max(offset, min(base, until))
 
     async def publish(self, run_id: str, value: bytes) -> Cursor:
         partition = self.partition_for(run_id)
-        log = self._logs[partition]
-        record = Record(partition, self._base[partition] + len(log), run_id, value, time.time())
-        log.append(record)
-        if len(log) > self._retention:
-            drop = len(log) - self._retention
-            del log[:drop]
-            self._base[partition] += drop
+        record = Record(partition, self._next(partition), run_id, value, time.time())
+        self._logs[partition].append(record)
+        self._bytes += _size(record)
+        if self._kept(partition) > self._retention:
+            self._drop_oldest(partition, "count")
+        while self._bytes > self._retention_bytes:
+            self._drop_oldest(self._oldest_partition(), "bytes")
         if self._on_records is not None:
             self._on_records([record])
         return record.cursor
 
     async def close(self) -> None:
         self._on_records = None
+
+    def _kept(self, partition: int) -> int:
+        return len(self._logs[partition]) - self._first[partition]
+
+    def _next(self, partition: int) -> int:
+        return self._base[partition] + self._kept(partition)
+
+    def _oldest_partition(self) -> int:
+        heads = [
+            (log[first].timestamp, partition)
+            for partition, (log, first) in enumerate(zip(self._logs, self._first, strict=True))
+            if first < len(log)
+        ]
+        return min(heads)[1]
+
+    def _drop_oldest(self, partition: int, reason: str) -> None:
+        """Forget a partition's oldest record; the list is compacted in halves (amortised
+        O(1), where deleting its head every time would move every pointer in it)."""
+        log, first = self._logs[partition], self._first[partition]
+        self._bytes -= _size(log[first])
+        self.dropped[reason] += 1
+        self.dropped["bytes"] += len(log[first].value)
+        first += 1
+        self._base[partition] += 1
+        if first > 1024 and first * 2 > len(log):
+            del log[:first]
+            first = 0
+        self._first[partition] = first
+
+
+RECORD_OVERHEAD = 200
+"""Bytes a record costs beyond its value (the Record, its key, list slots)."""
+
+
+def _size(record: Record) -> int:
+    return len(record.value) + RECORD_OVERHEAD

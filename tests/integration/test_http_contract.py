@@ -103,6 +103,18 @@ def test_custom_shows_prints_and_rich_output(custom_server):
     assert "to stdout" in page and "<b>rich</b>" in page
 
 
+@pytest.mark.parametrize("arguments", ["{}", '{"code": []}'], ids=["missing", "empty"])
+def test_custom_without_code_is_a_page_saying_so(start_server, arguments):
+    """The stock server answers 200 (an empty page); so does this one, and says why."""
+    server = start_server("--pool-size", "1", "--allow-custom-visualizations", unprivileged=True)
+    reply = server.post(type="custom", arguments=arguments)
+    assert reply.status_code == 200 and reply.text.startswith("<!DOCTYPE html>")
+    assert "This custom visualization has no code" in reply.text
+    assert server.ready()["restarts"] == {}  # no kernel was needed, none retired
+    wrong = server.post(type="custom", arguments='{"code": "print(1)"}')
+    assert wrong.status_code == 400 and "a list of lines" in wrong.reason
+
+
 def test_code_errors_are_pages_not_http_errors(custom_server):
     reply = custom_server.post(
         type="custom", arguments=custom_code("raise ValueError('bad <input>')")

@@ -7,10 +7,18 @@ import json
 import re
 import socket
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlencode
 
+import grpc
 import pytest
+import requests
 from support import custom_code
+
+from server.pb import kfpviz_progress_pb2 as pb
+from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+from server.pb.visualization_pb2 import Visualization
 
 HOSTILE = [
     'x"); import os; os._exit(1); ("',
@@ -110,4 +118,142 @@ def test_chunked_body_over_the_limit(start_server):
         except ConnectionResetError:
             pass
         assert reply.startswith(b"HTTP/1.1 413 Request body too large")
+    assert server.post(type="test", source="small").status_code == 200
+
+
+# -- every malformed input a 4xx with a reason (issue 11); servers run as KFP runs them --------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """One unprivileged server (uid 1000, as in KFP's pod) for malformed requests."""
+    from support import RunningServer
+
+    log = tmp_path_factory.mktemp("hostile") / "server.log"
+    server = RunningServer(
+        ["--pool-size", "1", "--allow-custom-visualizations"], {}, log, unprivileged=True
+    )
+    server.wait_ready()
+    yield server
+    assert server.stop() == 0, server.log()
+
+
+BAD_ARGUMENTS = [
+    ("[" * 100_000, "nested deeper than 100 levels"),
+    ('{"a":' * 50_000, "nested deeper than 100 levels"),
+    ('{"a": ' + "[" * 150 + "]" * 150 + "}", "nested deeper than 100 levels"),
+    ('{"a":"\\ud800"}', "lone surrogate \\ud800"),
+    ('{"\\udfff": 1}', "lone surrogate \\udfff"),
+]
+
+
+@pytest.mark.parametrize(
+    "arguments,why", BAD_ARGUMENTS, ids=["list", "object", "150", "ud800", "key"]
+)
+def test_json_arguments_of_any_depth_or_encoding_get_a_400(hostile, arguments, why):
+    reply = hostile.post(type="test", source="s", arguments=arguments)
+    assert reply.status_code == 400
+    assert reply.reason.startswith("Invalid JSON provided as arguments: ") and why in reply.reason
+    with pytest.raises(grpc.RpcError) as refused:
+        hostile.create_visualization(Visualization.TABLE, source="s", arguments=arguments)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == reply.reason
+
+
+def test_a_progress_post_nested_too_deeply_gets_a_400(hostile):
+    reply = hostile.post_progress("run-deep", "[" * 100_000, raw=True)
+    assert reply.status_code == 400 and "nested too deeply" in reply.reason
+
+
+def multipart(parts: bytes, boundary: str = "b") -> dict:
+    return {"data": parts, "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"}}
+
+
+MALFORMED_FORMS = [
+    (
+        "20000 fields",
+        {"data": "&".join(f"f{i}=1" for i in range(20_000)),
+         "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        "Max number of fields exceeded",
+    ),
+    (
+        "500 parts",
+        multipart(b"".join(b"--b\r\nContent-Disposition: form-data; name=f%d\r\n\r\nv\r\n" % i
+                           for i in range(500)) + b"--b--\r\n"),
+        "too many parts",
+    ),
+    ("no boundary", {"data": b"x", "headers": {"Content-Type": "multipart/form-data"}},
+     "boundary not found"),
+    ("no disposition", multipart(b"--b\r\nfoo: bar\r\n\r\nv\r\n--b--\r\n"),
+     "Invalid multipart/form-data"),
+    ("unterminated", multipart(b"--b\r\nContent-Disposition: form-data; name=type\r\n\r\ntest"),
+     "no final boundary"),
+    ("not utf-8", {"data": b"type=test&source=%FF%FE",
+                   "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+     "Form field source is not UTF-8 text"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "form,why", [c[1:] for c in MALFORMED_FORMS], ids=[c[0] for c in MALFORMED_FORMS]
+)
+def test_malformed_forms_get_a_400_saying_what_is_wrong(hostile, form, why):
+    reply = requests.post(hostile.url + "/", timeout=30, **form)
+    assert reply.status_code == 400, reply.reason
+    assert why in reply.reason, reply.reason
+    assert hostile.post(type="test", source="still fine").status_code == 200
+
+
+def test_oversized_headers_get_a_431(hostile):
+    reply = requests.get(hostile.url + "/", headers={"X-Big": "a" * 100_000}, timeout=30)
+    assert reply.status_code == 431
+    assert reply.reason.startswith("Request headers too large: ") and "65536" in reply.reason
+    assert requests.get(hostile.url + "/", timeout=5).text == "alive"
+
+
+def test_an_event_that_could_not_be_delivered_is_refused_and_watchers_go_on(hostile):
+    run = "run-surrogate"
+    bad = json.dumps({"kind": "log", "node_id": "a", "message": "\ud800"})
+    reply = hostile.post_progress(run, bad, raw=True)
+    assert reply.status_code == 400 and "lone surrogate \\ud800" in reply.reason
+    good = {"kind": "status", "status": "Succeeded", "node_id": ""}
+    assert hostile.post_progress(run, good).status_code == 200
+    stub = pb_grpc.ProgressStub(hostile.channel)
+    replies = list(
+        stub.WatchProgress(pb.WatchProgressRequest(run_id=run, from_beginning=True), timeout=30)
+    )
+    events = [e for r in replies for e in r.events]
+    assert [e.event.status for e in events] == ["Succeeded"]
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/progress/run1", {"run_id": "év<il>", "kind": "log", "node_id": "a", "message": "x"}),
+        ("/progress/run1", {"kind": "log", "node_id": "év<il>", "message": "x"}),
+        ("/progress/run1/events?resume_after=<é>", None),
+        ("/progress/run1/events?namespace=é<x>", None),
+    ],
+    ids=["run_id", "node_id", "resume_after", "namespace"],
+)
+def test_reasons_are_readable_whatever_a_request_echoes(hostile, path, body):
+    if body is None:
+        reply = requests.get(hostile.url + path, timeout=30)
+    else:
+        reply = requests.post(hostile.url + path, data=json.dumps(body), timeout=30)
+    assert reply.status_code == 400
+    assert reply.reason != "Unknown" and reply.reason.isascii()
+    assert "\\xe9" in reply.reason or "\\x3c" in reply.reason, reply.reason
+
+
+def test_a_client_that_sends_a_large_body_anyway_reads_the_413(start_server):
+    """Python's urllib and Go's http.PostForm (KFP's API server) send the whole body before
+    reading: they must get the 413, not a connection reset."""
+    server = start_server("--pool-size", "1", unprivileged=True)
+    body = urlencode({"type": "test", "source": "x" * (64 * 2**20)}).encode()
+    request = urllib.request.Request(server.url + "/", data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert refused.value.reason.startswith("Request body too large: ")
     assert server.post(type="test", source="small").status_code == 200

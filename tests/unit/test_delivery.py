@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from server.delivery import one_line
+from server.errors import reason_phrase
 from server.page_bytes import (
     KFP_REPLY_CAP,
     REPLY_MARGIN,
@@ -121,5 +121,5 @@ def test_page_ids_are_sha256_hex(page_id, valid):
 
 
 def test_reasons_are_one_printable_line():
-    assert one_line("a\r\nb\té") == "a  b \\xe9"
-    assert len(one_line("x" * 1000)) == 400
+    assert reason_phrase("a\r\nb\té<") == "a  b \\xe9\\x3c"
+    assert len(reason_phrase("x" * 1000)) == 400

@@ -167,38 +167,42 @@ class SlowStore(FolderStore):
         return chunks()
 
 
-def test_a_fetch_left_mid_read_closes_the_stored_page_once_the_read_returns(tmp_path):
+def test_a_fetch_hands_out_no_byte_before_the_whole_page_is_verified(tmp_path):
     store = SlowStore(tmp_path)
     deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
 
-    async def leave_early() -> None:
-        page = await deliver.for_typed("z" * 100, 10)
-        _, chunks = await deliver.open(page.id, via="http")
-        assert await anext(chunks) == b"first"
-        waiting = asyncio.ensure_future(anext(chunks))
-        await asyncio.sleep(0.1)  # the second read is running in a thread
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        assert not store.closed.is_set()  # still reading: it cannot be closed yet
+    async def fetch() -> list[bytes]:
+        page = await deliver.for_typed("firstsecond", 10)
+        opening = asyncio.ensure_future(deliver.open(page.id, via="http"))
+        await asyncio.sleep(0.2)  # the store's first chunk is read, the second is held back
+        assert not opening.done()
         store.release.set()
-        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
+        reference, chunks = await opening
+        assert store.closed.is_set() and reference.size == len("firstsecond")
+        return [chunk async for chunk in chunks]
 
-    asyncio.run(leave_early())
-    assert store.closed.is_set()
+    assert b"".join(asyncio.run(fetch())) == b"firstsecond"
 
 
-def test_a_fetch_read_to_the_end_closes_the_stored_page(tmp_path):
-    store = SlowStore(tmp_path)
-    store.release.set()
-    deliver = delivery(tmp_path, "--inline-limit", "10", store=store)
+def test_a_page_changed_in_the_store_is_never_served_and_is_stored_again(tmp_path):
+    deliver = delivery(tmp_path, "--inline-limit", "10")
+    page = "<p>" + "a" * 100 + "</p>"
+    stored = asyncio.run(deliver.for_typed(page, 10))
+    path = tmp_path / "visualizations" / f"{stored.id}.html"
+    path.write_text(page.replace("a", "b", 1))  # same size, other bytes, same name
 
-    async def read_all() -> list[bytes]:
-        page = await deliver.for_typed("z" * 100, 10)
-        _, chunks = await deliver.open(page.id, via="http")
-        got = [chunk async for chunk in chunks]
-        await asyncio.get_running_loop().run_in_executor(None, store.closed.wait, 5)
-        return got
+    with pytest.raises(RequestFailed) as refused:
+        asyncio.run(deliver.open(stored.id, via="http"))
+    assert refused.value.kind is ErrorKind.CORRUPT
+    assert "does not match its SHA-256" in refused.value.message
+    assert hashlib.sha256(page.replace("a", "b", 1).encode()).hexdigest() in refused.value.message
 
-    assert asyncio.run(read_all()) == [b"first", b"second"]
-    assert store.closed.is_set()
+    again = asyncio.run(deliver.for_typed(page, 10))  # dedup by digest: not by size
+    assert again.id == stored.id and not again.deduplicated
+    assert path.read_text() == page
+
+    async def read() -> bytes:
+        _, chunks = await deliver.open(stored.id, via="http")
+        return b"".join([chunk async for chunk in chunks])
+
+    assert asyncio.run(read()) == page.encode()

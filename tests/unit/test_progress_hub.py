@@ -158,6 +158,61 @@ async def test_bus_retention_drops_oldest():
         assert messages(await drain(hub, watcher, 3)) == ["m2", "m3", "m4"]
 
 
+@pytest.mark.asyncio
+async def test_bus_retention_is_bounded_in_bytes_too_and_counts_what_it_drops():
+    bus = LocalBus(partitions=3, retention=1000, retention_bytes=64 * 1024)
+    hub = ProgressHub(bus, recent_size=1)
+    hub.start()
+    for i in range(200):  # ~2 KB each: 400 KB offered, 64 KB kept in all partitions
+        await hub.publish(log_event(f"r{i % 5}", f"{i:04d}" + "x" * 2000))
+    assert bus.dropped["bytes"] > 300_000 and bus.dropped["count"] == 0
+    kept = bus.dropped["bytes"]
+    assert 150 < bus.dropped["bytes"] // 2000 < 200
+    async with hub.watch("r4") as watcher:
+        items = await drain(hub, watcher, 1)
+        items += await watcher.next_items(100, 0.5)
+    newest = messages(items)
+    assert newest and newest[-1].startswith("0199") and len(newest) < 10
+    assert kept == bus.dropped["bytes"]
+
+
+@pytest.mark.asyncio
+async def test_history_scans_take_turns_and_leave_the_loop_free():
+    """Fifty watchers scanning 30,000 records each: between two turns of the loop, one slice
+    of one scan runs (each slice is time-bounded), never fifty, never a whole partition."""
+    bus = LocalBus(partitions=1)
+    hub = ProgressHub(bus, recent_size=1)
+    hub.start()
+    for i in range(30_000):
+        await bus.publish(f"busy-{i % 10}", log_event(f"busy-{i % 10}", "m").to_json())
+    slices = 0
+    scan = hub._scan
+
+    def counted(*args):
+        nonlocal slices
+        slices += 1
+        return scan(*args)
+
+    hub._scan = counted
+    per_turn: list[int] = []
+
+    async def monitor() -> None:
+        while True:
+            before = slices
+            await asyncio.sleep(0)
+            per_turn.append(slices - before)
+
+    async def watch() -> list:
+        async with hub.watch("new-run") as watcher:
+            return await watcher.next_items(10, 30)
+
+    probe = asyncio.create_task(monitor())
+    results = await asyncio.gather(*(watch() for _ in range(50)))
+    probe.cancel()
+    assert all(isinstance(items[0], CaughtUp) and items[0].events == 0 for items in results)
+    assert slices >= 50 * 30_000 // 2000 and max(per_turn) <= 1, max(per_turn)
+
+
 def moving_run(before: int, after: int) -> str:
     """A run id whose partition differs between `before` and `after` partitions."""
     for i in range(1000):

@@ -140,3 +140,35 @@ def test_deadline_is_capped():
 def test_printable():
     assert printable("roc_curve") == "roc_curve"
     assert printable("é\n<") == "\\xe9\\x0a\\x3c"
+
+
+def test_arguments_any_kernel_could_not_take_are_refused_with_the_reason():
+    from server.validation import MAX_VALUES, json_problem, value_bound
+
+    assert json_problem({"a": [[[1]]]}) is None
+    assert json_problem({"a": "\ud800"}) == (
+        "a string holds the lone surrogate \\ud800, which is not Unicode text (a UTF-16 "
+        "escape without its pair)"
+    )
+    deep: list = []
+    for _ in range(150):
+        deep = [deep]
+    assert json_problem(deep) == "nested deeper than 100 levels"
+    assert value_bound("[1,2]") == 0  # too short to matter: not even counted
+    text = "[" + "{}," * MAX_VALUES + "{}]"
+    assert value_bound(text) > MAX_VALUES and value_bound(text.encode()) == value_bound(text)
+    for arguments, why in (
+        ("[" * 100_000, "nested deeper than 100 levels"),
+        ('{"a": "\\udfff"}', json_problem("\udfff")),
+        (text, f"too large to parse: more than {MAX_VALUES} values"),
+    ):
+        with pytest.raises(RequestFailed) as refused:
+            validate("test", "s", arguments, timeout=1, allow_custom=False)
+        assert refused.value.message == f"Invalid JSON provided as arguments: {why}"
+
+
+def test_custom_without_code_is_valid():
+    request = validate("custom", "", "{}", timeout=1, allow_custom=True)
+    assert request.type.is_custom and "code" not in request.variables
+    with pytest.raises(RequestFailed, match="a list of lines"):
+        validate("custom", "", '{"code": "print(1)"}', timeout=1, allow_custom=True)
