@@ -69,17 +69,29 @@ class OutputBudget:
         self._cut = False
 
 
+FLUSH_EVERY = 4 * 2**20
+"""Characters a stream may buffer before it is sent: ipykernel otherwise sends what 0.2 s of
+a print loop wrote as one message, and the server parses a message in one go."""
+
+
 class _CappedStream:
-    """stdout or stderr for one render: writes pass until the budget is spent."""
+    """stdout or stderr for one render: writes pass until the budget is spent, and are sent
+    in messages of at most about FLUSH_EVERY."""
 
     def __init__(self, stream: Any, budget: OutputBudget) -> None:
         self._stream = stream
         self._budget = budget
+        self._unsent = 0
 
     def write(self, text: str) -> int:
-        if self._budget.take(len(text)):
-            return self._stream.write(text)
-        return len(text)
+        if not self._budget.take(len(text)):
+            return len(text)
+        written = self._stream.write(text)
+        self._unsent += len(text)
+        if self._unsent >= FLUSH_EVERY:
+            self._unsent = 0
+            self._stream.flush()
+        return written
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
