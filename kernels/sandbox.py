@@ -35,7 +35,7 @@ import site
 import stat
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # every Linux arch
@@ -67,8 +67,9 @@ SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/op
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 SYSTEM_DATA = ("/sys/devices/system/cpu",)
 """CPU counts, which numerical libraries read."""
-NEVER_READ = ("/proc", "/sys", "/dev", "/run", "/var/run", "/tmp/.X11-unix")
-"""Not data: /proc shows every process (and Unix socket names), /run holds secrets."""
+NEVER_READ = ("/proc", "/sys", "/dev", "/run", "/var/run")
+"""Not data: /proc shows every process (and Unix socket names), /run holds secrets (the
+pod's service account token is under /var/run/secrets)."""
 
 
 class SandboxError(OSError):
@@ -115,7 +116,7 @@ class SandboxPolicy:
     """The server's own folders (runtime, page store): never readable."""
     connect_ports: tuple[int, ...] | None = None
     """TCP ports a kernel may connect to; None: any."""
-    read_extra: tuple[str, ...] = field(default_factory=tuple)
+    read_extra: tuple[str, ...] = ()
     """More folders to read (Python's own, found by `python_paths`)."""
 
     def to_json(self) -> dict[str, Any]:
