@@ -4,6 +4,7 @@
 #   MinIO     go install github.com/minio/minio@latest (MinIO's documented source install)
 #   Kafka     kafka_2.13 + runtime dependencies from Maven Central (scripts/kafka/pom.xml), Java 17
 #   Chromium  Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
+#   axe-core  npm's `axe-core` (npm pack), injected into pages by the accessibility tests
 
 KFP_VIZ_CACHE="${KFP_VIZ_CACHE:-$HOME/.cache/kfp-viz}"
 
@@ -37,5 +38,19 @@ ensure_chromium() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >/dev/null
+  fi
+}
+
+AXE_CORE_VERSION=4.14.1
+
+ensure_axe() {
+  local folder="$KFP_VIZ_CACHE/axe-core-$AXE_CORE_VERSION"
+  export KFP_VIZ_AXE="${KFP_VIZ_AXE:-$folder/package/axe.min.js}"
+  if [ ! -f "$KFP_VIZ_AXE" ]; then
+    command -v npm >/dev/null || { echo "axe-core comes from npm; install Node.js and npm" >&2; exit 1; }
+    echo ">> fetching axe-core $AXE_CORE_VERSION from npm (first run only)" >&2
+    mkdir -p "$folder"
+    (cd "$folder" && npm pack "axe-core@$AXE_CORE_VERSION" --silent >/dev/null \
+      && tar -xzf "axe-core-$AXE_CORE_VERSION.tgz" package/axe.min.js package/LICENSE)
   fi
 }
