@@ -20,7 +20,23 @@ from typing import Any
 
 from IPython.display import HTML, display
 
-ASSET_NAMES = ("viz.css", "roc.js", "table.js")
+ASSET_NAMES = (
+    "viz.css",
+    "common.js",
+    "roc.js",
+    "table.js",
+    "confusion_matrix.js",
+    "tfdv.js",
+    "tfma.js",
+    "html.js",
+    "vendor/uplot/uPlot.iife.min.js",
+    "vendor/uplot/uPlot.min.css",
+)
+# Third-party libraries (kernels/assets/vendor/, fetched by scripts/vendor_assets.py): a
+# name in `scripts()` stands for their files, style first.
+LIBRARIES = {"uplot": ("vendor/uplot/uPlot.min.css", "vendor/uplot/uPlot.iife.min.js")}
+SERIES_COLOURS = 6
+"""How many series colours viz.css defines (--kv-s0 ...); more series cycle through them."""
 
 
 def _load_assets() -> dict[str, str]:
@@ -37,11 +53,61 @@ def script(name: str) -> str:
     return f"<script>{ASSETS[name]}</script>"
 
 
+def scripts(*names: str) -> str:
+    """The shared helpers (common.js), then each named script or library, inlined once."""
+    parts = []
+    for name in dict.fromkeys(("common.js", *names)):
+        for asset in LIBRARIES.get(name, (name,)):
+            tag = "style" if asset.endswith(".css") else "script"
+            parts.append(f"<{tag}>{ASSETS[asset]}</{tag}>")
+    return "".join(parts)
+
+
+def swatch(index: int) -> str:
+    """A small square in series colour `index` (the colour a chart gives that series)."""
+    return f'<span class="kv-swatch" style="background:var(--kv-s{index % SERIES_COLOURS})"></span>'
+
+
 def json_script(data: Any, *, raw: str | None = None) -> str:
     """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse."""
     text = raw if raw is not None else json.dumps(data, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
     return f'<script type="application/json" class="kv-data">{text}</script>'
+
+
+PAGE_SIZES = (25, 100, 500, 1000)
+DEFAULT_PAGE_SIZE = 100
+
+
+def data_table(
+    columns: list[str],
+    numeric: list[bool],
+    rows: str,
+    *,
+    digits: list[int | None] | None = None,
+    title: str = "",
+    label: str = "Rows",
+) -> str:
+    """The table widget (table.js): `rows` is JSON text of a list of rows (lists of values,
+    missing ones null); `digits` rounds a numeric column's display to significant digits."""
+    head = {"columns": columns, "numeric": numeric, "digits": digits or []}
+    text = json.dumps(head, separators=(",", ":"))
+    data = json_script(None, raw=text[:-1] + ',"rows":' + rows + "}")
+    sizes = "".join(
+        f"<option{' selected' if s == DEFAULT_PAGE_SIZE else ''}>{s}</option>" for s in PAGE_SIZES
+    )
+    return (
+        (f'<p class="kv-note">{esc(title)}</p>' if title else "")
+        + '<div class="kv-bar"><input type="search" class="kv-search" placeholder="Search rows" '
+        f'aria-label="Search rows"><span class="kv-count" aria-live="polite"></span>'
+        '<button class="kv-prev" type="button">&lsaquo; Prev</button><span class="kv-page"></span>'
+        '<button class="kv-next" type="button">Next &rsaquo;</button>'
+        f'<label>rows per page <select class="kv-size">{sizes}</select></label>'
+        '<button class="kv-summarize" type="button" aria-pressed="false">Column summaries'
+        "</button></div>"
+        f'<div class="kv-scroll" tabindex="0" role="region" aria-label="{esc(label)}">'
+        "<table><thead></thead><tbody></tbody></table></div>" + data + scripts("table.js")
+    )
 
 
 def show(body: str, kind: str) -> None:
