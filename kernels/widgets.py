@@ -53,10 +53,11 @@ def script(name: str) -> str:
     return f"<script>{ASSETS[name]}</script>"
 
 
-def scripts(*names: str) -> str:
-    """The shared helpers (common.js), then each named script or library, inlined once."""
+def scripts(*names: str, common: bool = True) -> str:
+    """The shared helpers (common.js, unless the page has them already), then each named
+    script or library, each inlined once."""
     parts = []
-    for name in dict.fromkeys(("common.js", *names)):
+    for name in dict.fromkeys((*(("common.js",) if common else ()), *names)):
         for asset in LIBRARIES.get(name, (name,)):
             tag = "style" if asset.endswith(".css") else "script"
             parts.append(f"<{tag}>{ASSETS[asset]}</{tag}>")
@@ -87,9 +88,11 @@ def data_table(
     digits: list[int | None] | None = None,
     title: str = "",
     label: str = "Rows",
+    common: bool = True,
 ) -> str:
     """The table widget (table.js): `rows` is JSON text of a list of rows (lists of values,
-    missing ones null); `digits` rounds a numeric column's display to significant digits."""
+    missing ones null); `digits` rounds a numeric column's display to significant digits.
+    `common` false: the page already has common.js (see `scripts`)."""
     head = {"columns": columns, "numeric": numeric, "digits": digits or []}
     text = json.dumps(head, separators=(",", ":"))
     data = json_script(None, raw=text[:-1] + ',"rows":' + rows + "}")
@@ -97,7 +100,8 @@ def data_table(
         f"<option{' selected' if s == DEFAULT_PAGE_SIZE else ''}>{s}</option>" for s in PAGE_SIZES
     )
     return (
-        (f'<p class="kv-note">{esc(title)}</p>' if title else "")
+        '<div class="kv-datatable">'
+        + (f'<p class="kv-note">{esc(title)}</p>' if title else "")
         + '<div class="kv-bar"><input type="search" class="kv-search" placeholder="Search rows" '
         f'aria-label="Search rows"><span class="kv-count" aria-live="polite"></span>'
         '<button class="kv-prev" type="button">&lsaquo; Prev</button><span class="kv-page"></span>'
@@ -106,7 +110,10 @@ def data_table(
         '<button class="kv-summarize" type="button" aria-pressed="false">Column summaries'
         "</button></div>"
         f'<div class="kv-scroll" tabindex="0" role="region" aria-label="{esc(label)}">'
-        "<table><thead></thead><tbody></tbody></table></div>" + data + scripts("table.js")
+        "<table><thead></thead><tbody></tbody></table></div>"
+        + data
+        + scripts("table.js", common=common)
+        + "</div>"
     )
 
 
