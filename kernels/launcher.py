@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import plotting
 from .errors import KernelStartError
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class KernelLauncher:
 
     def _environment(self) -> dict[str, str]:
         env = {**os.environ, **self._extra_environment}
-        for name, value in THREAD_DEFAULTS.items():
+        for name, value in {**THREAD_DEFAULTS, **plotting.environment(self._runtime_dir)}.items():
             env.setdefault(name, value)
         ipython_dir = self._runtime_dir / "ipython"
         ipython_dir.mkdir(exist_ok=True)

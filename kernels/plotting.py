@@ -1,0 +1,34 @@
+"""Plotting from custom code: the settings that make figures reach the page, offline.
+
+matplotlib, plotly and nbformat (which plotly needs to emit its figures) are
+installed, but nothing imports them until a cell does, so kernels that never plot
+pay nothing for them: the kernel factory does not preload them (see `kernels.zygote`).
+Their settings are environment variables, read when the library is first imported:
+
+- matplotlib: IPython's inline backend, which renders with Agg and shows each figure
+  as a PNG when the cell ends (`plt.show()` is optional); its font cache and
+  settings go to a folder of the server's own (MPLCONFIGDIR), since a pod's home
+  folder may not be writable and matplotlib would otherwise rebuild the cache in a
+  new temporary folder, with a warning on the page, every time.
+- plotly: figures are sent as their JSON (`application/vnd.plotly.v1+json`); the
+  page exporter (`kernels.page`) draws them with the plotly.js the package ships,
+  inlined once per page, never from a CDN.
+An operator's own values for these variables win.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def environment(runtime_dir: Path) -> dict[str, str]:
+    """Kernel environment defaults for the plotting libraries."""
+    config = runtime_dir / "matplotlib"
+    config.mkdir(exist_ok=True)
+    return {
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": str(config),
+        "PLOTLY_RENDERER": "plotly_mimetype",
+    }
