@@ -45,8 +45,8 @@
     var opts = Object.assign(size(), {
       legend: {show: false},
       scales: {
-        x: {time: false, auto: false, range: xRange(), distr: logScale ? 3 : 1, log: 10},
-        y: {auto: false, range: [0, 1]},
+        x: {time: false, auto: false, range: within(xRange()), distr: logScale ? 3 : 1, log: 10},
+        y: {auto: false, range: within([0, 1])},
       },
       axes: [axis(logScale ? "False positive rate (log scale)" : "False positive rate"), axis("True positive rate")],
       series: [{}].concat(curves.map(function (c, i) {
@@ -60,10 +60,19 @@
           return function (event) { if (event.button === 0) resetZoom(); };
         }},
       },
-      hooks: {setCursor: [pointer], draw: [diagonal]},
+      hooks: {setCursor: [pointer], draw: [diagonal], setScale: [showScale]},
     });
     plot = new uPlot(opts, aligned(), box.querySelector(".kv-canvas"));
     plot.over.appendChild(marker);
+  }
+  /* The visible ranges, on the plot's element: what a test (or anyone) can read. */
+  function showScale(u, key) {
+    box.setAttribute("data-" + key + "-range", kv.fmt(u.scales[key].min, 6) + " " + kv.fmt(u.scales[key].max, 6));
+    box.setAttribute("data-scale", logScale ? "log" : "linear");
+  }
+  /* A scale's range: what a zoom asks for, else the full extent. */
+  function within(full) {
+    return function (u, min, max) { return min === null || max === null ? full : [min, max]; };
   }
   function resetZoom() {
     var x = xRange();

@@ -25,9 +25,6 @@ from kernels.csvdata import read_csvs
 from kernels.viz_errors import DataError
 from kernels.widgets import esc, number, scripts, show
 
-# A cell's text turns light (dark in dark mode) on shading deeper than this share of its row.
-STRONG_SHARE = 0.55
-
 COLUMNS = ("target", "predicted", "count")
 
 
@@ -84,8 +81,7 @@ def _grid(labels: pd.Index, values: np.ndarray) -> str:
         cells = []
         for value in row:
             share = value / row_total if row_total else 0.0
-            strong = " kv-strong" if share > STRONG_SHARE else ""
-            cell = f'<td class="kv-cell{strong}" style="--s:{share:.3f}">{number(value)}</td>'
+            cell = f'<td class="kv-cell" style="--s:{share:.3f}">{number(value)}</td>'
             cells.append(cell)
         rows.append(
             f'<tr><th scope="row" class="kv-text">{esc(label)}</th>{"".join(cells)}'
