@@ -20,23 +20,27 @@ from typing import Any
 
 from IPython.display import HTML, display
 
-ASSET_NAMES = (
-    "viz.css",
-    "common.js",
-    "roc.js",
-    "table.js",
-    "confusion_matrix.js",
-    "tfdv.js",
-    "tfma.js",
-    "html.js",
-    "vendor/uplot/uPlot.iife.min.js",
-    "vendor/uplot/uPlot.min.css",
-)
+# A script's styles: inlined just before it (the base style, viz.css, comes with every type).
+STYLES = {
+    "roc.js": ("controls.css", "series.css", "roc.css"),
+    "table.js": ("controls.css", "table.css"),
+    "confusion_matrix.js": ("controls.css", "confusion_matrix.css"),
+    "tfdv.js": ("controls.css", "series.css", "tfdv.css"),
+    "tfma.js": ("controls.css", "tfma.css"),
+}
 # Third-party libraries (kernels/assets/vendor/, fetched by scripts/vendor_assets.py): a
 # name in `scripts()` stands for their files, style first.
 LIBRARIES = {"uplot": ("vendor/uplot/uPlot.min.css", "vendor/uplot/uPlot.iife.min.js")}
+ASSET_NAMES = (
+    "viz.css",
+    "common.js",
+    "html.js",
+    *STYLES,
+    *{style for styles in STYLES.values() for style in styles},
+    *(file for files in LIBRARIES.values() for file in files),
+)
 SERIES_COLOURS = 6
-"""How many series colours viz.css defines (--kv-s0 ...); more series cycle through them."""
+"""How many series colours series.css defines (--kv-s0 ...); more series cycle through them."""
 
 
 def _load_assets() -> dict[str, str]:
@@ -48,17 +52,21 @@ ASSETS: dict[str, str] = _load_assets()
 STYLE = f"<style>{ASSETS['viz.css']}</style>"
 
 
-def script(name: str) -> str:
-    """A bundled script, inlined."""
-    return f"<script>{ASSETS[name]}</script>"
+def assets_of(*names: str) -> list[str]:
+    """What the named scripts (or libraries) need, in page order, each once: the shared
+    helpers (common.js), then each one's styles and itself."""
+    found = ["common.js"]
+    for name in names:
+        found.extend(LIBRARIES.get(name) or (*STYLES.get(name, ()), name))
+    return list(dict.fromkeys(found))
 
 
-def scripts(*names: str, common: bool = True) -> str:
-    """The shared helpers (common.js, unless the page has them already), then each named
-    script or library, each inlined once."""
+def scripts(*names: str, skip: tuple[str, ...] | list[str] = ()) -> str:
+    """The named scripts with what they need, inlined; `skip` lists assets the page already
+    has (a page inlines each at most once)."""
     parts = []
-    for name in dict.fromkeys((*(("common.js",) if common else ()), *names)):
-        for asset in LIBRARIES.get(name, (name,)):
+    for asset in assets_of(*names):
+        if asset not in skip:
             tag = "style" if asset.endswith(".css") else "script"
             parts.append(f"<{tag}>{ASSETS[asset]}</{tag}>")
     return "".join(parts)
@@ -88,11 +96,11 @@ def data_table(
     digits: list[int | None] | None = None,
     title: str = "",
     label: str = "Rows",
-    common: bool = True,
+    skip: tuple[str, ...] | list[str] = (),
 ) -> str:
     """The table widget (table.js): `rows` is JSON text of a list of rows (lists of values,
     missing ones null); `digits` rounds a numeric column's display to significant digits.
-    `common` false: the page already has common.js (see `scripts`)."""
+    `skip`: assets the page already has (see `scripts`)."""
     head = {"columns": columns, "numeric": numeric, "digits": digits or []}
     text = json.dumps(head, separators=(",", ":"))
     data = json_script(None, raw=text[:-1] + ',"rows":' + rows + "}")
@@ -112,7 +120,7 @@ def data_table(
         f'<div class="kv-scroll" tabindex="0" role="region" aria-label="{esc(label)}">'
         "<table><thead></thead><tbody></tbody></table></div>"
         + data
-        + scripts("table.js", common=common)
+        + scripts("table.js", skip=skip)
         + "</div>"
     )
 
@@ -150,23 +158,3 @@ def number(value: Any, digits: int = 4) -> str:
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN or infinity: such values travel as null."""
     return value if math.isfinite(value) else None
-
-
-def bar_chart(values: list[float], labels: list[str], width: int = 160, height: int = 36) -> str:
-    """A small inline SVG bar chart (histograms in tables); a title on each bar tells its value."""
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    step = width / len(values)
-    bars = []
-    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
-        bar_height = max(0.0, value / top * (height - 2))
-        bars.append(
-            f'<rect x="{index * step + 0.5:.1f}" y="{height - bar_height:.1f}" '
-            f'width="{max(step - 1, 0.5):.1f}" height="{bar_height:.1f}" fill="#1a73e8">'
-            f"<title>{esc(label)}: {number(value)}</title></rect>"
-        )
-    return (
-        f'<svg class="kv-bars" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{"".join(bars)}</svg>'
-    )

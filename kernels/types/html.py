@@ -47,7 +47,7 @@ def render(variables: dict, source: str) -> None:
 def frame_html(document: str, height: float | None = None) -> str:
     """The document in a sandboxed frame: `height` pixels tall, or sized to its content."""
     fixed = height is not None
-    sized = "" if fixed else scripts("html.js", common=False)
+    sized = "" if fixed else scripts("html.js", skip=("common.js",))
     shown = document if fixed else document + SIZE_REPORTER
     return (
         f'<iframe class="kv-html" title="HTML document" sandbox="allow-scripts" '

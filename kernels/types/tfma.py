@@ -23,7 +23,7 @@ from google.protobuf import json_format
 from kernels import sources, tfrecord
 from kernels.tfma_proto import MetricsForSlice
 from kernels.viz_errors import DataError
-from kernels.widgets import data_table, esc, json_script, number, scripts, show
+from kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
 
 OVERALL = "Overall"
 COUNT_METRICS = ("example_count", "weighted_example_count")
@@ -257,5 +257,5 @@ def slice_table(chosen: list) -> str:
         json.dumps(rows, separators=(",", ":"), allow_nan=False, default=str),
         digits=[None, None, *[4 if is_number else None for is_number in numeric]],
         label="Slices",
-        common=not charted,
+        skip=assets_of("tfma.js") if charted else (),
     )
