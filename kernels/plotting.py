@@ -1,6 +1,6 @@
 """Plotting from custom code: the settings that make figures reach the page, offline.
 
-matplotlib, plotly and nbformat (which plotly needs to emit its figures) are
+matplotlib, plotly (with nbformat, which it needs to emit its figures) and bokeh are
 installed, but nothing imports them until a cell does, so kernels that never plot
 pay nothing for them: the kernel factory does not preload them (see `kernels.zygote`).
 Their settings are environment variables, read when the library is first imported:
@@ -13,6 +13,9 @@ Their settings are environment variables, read when the library is first importe
 - plotly: figures are sent as their JSON (`application/vnd.plotly.v1+json`); the
   page exporter (`kernels.page`) draws them with the plotly.js the package ships,
   inlined once per page, never from a CDN.
+- bokeh (as the stock server's image had): after `output_notebook()`, BokehJS comes
+  inline with the first output (BOKEH_RESOURCES=inline) instead of from a CDN, and
+  `show()` draws each plot with it.
 An operator's own values for these variables win.
 """
 
@@ -31,4 +34,5 @@ def environment(runtime_dir: Path) -> dict[str, str]:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "MPLCONFIGDIR": str(config),
         "PLOTLY_RENDERER": "plotly_mimetype",
+        "BOKEH_RESOURCES": "inline",
     }

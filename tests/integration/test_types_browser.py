@@ -329,6 +329,25 @@ def test_matplotlib_and_plotly_figures_from_custom_code_display_offline(browser,
     closed(shown)
 
 
+def test_bokeh_figures_from_custom_code_display_offline(browser, server):
+    code = [
+        "from bokeh.io import output_notebook",
+        "from bokeh.plotting import figure, show",
+        "output_notebook()",
+        "plot = figure(title='bokeh', width=400, height=300)",
+        "plot.scatter([1, 2, 3], [3, 1, 2], size=10)",
+        "show(plot)",
+    ]
+    reply = server.post(type="custom", arguments=json.dumps({"code": code}), timeout=120)
+    assert reply.status_code == 200
+    shown = show_in_kfp_iframe(browser, reply.text)
+    shown.frame.wait_for_function("() => window.Bokeh && Bokeh.documents.length === 1")
+    shown.frame.locator(".bk-Figure, .bk-Canvas, canvas").first.wait_for()
+    title = shown.frame.evaluate("() => Bokeh.documents[0].roots()[0].title.text")
+    assert title == "bokeh"
+    closed(shown)
+
+
 def test_html_document_frame_is_sized_to_its_content(browser, server, data):
     tall = "<!doctype html><body style='margin:0'><div style='height:1700px'>tall</div></body>"
     shown = show_in_kfp_iframe(browser, page_of(server, "html", tall, storage="inline"))
