@@ -245,3 +245,11 @@ def test_tfdv_distances():
     assert edges[0] == 0 and edges[-1] == 15
     assert shares[0][:6] == pytest.approx([0.15] * 6) and shares[0][-1] == 0  # 1.5 of 10 each
     assert shares[1][0] == 0 and shares[1][-1] == pytest.approx(0.15)
+
+
+def test_assets_are_inlined_once_with_their_styles_first():
+    both = widgets.scripts("uplot", "roc.js", "tfdv.js")
+    assert both.count(widgets.ASSETS["series.css"]) == 1
+    assert both.count(widgets.ASSETS["vendor/uplot/uPlot.iife.min.js"]) == 1
+    assert both.index(widgets.ASSETS["roc.css"]) < both.index(widgets.ASSETS["roc.js"])
+    assert widgets.scripts("table.js", skip=widgets.assets_of("tfma.js")).count("<style>") == 1
