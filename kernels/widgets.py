@@ -77,11 +77,12 @@ def swatch(index: int) -> str:
     return f'<span class="kv-swatch" style="background:var(--kv-s{index % SERIES_COLOURS})"></span>'
 
 
-def json_script(data: Any, *, raw: str | None = None) -> str:
-    """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse."""
+def json_script(data: Any, *, raw: str | None = None, cls: str = "kv-data") -> str:
+    """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse,
+    found by its class `cls`."""
     text = raw if raw is not None else json.dumps(data, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
-    return f'<script type="application/json" class="kv-data">{text}</script>'
+    return f'<script type="application/json" class="{cls}">{text}</script>'
 
 
 PAGE_SIZES = (25, 100, 500, 1000)

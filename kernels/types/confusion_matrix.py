@@ -104,19 +104,16 @@ def report(labels: pd.Index, values: np.ndarray) -> list[tuple[str, list[float]]
     keep = weights > 0
     names = np.asarray(labels, dtype=object)
     y_true, y_pred = names[true.ravel()[keep]], names[predicted.ravel()[keep]]
-    rows = []
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=list(labels), sample_weight=weights[keep], zero_division=0
     )
     support = values.sum(axis=1)
-    for index, label in enumerate(labels):
-        rows.append((str(label), [precision[index], recall[index], f1[index], support[index]]))
-    for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=list(labels), sample_weight=weights[keep],
-            average=average, zero_division=0,
-        )  # fmt: skip
-        rows.append((f"{average} avg", [p, r, f, support.sum()]))
+    per_class = np.column_stack([precision, recall, f1])
+    rows = [(str(label), [*per_class[i], support[i]]) for i, label in enumerate(labels)]
+    # scikit-learn's averages: the plain mean over classes, and the mean weighted by support
+    rows.append(("macro avg", [*per_class.mean(axis=0), support.sum()]))
+    weighted = np.average(per_class, axis=0, weights=support) if support.sum() else [0.0] * 3
+    rows.append(("weighted avg", [*weighted, support.sum()]))
     return rows
 
 

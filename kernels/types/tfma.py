@@ -235,27 +235,25 @@ def slice_table(chosen: list) -> str:
         ]
         for label, count, n, t in zip(labels, counts, numbers, texts, strict=True)
     ]  # fmt: skip
-    charted = [name for name, is_number in zip(names, numeric, strict=True) if is_number]
-    chart = {
-        "slices": labels,
-        "counts": counts,
-        "metrics": {name: [n.get(name) for n in numbers] for name in charted},
-    }
-    options = "".join(f"<option>{esc(name)}</option>" for name in charted)
+    charted = [[name, 2 + i] for i, name in enumerate(names) if numeric[i]]  # [name, column]
+    options = "".join(f"<option>{esc(name)}</option>" for name, _ in charted)
     chart_html = (
         '<div class="kv-slice-chart"><div class="kv-bar"><label>Metric <select class="kv-metric">'
         f'{options}</select></label><label>Order <select class="kv-chart-order">'
         '<option value="desc">highest first</option><option value="asc">lowest first</option>'
         '<option value="count">most examples first</option><option value="slice">slice</option>'
         '</select></label></div><div class="kv-chart" tabindex="0" role="region" '
-        'aria-label="Metric by slice"><table class="kv-hbars"><tbody></tbody></table></div>'
-        f"{json_script(chart)}{scripts('tfma.js')}</div>"
+        'aria-label="Metric by slice"><table class="kv-hbars"><tbody></tbody></table></div></div>'
     )
-    return (chart_html if charted else "") + data_table(
+    table = data_table(
         ["slice", "examples", *names],
         [False, True, *numeric],
         json.dumps(rows, separators=(",", ":"), allow_nan=False, default=str),
         digits=[None, None, *[4 if is_number else None for is_number in numeric]],
         label="Slices",
-        skip=assets_of("tfma.js") if charted else (),
     )
+    if not charted:
+        return table
+    # The chart reads the slices from the table's data, so they travel once.
+    chart_data = json_script({"charted": charted}, cls="kv-chart-data")
+    return chart_html + table + chart_data + scripts("tfma.js", skip=assets_of("table.js"))
