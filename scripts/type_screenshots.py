@@ -102,9 +102,11 @@ def shoot(chromium, page: str, path: Path, how: dict) -> None:
         box = frame.locator(".kv-plot .u-over").bounding_box()
         shown.page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.12)
     shown.page.wait_for_timeout(300)
-    height = frame.evaluate("() => document.documentElement.scrollHeight")
-    clip = {"x": 0, "y": 0, "width": width, "height": min(height, 1400)}
+    height = frame.evaluate("() => document.querySelector('main').getBoundingClientRect().bottom")
+    clip = {"x": 0, "y": 0, "width": width, "height": min(round(height) + 8, 1400)}
     shown.page.screenshot(path=str(path), clip=clip)  # the frame sits at the page's corner
+    if shown.errors:
+        raise SystemExit(f"{path.name}: the page logged errors: {shown.errors}")
     shown.page.context.close()
 
 

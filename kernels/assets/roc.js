@@ -10,10 +10,12 @@
   var shown = curves.map(function () { return true; });
   var plot = null, logScale = false, floor = logFloor();
 
+  /* Where FPR 0 goes on the log axis: the power of ten at or below half the smallest
+     non-zero FPR (a whole decade keeps uPlot's log ticks well-formed). */
   function logFloor() {
     var least = 1;
     curves.forEach(function (c) { c.fpr.forEach(function (v) { if (v > 0 && v < least) least = v; }); });
-    return least / 2;
+    return Math.pow(10, Math.floor(Math.log10(least / 2)));
   }
   /* uPlot wants one ascending x array: the curves' points are merged by (FPR, TPR), each
      curve holding values at its own points and nulls elsewhere (gaps are spanned). */
@@ -48,7 +50,9 @@
         x: {time: false, auto: false, range: within(xRange()), distr: logScale ? 3 : 1, log: 10},
         y: {auto: false, range: within([0, 1])},
       },
-      axes: [axis(logScale ? "False positive rate (log scale)" : "False positive rate"), axis("True positive rate")],
+      axes: [Object.assign(axis(logScale ? "False positive rate (log scale)" : "False positive rate"),
+                           logScale ? {splits: logSplits, values: logValues} : {}),
+             axis("True positive rate")],
       series: [{}].concat(curves.map(function (c, i) {
         return {label: c.name, stroke: colours[i % colours.length], width: 2, spanGaps: true,
                 points: {show: false}, show: shown[i]};
@@ -69,6 +73,26 @@
   function showScale(u, key) {
     box.setAttribute("data-" + key + "-range", kv.fmt(u.scales[key].min, 6) + " " + kv.fmt(u.scales[key].max, 6));
     box.setAttribute("data-scale", logScale ? "log" : "linear");
+  }
+  /* Log-axis ticks at 1, 2 and 5 times the powers of ten in view (all nine multiples when
+     zoomed in closer; the ends when closer still). uPlot's own log ticks assume ranges that
+     start on a power of ten, which a zoom box does not give. */
+  function logSplits(u, axisIdx, min, max) {
+    var found = [];
+    [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]].some(function (multiples) {
+      found = [];
+      for (var e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+        multiples.forEach(function (m) {
+          var v = +(m * Math.pow(10, e)).toPrecision(6);
+          if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) found.push(v);
+        });
+      }
+      return found.length >= 3;
+    });
+    return found.length >= 2 ? found : [min, max];
+  }
+  function logValues(u, splits) {  /* uPlot nulls the ticks it has no room to label */
+    return splits.map(function (v) { return v === null ? "" : kv.fmt(v, 3); });
   }
   /* A scale's range: what a zoom asks for, else the full extent. */
   function within(full) {
