@@ -67,6 +67,7 @@ class Curve:
 
 
 def render(variables: dict, source: str) -> None:
+    fprs = _fprs(variables.get("fprs"))  # arguments are checked before any data is read
     named = named_sources(source, variables)
     curves: list[Curve] = []
     summaries: list[tuple[str, float]] = []
@@ -77,9 +78,7 @@ def render(variables: dict, source: str) -> None:
             summaries.append((label, float(np.mean([c.auc for c in found]))))
         curves.extend(found)
     title = ", ".join(location for _, location in named)
-    show(
-        roc_html(curves, fprs=_fprs(variables.get("fprs")), title=title, summaries=summaries), "roc"
-    )
+    show(roc_html(curves, fprs=fprs, title=title, summaries=summaries), "roc")
 
 
 def curves_of(source: str, variables: dict, prefix: str | None = None) -> list[Curve]:
