@@ -26,7 +26,7 @@ import tornado.netutil
 
 from kernels import KernelPool, PoolSettings, Renderer
 
-from .config import Config, kernel_environment
+from .config import Config, container_limits, kernel_environment
 from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
@@ -91,6 +91,7 @@ class VizServer:
                 self._in_flight,
                 extra_routes=self.progress.http_routes,
                 progress_status=self.progress.hub.status,
+                sizing=sizing_report(self.config),
             ),
             # Bodies are limited (with a 413) by the handler itself, which streams them.
             max_body_size=2**62,
@@ -110,6 +111,15 @@ class VizServer:
             self.config.host,
             grpc_port,
             self.config.pool_size,
+        )
+        sizing = sizing_report(self.config)
+        log.info(
+            "pool size %d (%s); kernel memory limit %s (%s); container: %s",
+            self.config.pool_size,
+            sizing["pool_size"],
+            sizing["kernel_memory_limit"]["value"],
+            sizing["kernel_memory_limit"]["origin"],
+            sizing["container"],
         )
         self._watcher = asyncio.create_task(self._watch_readiness())
         # Everything imported and built so far lives as long as the process: keep it out of
@@ -144,6 +154,19 @@ class VizServer:
                 await self.grpc.set_serving(ready)
                 serving = ready
             await asyncio.sleep(0.5)
+
+
+def sizing_report(config: Config) -> dict:
+    """How the pool and each kernel were sized, and what the container allows (for /readyz)."""
+    memory = config.kernel_memory_limit
+    return {
+        "pool_size": config.origins.get("pool_size", "default"),
+        "kernel_memory_limit": {
+            "value": f"{memory // 2**20} MiB" if memory else "none",
+            "origin": config.origins.get("kernel_memory_limit", "default"),
+        },
+        "container": container_limits().describe(),
+    }
 
 
 async def serve(config: Config) -> None:

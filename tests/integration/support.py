@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,20 @@ def process_tree(pid: int) -> set[int]:
         tree.add(current)
         todo.extend(children.get(current, []))
     return tree
+
+
+def memory_of(pids: set[int]) -> tuple[int, int]:
+    """(PSS, RSS) in bytes summed over `pids`: PSS counts each shared page once, close to
+    what a container's memory cgroup charges; RSS counts shared pages in every process."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        pss += int(re.search(r"^Pss:\s+(\d+) kB", text, re.M)[1]) * 1024
+        rss += int(re.search(r"^Rss:\s+(\d+) kB", text, re.M)[1]) * 1024
+    return pss, rss
 
 
 def running(pid: int) -> bool:

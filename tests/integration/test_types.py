@@ -40,17 +40,18 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> typedata.TypeData:
 
 
 @pytest.fixture(scope="module")
-def stored(data, minio) -> str:
-    """The same files in MinIO; returns the key prefix."""
-    client = Minio(minio.endpoint, minio.access_key, minio.secret_key, secure=False)
+def stored(data, object_store) -> str:
+    """The same files in the object store (MinIO, then SeaweedFS); returns the key prefix."""
+    store = object_store
+    client = Minio(store.endpoint, store.access_key, store.secret_key, secure=False)
     return typedata.upload(data.root, client, BUCKET)
 
 
 @pytest.fixture(scope="module")
-def server(minio, tmp_path_factory) -> Iterator[RunningServer]:
+def server(object_store, tmp_path_factory) -> Iterator[RunningServer]:
     log = tmp_path_factory.mktemp("types-server") / "server.log"
     running = RunningServer(
-        ["--pool-size", "2", "--allow-custom-visualizations"], minio.server_env(BUCKET), log
+        ["--pool-size", "2", "--allow-custom-visualizations"], object_store.server_env(BUCKET), log
     )
     running.wait_ready()
     yield running
@@ -58,7 +59,7 @@ def server(minio, tmp_path_factory) -> Iterator[RunningServer]:
     assert code == 0, f"server exited with {code}:\n{running.log()}"
 
 
-@pytest.fixture(params=["local", "minio"])
+@pytest.fixture(params=["local", "object-store"])
 def base(request, data, stored) -> str:
     """Where the data lives, as a source prefix: a local folder or minio://bucket/prefix."""
     return str(data.root) if request.param == "local" else f"minio://{BUCKET}/{stored}"
@@ -353,9 +354,11 @@ def test_grpc_carries_the_error_and_the_page(server, data):
     assert stats.error == "" and "mean radius" in stats.html
 
 
-def test_object_store_settings_survive_code_that_changes_them(start_server, minio, data, stored):
+def test_object_store_settings_survive_code_that_changes_them(
+    start_server, object_store, data, stored
+):
     """Kernels inherit OBJECTSTORECONFIG_* from the server and get them back after each render."""
-    env = minio.server_env(BUCKET)
+    env = object_store.server_env(BUCKET)
     server = start_server(
         "--pool-size", "1", "--allow-custom-visualizations", "--reuse-custom-kernels", env=env
     )
@@ -395,21 +398,22 @@ def test_our_grpc_service_refuses_an_unknown_type_name(server):
     assert refused.value.details() == "Unknown visualization type: ../server"
 
 
-def test_an_object_store_given_by_flags_reaches_the_kernels(minio, stored, start_server):
+def test_an_object_store_given_by_flags_reaches_the_kernels(object_store, stored, start_server):
     """Kernels read minio:// sources with the OBJECTSTORECONFIG_* variables; a server told
     where the store is by flags alone passes them on."""
+    store = object_store
     server = start_server(
         "--pool-size", "1",
-        "--object-store-host", "127.0.0.1", "--object-store-port", str(minio.port),
-        "--object-store-access-key", minio.access_key,
-        "--object-store-secret-key", minio.secret_key,
+        "--object-store-host", "127.0.0.1", "--object-store-port", str(store.port),
+        "--object-store-access-key", store.access_key,
+        "--object-store-secret-key", store.secret_key,
     )  # fmt: skip
     page = render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv")
     assert_ok(page)
     assert len(data_block(page)["rows"]) == typedata.TABLE_ROWS
 
 
-def test_default_limits_refuse_system_folders_and_instance_metadata(server, data, minio):
+def test_default_limits_refuse_system_folders_and_instance_metadata(server, data, object_store):
     """What a table request could otherwise show anyone: the kernel's environment (the
     store's secret key), the service account token, a cloud's instance credentials."""
     link = data.root / "innocent.csv"
@@ -428,14 +432,14 @@ def test_default_limits_refuse_system_folders_and_instance_metadata(server, data
         error = _error_text(page)
         assert error.startswith("SourceRefused: ") and expected in error, (source, error)
         assert source in error
-        assert minio.secret_key not in page and "OBJECTSTORECONFIG" not in page
+        assert object_store.secret_key not in page and "OBJECTSTORECONFIG" not in page
 
 
-def test_an_operator_confines_sources_by_flags(minio, data, stored, start_server):
+def test_an_operator_confines_sources_by_flags(object_store, data, stored, start_server):
     server = start_server(
         "--pool-size", "1", "--source-schemes", "local",
         "--local-source-roots", f"{data.root}/table,{data.root}/predictions",
-        env=minio.server_env(BUCKET),
+        env=object_store.server_env(BUCKET),
     )  # fmt: skip
     assert len(data_block(render(server, "table", f"{data.root}/table/*.csv"))["rows"]) > 0
     outside = _error_text(render(server, "tfdv", f"{data.root}/stats/stats.pb"))
