@@ -12,7 +12,13 @@ With `--browser`, also shows the large table page (100,000 rows) in Debian's
 headless Chromium inside the KFP UI's sandboxed iframe, offline, and times
 load-to-first-rows, a search over every row, and a sort.
 
-Usage: python bench/types_bench.py [--runs 3] [--renders 15] [--browser]
+With `--kernels`, also measures what kernels cost, on a fresh server per run:
+start to every kernel ready, each idle kernel's memory (resident, proportional
+share of pages shared with the factory, and the data segment that
+--kernel-memory-limit caps), and custom code that plots with matplotlib or plotly
+(each render a fresh kernel, as custom code gets; the page's size too).
+
+Usage: python bench/types_bench.py [--runs 3] [--renders 15] [--browser] [--kernels]
 """
 
 from __future__ import annotations
@@ -160,8 +166,9 @@ SEARCH_JS = """needle => new Promise(done => {
   watch.observe(count, {childList: true, characterData: true, subtree: true});
   box.value = needle; box.dispatchEvent(new Event('input'));
 })"""
-SORT_JS = """() => { const t = performance.now(); document.querySelectorAll('thead th')[3].click();
-  return performance.now() - t; }"""
+SORT_JS = """() => { const header = document.querySelectorAll('thead button.kv-sort')[3]
+    || document.querySelectorAll('thead th')[3];  // a header button; a bare header before them
+  const t = performance.now(); header.click(); return performance.now() - t; }"""
 
 
 def browser_figures(port: int, source: str, runs: int) -> dict[str, list[float]]:
@@ -194,12 +201,87 @@ def browser_figures(port: int, source: str, runs: int) -> dict[str, list[float]]
     return figures
 
 
+PLOTS = {
+    "matplotlib": [
+        "import matplotlib.pyplot as plt",
+        "plt.plot([1, 3, 2]); plt.title('bench'); plt.show()",
+    ],
+    "plotly": ["import plotly.express as px", "px.line(x=[1, 2, 3], y=[1, 3, 2]).show()"],
+}
+
+
+def kernel_memory(server_pid: int) -> list[dict[str, float]]:
+    """MB resident, proportional (shared pages split between sharers) and data segment, per
+    kernel: the server's grandchildren (the kernel factory's children)."""
+    from support import process_tree
+
+    tree = process_tree(server_pid)
+    factories = [p for p in tree if _parent(p) == server_pid and _children(p, tree)]
+    found = []
+    for factory in factories:
+        for pid in _children(factory, tree):
+            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            found.append(
+                {
+                    "rss": _kb(status, "VmRSS:") / 1024,
+                    "pss": _kb(rollup, "Pss:") / 1024,
+                    "data": _kb(status, "VmData:") / 1024,
+                }
+            )
+    return found
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _children(pid: int, tree: set[int]) -> list[int]:
+    return [p for p in tree if p != pid and _parent(p) == pid]
+
+
+def _kb(text: str, key: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(key))
+    return float(line.split()[1])
+
+
+def kernel_figures(runs: int, renders: int) -> dict[str, list[float]]:
+    """Start to ready and idle kernel memory (fresh servers), and plotting renders."""
+    figures: dict[str, list[float]] = {}
+    for _ in range(runs):
+        server = Server(pool_size=2, max_queue=8)
+        try:
+            figures.setdefault("start_to_ready_s", []).append(server.wait(full=True))
+            time.sleep(1.0)  # let the kernels settle after start
+            memory = kernel_memory(server.process.pid)
+            for key in ("rss", "pss", "data"):
+                figures.setdefault(f"kernel_{key}_mb", []).append(
+                    statistics.median(m[key] for m in memory)
+                )
+            for name, code in PLOTS.items():
+                p50, size = render_times(server.port, "custom", "", {"code": code}, renders)
+                figures.setdefault(f"{name}_render_ms", []).append(p50 * 1000)
+                figures.setdefault(f"{name}_page_kb", []).append(size / 1000)
+        finally:
+            server.stop()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--renders", type=int, default=15, help="per input and run")
     parser.add_argument("--browser", action="store_true", help="also time the table in Chromium")
+    parser.add_argument("--kernels", action="store_true", help="also measure kernels' costs")
+    parser.add_argument("--only-kernels", action="store_true", help="measure kernels' costs only")
     args = parser.parse_args()
+    if args.kernels or args.only_kernels:
+        print(f"kernels (pool of 2), medians of {args.runs} fresh servers:")
+        for name, values in kernel_figures(args.runs, min(args.renders, 5)).items():
+            shown = ", ".join(f"{v:.2f}" for v in values)
+            print(f"  {name:<22} median {statistics.median(values):8.2f}  runs: {shown}")
+        if args.only_kernels:
+            return
     with tempfile.TemporaryDirectory() as folder:
         inputs = {
             "small": small_inputs(Path(folder) / "small"),

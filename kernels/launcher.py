@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import plotting
 from .errors import KernelStartError
 from .zygote import SERVER_PID_VARIABLE
 
@@ -186,7 +187,7 @@ class KernelLauncher:
         }
         env.update(self._extra_environment)
         env[SERVER_PID_VARIABLE] = str(os.getpid())
-        for name, value in THREAD_DEFAULTS.items():
+        for name, value in {**THREAD_DEFAULTS, **plotting.environment()}.items():
             env.setdefault(name, value)
         # Each kernel gets its own HOME and IPython profile in its own folder (zygote.py), so
         # the host user's startup files never run in kernels.

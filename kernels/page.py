@@ -6,20 +6,29 @@ the outputs themselves carry. The template is read from disk once, when the
 is a few string joins.
 
 Each output shows its richest representation, in the order a notebook front
-end would pick: JavaScript, HTML, images, LaTeX/Markdown source, JSON, plain
-text. Only the type's own rich outputs reach the page; streams are shown for
-`custom` only (the caller filters them), as in the stock server.
+end would pick: a plotly figure, JavaScript, HTML, images, LaTeX/Markdown source,
+JSON, plain text. Only the type's own rich outputs reach the page; streams are
+shown for `custom` only (the caller filters them), as in the stock server.
+
+A plotly figure (its JSON, see `kernels.plotting`) is drawn by the plotly.js that
+the installed plotly package ships, inlined once per page before the first figure
+and read from disk once per process; without plotly installed the figure falls
+back to its other representations.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import importlib.util
 import json
 from collections.abc import Iterable
 from importlib import resources
+from pathlib import Path
 
 from .ansi import ansi_to_html
 from .outputs import Output
+from .plotting import PLOTLY_MIME
 
 TITLE_MARK = "<!--title-->"
 BODY_MARK = "<!--body-->"
@@ -46,10 +55,11 @@ class PageTemplate:
         is built first, which would be a third copy at the peak.
         """
         parts = [self._head, html.escape(title), self._middle]
+        inlined: set[str] = set()  # libraries already on this page
         for index, output in enumerate(outputs):
             if index:
                 parts.append("\n")
-            parts.extend(_output_parts(output))
+            parts.extend(_output_parts(output, inlined))
         parts.append(self._tail)
         return "".join(parts)
 
@@ -61,7 +71,7 @@ def _split_once(text: str, mark: str) -> tuple[str, str]:
     return before, after
 
 
-def _output_parts(output: Output) -> tuple[str, ...]:
+def _output_parts(output: Output, inlined: set[str]) -> tuple[str, ...]:
     kind = output["output_type"]
     if kind == "stream":
         text = html.escape(output["text"], quote=False)
@@ -69,11 +79,16 @@ def _output_parts(output: Output) -> tuple[str, ...]:
     if kind == "error":
         traceback = ansi_to_html("\n".join(output["traceback"]))
         return '<div class="output error"><pre>', traceback, "</pre></div>"
-    return ('<div class="output">', *_mime_parts(output.get("data", {})), "</div>")
+    return ('<div class="output">', *_mime_parts(output.get("data", {}), inlined), "</div>")
 
 
-def _mime_parts(data: dict) -> tuple[str, ...]:
+def _mime_parts(data: dict, inlined: set[str]) -> tuple[str, ...]:
     """The richest representation of a MIME bundle, as HTML (pieces, joined by the caller)."""
+    if PLOTLY_MIME in data and plotly_js() is not None:
+        library = () if "plotly" in inlined else ("<script>", plotly_js(), "</script>")
+        inlined.add("plotly")
+        figure = json.dumps(data[PLOTLY_MIME], separators=(",", ":")).replace("<", "\\u003c")
+        return (*library, PLOTLY_FIGURE_HEAD, figure, PLOTLY_FIGURE_TAIL)
     if "application/javascript" in data:
         return "<script>", _text(data["application/javascript"]), "</script>"
     if "text/html" in data:
@@ -94,6 +109,26 @@ def _mime_parts(data: dict) -> tuple[str, ...]:
     if "text/plain" in data:
         return "<pre>", ansi_to_html(_text(data["text/plain"])), "</pre>"
     return ()
+
+
+PLOTLY_FIGURE_HEAD = '<div class="plotly-figure"></div><script type="application/json">'
+PLOTLY_FIGURE_TAIL = (
+    "</script><script>(function (s) { var json = s.previousElementSibling;"
+    " var figure = JSON.parse(json.textContent);"
+    " Plotly.newPlot(json.previousElementSibling, figure.data || [], figure.layout || {},"
+    " Object.assign({responsive: true, displaylogo: false}, figure.config || {}));"
+    "})(document.currentScript);</script>"
+)
+
+
+@functools.cache
+def plotly_js() -> str | None:
+    """plotly.js as the installed plotly package ships it (found without importing plotly)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "package_data" / "plotly.min.js"
+    return path.read_text("utf-8") if path.is_file() else None
 
 
 def _text(value: str | list[str]) -> str:

@@ -20,7 +20,27 @@ from typing import Any
 
 from IPython.display import HTML, display
 
-ASSET_NAMES = ("viz.css", "roc.js", "table.js")
+# A script's styles: inlined just before it (the base style, viz.css, comes with every type).
+STYLES = {
+    "roc.js": ("controls.css", "series.css", "roc.css"),
+    "table.js": ("controls.css", "table.css"),
+    "confusion_matrix.js": ("controls.css", "confusion_matrix.css"),
+    "tfdv.js": ("controls.css", "series.css", "tfdv.css"),
+    "tfma.js": ("controls.css", "tfma.css"),
+}
+# Third-party libraries (kernels/assets/vendor/, fetched by scripts/vendor_assets.py): a
+# name in `scripts()` stands for their files, style first.
+LIBRARIES = {"uplot": ("vendor/uplot/uPlot.min.css", "vendor/uplot/uPlot.iife.min.js")}
+ASSET_NAMES = (
+    "viz.css",
+    "common.js",
+    "html.js",
+    *STYLES,
+    *{style for styles in STYLES.values() for style in styles},
+    *(file for files in LIBRARIES.values() for file in files),
+)
+SERIES_COLOURS = 6
+"""How many series colours series.css defines (--kv-s0 ...); more series cycle through them."""
 
 
 def _load_assets() -> dict[str, str]:
@@ -32,16 +52,78 @@ ASSETS: dict[str, str] = _load_assets()
 STYLE = f"<style>{ASSETS['viz.css']}</style>"
 
 
-def script(name: str) -> str:
-    """A bundled script, inlined."""
-    return f"<script>{ASSETS[name]}</script>"
+def assets_of(*names: str) -> list[str]:
+    """What the named scripts (or libraries) need, in page order, each once: the shared
+    helpers (common.js), then each one's styles and itself."""
+    found = ["common.js"]
+    for name in names:
+        found.extend(LIBRARIES.get(name) or (*STYLES.get(name, ()), name))
+    return list(dict.fromkeys(found))
 
 
-def json_script(data: Any, *, raw: str | None = None) -> str:
-    """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse."""
+def scripts(*names: str, skip: tuple[str, ...] | list[str] = ()) -> str:
+    """The named scripts with what they need, inlined; `skip` lists assets the page already
+    has (a page inlines each at most once)."""
+    parts = []
+    for asset in assets_of(*names):
+        if asset not in skip:
+            tag = "style" if asset.endswith(".css") else "script"
+            parts.append(f"<{tag}>{ASSETS[asset]}</{tag}>")
+    return "".join(parts)
+
+
+def swatch(index: int) -> str:
+    """A small square in series colour `index` (the colour a chart gives that series)."""
+    return f'<span class="kv-swatch" style="background:var(--kv-s{index % SERIES_COLOURS})"></span>'
+
+
+def json_script(data: Any, *, raw: str | None = None, cls: str = "kv-data") -> str:
+    """`data` (or JSON text already made, `raw`) as an inert JSON block scripts can parse,
+    found by its class `cls`."""
     text = raw if raw is not None else json.dumps(data, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c")  # "<" only occurs inside JSON strings
-    return f'<script type="application/json" class="kv-data">{text}</script>'
+    return f'<script type="application/json" class="{cls}">{text}</script>'
+
+
+PAGE_SIZES = (25, 100, 500, 1000)
+DEFAULT_PAGE_SIZE = 100
+
+
+def data_table(
+    columns: list[str],
+    numeric: list[bool],
+    rows: str,
+    *,
+    digits: list[int | None] | None = None,
+    title: str = "",
+    label: str = "Rows",
+    skip: tuple[str, ...] | list[str] = (),
+) -> str:
+    """The table widget (table.js): `rows` is JSON text of a list of rows (lists of values,
+    missing ones null); `digits` rounds a numeric column's display to significant digits.
+    `skip`: assets the page already has (see `scripts`)."""
+    head = {"columns": columns, "numeric": numeric, "digits": digits or []}
+    text = json.dumps(head, separators=(",", ":"))
+    data = json_script(None, raw=text[:-1] + ',"rows":' + rows + "}")
+    sizes = "".join(
+        f"<option{' selected' if s == DEFAULT_PAGE_SIZE else ''}>{s}</option>" for s in PAGE_SIZES
+    )
+    return (
+        '<div class="kv-datatable">'
+        + (f'<p class="kv-note">{esc(title)}</p>' if title else "")
+        + '<div class="kv-bar"><input type="search" class="kv-search" placeholder="Search rows" '
+        f'aria-label="Search rows"><span class="kv-count" aria-live="polite"></span>'
+        '<button class="kv-prev" type="button">&lsaquo; Prev</button><span class="kv-page"></span>'
+        '<button class="kv-next" type="button">Next &rsaquo;</button>'
+        f'<label>rows per page <select class="kv-size">{sizes}</select></label>'
+        '<button class="kv-summarize" type="button" aria-pressed="false">Column summaries'
+        "</button></div>"
+        f'<div class="kv-scroll" tabindex="0" role="region" aria-label="{esc(label)}">'
+        "<table><thead></thead><tbody></tbody></table></div>"
+        + data
+        + scripts("table.js", skip=skip)
+        + "</div>"
+    )
 
 
 def show(body: str, kind: str) -> None:
@@ -77,23 +159,3 @@ def number(value: Any, digits: int = 4) -> str:
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN or infinity: such values travel as null."""
     return value if math.isfinite(value) else None
-
-
-def bar_chart(values: list[float], labels: list[str], width: int = 160, height: int = 36) -> str:
-    """A small inline SVG bar chart (histograms in tables); a title on each bar tells its value."""
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    step = width / len(values)
-    bars = []
-    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
-        bar_height = max(0.0, value / top * (height - 2))
-        bars.append(
-            f'<rect x="{index * step + 0.5:.1f}" y="{height - bar_height:.1f}" '
-            f'width="{max(step - 1, 0.5):.1f}" height="{bar_height:.1f}" fill="#1a73e8">'
-            f"<title>{esc(label)}: {number(value)}</title></rect>"
-        )
-    return (
-        f'<svg class="kv-bars" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{"".join(bars)}</svg>'
-    )

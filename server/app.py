@@ -29,7 +29,7 @@ import tornado.netutil
 from kernels import KernelPool, PoolSettings, Renderer
 from kernels.sandbox import not_dumpable
 
-from .config import Config, kernel_connect_ports, kernel_environment
+from .config import Config, container_limits, kernel_connect_ports, kernel_environment
 from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
@@ -121,6 +121,7 @@ class VizServer:
             self._in_flight,
             extra_routes=self.progress.http_routes,
             progress_status=self.progress.hub.status,
+            sizing=sizing_report(self.config),
         )
         self._http = tornado.httpserver.HTTPServer(
             HeaderLimit(app),  # 431 for oversized headers (server/http_limits.py)
@@ -147,6 +148,15 @@ class VizServer:
             self.config.host,
             grpc_port,
             self.config.pool_size,
+        )
+        sizing = sizing_report(self.config)
+        log.info(
+            "pool size %d (%s); kernel memory limit %s (%s); container: %s",
+            self.config.pool_size,
+            sizing["pool_size"],
+            sizing["kernel_memory_limit"]["value"],
+            sizing["kernel_memory_limit"]["origin"],
+            sizing["container"],
         )
         self._watcher = asyncio.create_task(self._watch_readiness())
         # Everything imported and built so far lives as long as the process: keep it out of
@@ -182,6 +192,19 @@ class VizServer:
                 await self.grpc.set_serving(ready)
                 serving = ready
             await asyncio.sleep(0.5)
+
+
+def sizing_report(config: Config) -> dict:
+    """How the pool and each kernel were sized, and what the container allows (for /readyz)."""
+    memory = config.kernel_memory_limit
+    return {
+        "pool_size": config.origins.get("pool_size", "default"),
+        "kernel_memory_limit": {
+            "value": f"{memory // 2**20} MiB" if memory else "none",
+            "origin": config.origins.get("kernel_memory_limit", "default"),
+        },
+        "container": container_limits().describe(),
+    }
 
 
 async def serve(config: Config) -> None:

@@ -13,13 +13,12 @@ flag, the variable and the value.
 from __future__ import annotations
 
 import argparse
-import math
+import functools
 import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kernels.source_policy import (
@@ -31,37 +30,25 @@ from kernels.source_policy import (
     parse_schemes,
 )
 
+from .sizing import ContainerLimits, Sizing, default_kernel_memory, default_pool_size
+
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot use."""
 
 
-def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
-    """CPUs this process may use: its affinity, lowered by a container's CPU quota.
-
-    In a pod with a CPU limit the machine's CPU count is the wrong pool size; the
-    cgroup quota (v2 `cpu.max`, or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`) says
-    how many CPUs' worth of time the container gets.
-    """
-    cpus = len(os.sched_getaffinity(0))
-    quota = _cgroup_quota(cgroup_root)
-    return max(1, min(cpus, math.ceil(quota))) if quota else cpus
+@functools.cache
+def container_limits() -> ContainerLimits:
+    """The cgroup's CPU and memory limits, read once per process (server/sizing.py)."""
+    return ContainerLimits.read()
 
 
-def _cgroup_quota(root: Path) -> float | None:
-    try:
-        text = (root / "cpu.max").read_text().split()
-        if text[0] != "max":
-            return int(text[0]) / int(text[1])
-        return None
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-    return quota / period if quota > 0 and period > 0 else None
+def _default_pool_size(_: Mapping[str, Any]) -> Sizing:
+    return default_pool_size(container_limits())
+
+
+def _default_kernel_memory(values: Mapping[str, Any]) -> Sizing:
+    return default_kernel_memory(container_limits(), values["pool_size"])
 
 
 def parse_port(text: str) -> int:
@@ -246,8 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("grpc_port", "--grpc-port", "VIZ_GRPC_PORT", parse_port, 8887,
             "gRPC port: api.VisualizationService, health, reflection.", "8887"),
     Setting("pool_size", "--pool-size", "KERNEL_POOL_SIZE", parse_positive_int,
-            lambda _: max(2, available_cpus()), "Jupyter kernels rendering at once.",
-            "CPUs (container quota), at least 2"),
+            _default_pool_size, "Jupyter kernels rendering at once.",
+            "from the container's limits: 1 per CPU of a CPU limit (at least 2), else 2 to 4; "
+            "no more than fit a memory limit"),
     Setting("max_queue", "--max-queue", "MAX_QUEUE", parse_non_negative_int,
             lambda s: 4 * s["pool_size"],
             "Requests that may wait for a kernel; beyond that, 503 with Retry-After.",
@@ -259,9 +247,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Cap on a request's own timeout (X-Visualization-Timeout header or gRPC deadline).",
             "600"),
     Setting("kernel_memory_limit", "--kernel-memory-limit", "KERNEL_MEMORY_LIMIT", parse_bytes,
-            2 * 10**9,
+            _default_kernel_memory,
             "Memory per kernel (512Mi, 2G, ...; 0 = no limit). Enforced in the kernel process; "
-            "a kernel above 90% of it after a render is replaced.", "2G"),
+            "a kernel above 90% of it after a render is replaced.",
+            "2G, or an equal share of the container's memory limit"),
     Setting("max_renders", "--max-renders-per-kernel", "KERNEL_MAX_RENDERS", parse_positive_int,
             500, "Renders after which a kernel is replaced by a fresh one.", "500"),
     Setting("allow_custom", "--allow-custom-visualizations", "ALLOW_CUSTOM_VISUALIZATIONS",
@@ -412,9 +401,14 @@ class Config:
     progress_heartbeat: float
     progress_bus_retention: int
     progress_bus_bytes: int
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Where each value came from: a flag, a variable, or the default (and why, for defaults
+    derived from the container, such as the pool size)."""
 
 
-assert [f.name for f in fields(Config)] == [s.name for s in SETTINGS], "table and Config differ"
+assert [f.name for f in fields(Config) if f.name != "origins"] == [s.name for s in SETTINGS], (
+    "table and Config differ"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,33 +447,38 @@ def load_config(
     args = build_parser().parse_args(argv)
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for setting in SETTINGS:
-        value = _resolve(setting, getattr(args, setting.name), env)
+        value, origins[setting.name] = _resolve(setting, getattr(args, setting.name), env)
         if value is _UNSET:
             value = setting.default(values) if callable(setting.default) else setting.default
+            origins[setting.name] = "default"
+            if isinstance(value, Sizing):
+                value, origins[setting.name] = value.value, f"default: {value.reason}"
         values[setting.name] = value
     if values["timeout"] > values["max_timeout"]:
         raise ConfigError(
             f"--timeout ({values['timeout']:g}) is above --max-timeout "
             f"({values['max_timeout']:g}); raise KERNEL_MAX_TIMEOUT or lower KERNEL_TIMEOUT"
         )
-    return Config(**values)
+    return Config(**values, origins=origins)
 
 
 _UNSET = object()
 
 
-def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> Any:
+def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> tuple[Any, str]:
+    """The value given by flag or environment (or _UNSET), and which of the two gave it."""
     if isinstance(given, bool):
-        return given
+        return given, setting.flag
     if given is not None:
         source, text = setting.flag, given
     elif setting.env in env:
         source, text = setting.env, env[setting.env]
     else:
-        return _UNSET
+        return _UNSET, ""
     try:
-        return setting.parse(text)
+        return setting.parse(text), source
     except ValueError as error:
         raise ConfigError(
             f"{setting.flag} / {setting.env}: {error}; got {text!r} from {source}"

@@ -1,7 +1,9 @@
 """Page delivery at the edge: a page goes inline, or is stored and handed back as a reference.
 
-KFP's API server carries the page in one gRPC message capped at 4,194,304 bytes,
-together with the echoed `source` and `arguments`. A page at or under the inline
+KFP's API server returns the page in one gRPC message, together with the echoed
+`source` and `arguments`. gRPC clients with default limits refuse a message over
+4,194,304 bytes (KFP's own gateway lifts that limit; other clients and KFP 0.x do
+not), so replies are kept under it by default. A page at or under the inline
 limit (by default exactly what keeps that whole reply under the cap, computed
 from the request's own fields) is sent as it is. A larger page is stored
 (`server.store`, content-addressed) and the reply is a small page that fits
@@ -447,7 +449,7 @@ class PageDelivery:
         """Check the store now and every HEALTH_INTERVAL; apply retention once it answers."""
         while True:
             try:
-                await self._run(self.store.check)
+                await self._run(self.store.check, self.config.store_prefix)
             except StoreUnavailable as error:
                 self._note(str(error))
             else:

@@ -217,10 +217,12 @@ class ReadyHandler(tornado.web.RequestHandler):
         pool: KernelPool,
         delivery: PageDelivery | None = None,
         progress: Callable[[], dict] | None = None,
+        sizing: dict | None = None,
     ) -> None:
         self._pool = pool
         self._delivery = delivery
         self._progress = progress  # live progress's upstream (server/progress/hub.py: status)
+        self._sizing = sizing  # how the pool was sized (server/app.py: sizing_report)
 
     def get(self) -> None:
         stats = self._pool.stats()
@@ -236,6 +238,7 @@ class ReadyHandler(tornado.web.RequestHandler):
                         "busy": stats.busy,
                         "starting": stats.starting,
                         "pids": stats.kernel_pids,
+                        "sizing": self._sizing,
                     },
                     "queue": {"depth": stats.queued, "limit": stats.max_queue},
                     "restarts": stats.restarts,
@@ -286,6 +289,7 @@ def make_app(
     in_flight: InFlight,
     extra_routes: Sequence[tuple] = (),
     progress_status: Callable[[], dict] | None = None,
+    sizing: dict | None = None,
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     return _Application(
@@ -294,7 +298,12 @@ def make_app(
             (
                 r"/readyz",
                 ReadyHandler,
-                {"pool": pool, "delivery": service.delivery, "progress": progress_status},
+                {
+                    "pool": pool,
+                    "delivery": service.delivery,
+                    "progress": progress_status,
+                    "sizing": sizing,
+                },
             ),
             (r"/visualizations/([^/]*)", StoredPageHandler, {"service": service}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),

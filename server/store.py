@@ -49,6 +49,13 @@ READ_CHUNK = 2**20
 RULE_ID = "kfp-viz-server-retention"
 """The id of our lifecycle rule, so it can be replaced without touching anyone else's."""
 
+PROBE_KEY = ".kfp-viz-server-probe"
+"""A key never written: reading it under the prefix tests that we may use the prefix."""
+REGION_HINT = (
+    "; keys allowed only some prefixes of the bucket cannot ask the store for its region:"
+    " set OBJECTSTORECONFIG_REGION (any value for MinIO and SeaweedFS, e.g. us-east-1)"
+)
+
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -92,8 +99,8 @@ class ObjectStore:
         """A stable, machine-readable name for the object (s3://... or file://...)."""
         raise NotImplementedError
 
-    def check(self) -> None:
-        """Raise StoreUnavailable unless the store answers and accepts us."""
+    def check(self, prefix: str = "") -> None:
+        """Raise StoreUnavailable unless the store answers and lets us use keys under `prefix`."""
         raise NotImplementedError
 
     def stat(self, key: str) -> StoredObject | None:
@@ -147,6 +154,7 @@ class S3Store(ObjectStore):
         read_timeout: float = 60.0,
     ) -> None:
         self.bucket = bucket
+        self._region_given = bool(region)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.endpoint = f"{'https' if secure else 'http'}://{address}/{bucket}"
         # Fail fast: a store that is down answers within seconds, not after minio's
@@ -172,8 +180,23 @@ class S3Store(ObjectStore):
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def check(self) -> None:
-        self._call(self._ensure_bucket, force=True)
+    def check(self, prefix: str = "") -> None:
+        def check() -> None:
+            self._ensure_bucket()
+            self._probe(prefix)
+
+        self._call(check, force=True)
+
+    def _probe(self, prefix: str) -> None:
+        """Read a key that never exists under `prefix`: "no such key" proves we may read there.
+
+        A GET, not a HEAD, so a refusal comes with its reason (a HEAD's has no body).
+        """
+        try:
+            self.client.get_object(self.bucket, f"{prefix}{PROBE_KEY}").close()
+        except S3Error as error:
+            if error.code not in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                raise
 
     def stat(self, key: str) -> StoredObject | None:
         def stat() -> StoredObject | None:
@@ -259,7 +282,15 @@ class S3Store(ObjectStore):
         """Make the bucket on first use if it is missing (KFP installs usually have it)."""
         if self._bucket_ready:
             return
-        if not self.client.bucket_exists(self.bucket):
+        try:
+            exists = self.client.bucket_exists(self.bucket)
+        except S3Error as error:
+            if error.code != "AccessDenied":
+                raise
+            # Keys limited to some prefixes (a KFP profile namespace's own) may not look at
+            # the bucket itself; the probe under our prefix says whether we may use it.
+            exists = True
+        if not exists:
             with contextlib.suppress(S3Error):  # made meanwhile by someone else
                 self.client.make_bucket(self.bucket)
                 log.info("object store: created bucket %s at %s", self.bucket, self.endpoint)
@@ -278,6 +309,8 @@ class S3Store(ObjectStore):
                 cause = f"it refused the credentials ({error.code}: {error.message})"
             else:
                 cause = f"{error.code}: {error.message}"
+            if error.code == "AccessDenied" and not self._region_given:
+                cause += REGION_HINT
             raise StoreUnavailable(self.endpoint, cause) from None
         except urllib3.exceptions.MaxRetryError as error:
             raise StoreUnavailable(self.endpoint, _network_cause(error.reason)) from None
@@ -346,7 +379,7 @@ class FolderStore(ObjectStore):
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
-    def check(self) -> None:
+    def check(self, prefix: str = "") -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if not os.access(self.folder, os.W_OK):

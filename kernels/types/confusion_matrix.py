@@ -1,4 +1,4 @@
-"""The `confusion_matrix` type: KFP's confusion-matrix CSV as a shaded matrix, with accuracy.
+"""The `confusion_matrix` type: KFP's confusion-matrix CSV as a matrix and a per-class report.
 
 `source` is a pattern of header-less CSVs of `target,predicted,count` rows, the
 file a KFP v1 pipeline step names in its `confusion_matrix` output metadata.
@@ -6,15 +6,24 @@ Optional `variables`, as in that metadata: `labels` (the axis order) and
 `schema` (a list of `{"name": ...}` when the columns come in another order).
 Rows with the same pair are added up; a first row that repeats the column
 names is taken as a header.
+
+The page shows counts or row-normalised rates (a toggle), each cell shaded by
+its share of its row (so a small class's errors show as plainly as a large
+one's), row and column totals, and scikit-learn's `classification_report`
+numbers: per-class precision, recall, F1 and support, accuracy, and macro and
+weighted averages, computed by `precision_recall_fscore_support` with the counts
+as sample weights (classes never predicted get precision 0, as there).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import precision_recall_fscore_support
 
 from kernels.csvdata import read_csvs
 from kernels.viz_errors import DataError
-from kernels.widgets import esc, number, show
+from kernels.widgets import esc, number, scripts, show
 
 COLUMNS = ("target", "predicted", "count")
 
@@ -46,27 +55,81 @@ def matrix_html(matrix: pd.DataFrame, title: str = "") -> str:
     values = matrix.to_numpy(dtype=float)
     total = values.sum()
     accuracy = float(values.trace() / total) if total else float("nan")
-    top = values.max() if values.size else 0.0
-    head = "".join(f'<th class="kv-text">{esc(label)}</th>' for label in matrix.columns)
-    rows = []
-    for label, row in zip(matrix.index, values, strict=True):
-        cells = []
-        for predicted, value in zip(matrix.columns, row, strict=True):
-            share = value / top if top else 0.0
-            colour = "#fff" if share > 0.55 else "#202124"
-            cells.append(
-                f'<td class="kv-cell" style="background:rgba(26,115,232,{share:.3f});'
-                f'color:{colour}" title="true {esc(label)}, predicted {esc(predicted)}: '
-                f'{number(value)}">{number(value)}</td>'
-            )
-        rows.append(f'<tr><th class="kv-text">{esc(label)}</th>{"".join(cells)}</tr>')
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
         + f'<p class="kv-figure">Accuracy: <b class="kv-accuracy" data-accuracy="{accuracy!r}">'
-        f"{number(accuracy)}</b>"
-        f" &nbsp; ({number(total)} examples)</p>"
-        '<table class="kv-cm"><thead><tr><th class="kv-text">true \\ predicted</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{number(accuracy)}</b> &nbsp; ({number(total)} examples)</p>"
+        '<div class="kv-bar" role="group" aria-label="Show">'
+        '<button type="button" class="kv-mode" data-mode="counts" aria-pressed="true">Counts'
+        '</button><button type="button" class="kv-mode" data-mode="rates" aria-pressed="false">'
+        "Rates (share of each true class)</button></div>"
+        f'<div class="kv-wrap" tabindex="0" role="region" aria-label="Confusion matrix">'
+        f"{_grid(matrix.index, values)}</div>"
+        '<h4 id="kv-report-title">Per-class metrics</h4>'
+        '<div class="kv-wrap" tabindex="0" role="region" aria-labelledby="kv-report-title">'
+        f"{report_html(matrix.index, values)}</div>" + scripts("confusion_matrix.js")
+    )
+
+
+def _grid(labels: pd.Index, values: np.ndarray) -> str:
+    """The matrix, true classes down, predicted across, with totals; each cell's shade is
+    its share of its row."""
+    row_totals = values.sum(axis=1)
+    head = "".join(f'<th scope="col" class="kv-text">{esc(label)}</th>' for label in labels)
+    rows = []
+    for label, row, row_total in zip(labels, values, row_totals, strict=True):
+        cells = []
+        for value in row:
+            share = value / row_total if row_total else 0.0
+            cell = f'<td class="kv-cell" style="--s:{share:.3f}">{number(value)}</td>'
+            cells.append(cell)
+        rows.append(
+            f'<tr><th scope="row" class="kv-text">{esc(label)}</th>{"".join(cells)}'
+            f'<td class="kv-total">{number(row_total)}</td></tr>'
+        )
+    column_totals = "".join(f'<td class="kv-total">{number(v)}</td>' for v in values.sum(axis=0))
+    return (
+        '<table class="kv-cm"><thead><tr><th scope="col" class="kv-text">true \\ predicted</th>'
+        f'{head}<th scope="col" class="kv-total">total</th></tr></thead><tbody>{"".join(rows)}'
+        f'<tr><th scope="row" class="kv-text kv-total">total</th>{column_totals}'
+        f'<td class="kv-total">{number(values.sum())}</td></tr></tbody></table>'
+    )
+
+
+def report(labels: pd.Index, values: np.ndarray) -> list[tuple[str, list[float]]]:
+    """classification_report's rows: (name, [precision, recall, F1, support]) per class,
+    then the macro and weighted averages (accuracy is shown on its own)."""
+    true, predicted = np.indices(values.shape)
+    weights = values.ravel()
+    keep = weights > 0
+    names = np.asarray(labels, dtype=object)
+    y_true, y_pred = names[true.ravel()[keep]], names[predicted.ravel()[keep]]
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(labels), sample_weight=weights[keep], zero_division=0
+    )
+    support = values.sum(axis=1)
+    per_class = np.column_stack([precision, recall, f1])
+    rows = [(str(label), [*per_class[i], support[i]]) for i, label in enumerate(labels)]
+    # scikit-learn's averages: the plain mean over classes, and the mean weighted by support
+    rows.append(("macro avg", [*per_class.mean(axis=0), support.sum()]))
+    weighted = np.average(per_class, axis=0, weights=support) if support.sum() else [0.0] * 3
+    rows.append(("weighted avg", [*weighted, support.sum()]))
+    return rows
+
+
+def report_html(labels: pd.Index, values: np.ndarray) -> str:
+    rows = []
+    for name, figures in report(labels, values) if values.sum() else []:
+        cells = "".join(
+            f'<td data-value="{float(v)!r}">{f"{v:.4f}" if i < 3 else number(v)}</td>'
+            for i, v in enumerate(figures)
+        )
+        kind = ' class="kv-avg"' if name in ("macro avg", "weighted avg") else ""
+        rows.append(f'<tr{kind}><th scope="row" class="kv-text">{esc(name)}</th>{cells}</tr>')
+    return (
+        '<table class="kv-report"><thead><tr><th scope="col" class="kv-text">class</th>'
+        '<th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th>'
+        f'<th scope="col">support</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
 
 

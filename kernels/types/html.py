@@ -4,16 +4,28 @@
 `{"storage": "inline"}` as in KFP's output metadata, is the HTML itself. The
 document keeps its own head, styles and scripts: it goes into an
 `<iframe sandbox="allow-scripts" srcdoc=...>`, as the KFP UI shows web-app
-artifacts, `height` pixels tall (default 600).
+artifacts. Without `height` the frame is sized to the document: a small script
+appended to it posts the document's height to this page whenever it changes (the
+sandbox keeps the frame's content unreadable from outside, and this is what it
+allows); a document whose own policy blocks scripts keeps the 600-pixel default.
+With `height` (pixels) the frame has that fixed height.
 """
 
 from __future__ import annotations
 
 from kernels import sources
 from kernels.viz_errors import DataError
-from kernels.widgets import esc, show
+from kernels.widgets import esc, scripts, show
 
 DEFAULT_HEIGHT = 600
+# Appended to the document: posts its height to the page holding the frame.
+SIZE_REPORTER = (
+    "<script>(function () { var last = 0; function post() {"
+    " var height = Math.ceil(document.documentElement.getBoundingClientRect().height);"
+    " if (height !== last) { last = height; parent.postMessage({kfpVizHeight: height}, '*'); } }"
+    " addEventListener('load', post); if (window.ResizeObserver)"
+    " new ResizeObserver(post).observe(document.documentElement); post(); })();</script>"
+)
 
 
 def render(variables: dict, source: str) -> None:
@@ -24,11 +36,22 @@ def render(variables: dict, source: str) -> None:
         if len(locations) > 1:
             raise DataError(f"{source!r} matches {len(locations)} files; html shows one document")
         document = sources.read_text(locations[0])
-    height = variables.get("height", DEFAULT_HEIGHT)
-    if not isinstance(height, int | float) or isinstance(height, bool) or not 0 < height < 100000:
+    height = variables.get("height")
+    if height is not None and (
+        not isinstance(height, int | float) or isinstance(height, bool) or not 0 < height < 100000
+    ):
         raise DataError('"height" must be a number of pixels')
-    show(
-        f'<iframe class="kv-html" sandbox="allow-scripts" style="width:100%;height:{int(height)}px;'
-        f'border:1px solid #e0e0e0" srcdoc="{esc(document)}"></iframe>',
-        "html",
+    show(frame_html(document, height), "html")
+
+
+def frame_html(document: str, height: float | None = None) -> str:
+    """The document in a sandboxed frame: `height` pixels tall, or sized to its content."""
+    fixed = height is not None
+    sized = "" if fixed else scripts("html.js", skip=("common.js",))
+    shown = document if fixed else document + SIZE_REPORTER
+    return (
+        f'<iframe class="kv-html" title="HTML document" sandbox="allow-scripts" '
+        f'style="width:100%;height:{int(height or DEFAULT_HEIGHT)}px;'
+        f'border:1px solid var(--kv-line)" srcdoc="{esc(shown)}">'
+        f"</iframe>{sized}"
     )

@@ -1,4 +1,4 @@
-"""The `roc_curve` type: an ROC curve with the threshold under the pointer, and its AUC.
+"""The `roc_curve` type: ROC curves with their AUC, zoomable, and an operating-point table.
 
 Stock semantics, both modes:
 - `is_generated` true: `source` is a header-less CSV (or pattern) of
@@ -12,12 +12,22 @@ Stock semantics, both modes:
   scikit-learn's `roc_curve`, as in the stock server.
 Classes are compared as text too, so `trueclass` "1" matches a column of 1s and
 "true" matches a column pandas read as booleans.
+
+Beyond the stock type:
+- several curves on one plot: `compare` lists more sources, read the same way
+  (see `kernels.named_sources`);
+- multi-class predictions (a `target` of three or more classes, and a score
+  column named after each class, as KFP's predictions CSVs have) give one
+  one-vs-rest curve per class and their macro-average AUC; `per_class` true or
+  false forces it on or off;
+- `fprs`: the false-positive rates the operating-point table starts with.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,41 +36,145 @@ from sklearn.metrics import auc, roc_curve
 
 from kernels import sources
 from kernels.csvdata import read_csvs
+from kernels.named_sources import named_sources
 from kernels.viz_errors import DataError
-from kernels.widgets import esc, finite_or_none, json_script, number, script, show
+from kernels.widgets import esc, finite_or_none, json_script, number, scripts, show, swatch
 
 SCHEMA_FILE = "schema.json"
 # Points closer than this (in the unit square, along the curve) to the last drawn one are
 # not drawn: a curve of 200,000 distinct scores stays a few thousand points on the page.
 PLOT_RESOLUTION = 0.0005
+DEFAULT_FPRS = (0.01, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One ROC curve; `positives`/`negatives` are known when it came from predictions."""
+
+    name: str
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    positives: int | None = None
+    negatives: int | None = None
+
+    @property
+    def auc(self) -> float:
+        if len(self.fpr) < 2:
+            return float("nan")
+        order = np.lexsort((self.tpr, self.fpr))
+        return float(auc(self.fpr[order], self.tpr[order]))
 
 
 def render(variables: dict, source: str) -> None:
+    fprs = _fprs(variables.get("fprs"))  # arguments are checked before any data is read
+    named = named_sources(source, variables)
+    curves: list[Curve] = []
+    summaries: list[tuple[str, float]] = []
+    for name, location in named:
+        found = curves_of(location, variables, prefix=name if len(named) > 1 else None)
+        if len(found) > 1:
+            label = "Macro-average AUC, one-vs-rest" + (f" ({name})" if len(named) > 1 else "")
+            summaries.append((label, float(np.mean([c.auc for c in found]))))
+        curves.extend(found)
+    title = ", ".join(location for _, location in named)
+    show(roc_html(curves, fprs=fprs, title=title, summaries=summaries), "roc")
+
+
+def curves_of(source: str, variables: dict, prefix: str | None = None) -> list[Curve]:
+    """The curve(s) one source gives: its generated curve, its predictions' curve, or one
+    one-vs-rest curve per class. `prefix` names the source in front of class names."""
+    label = prefix or named_sources(source, {})[0][0]
     if _truthy(variables.get("is_generated")):
-        fpr, tpr, thresholds = _generated_curve(source)
-    else:
-        fpr, tpr, thresholds = _curve_from_predictions(variables, source)
-    show(roc_html(fpr, tpr, thresholds, title=source), "roc")
+        return [Curve(label, *_generated_curve(source))]
+    data_pattern, names = _schema_and_data(source)
+    frame = read_csvs(data_pattern, names=names, skip=(SCHEMA_FILE,))
+    classes = _classes(frame, variables, source)
+    if classes:
+        target = frame["target"].astype(str)
+        return [
+            _curve(f"{prefix} · {name}" if prefix else name, (target == name).astype(int),
+                   _scores(frame, name, source), source)
+            for name in classes
+        ]  # fmt: skip
+    score_column = str(variables.get("true_score_column", "true"))
+    return [
+        _curve(
+            label, _target(frame, variables, source), _scores(frame, score_column, source), source
+        )
+    ]
 
 
-def roc_html(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray, title: str = "") -> str:
-    order = np.lexsort((tpr, fpr))
-    area = float(auc(fpr[order], tpr[order])) if len(fpr) > 1 else float("nan")
-    drawn = plotted_points(fpr, tpr)
-    data = {
-        "fpr": [float(v) for v in fpr[drawn]],
-        "tpr": [float(v) for v in tpr[drawn]],
-        "thresholds": [_threshold(v) for v in np.asarray(thresholds)[drawn]],
-    }
-    shown = f"{len(fpr)} points" + (f", {len(drawn)} drawn" if len(drawn) < len(fpr) else "")
+def roc_html(
+    curves: list[Curve],
+    fprs: tuple[float, ...] = DEFAULT_FPRS,
+    title: str = "",
+    summaries: list[tuple[str, float]] = (),
+) -> str:
+    """The plot, legend, controls and operating-point table of `curves`."""
+    data = {"curves": [_curve_data(c) for c in curves], "fprs": list(fprs)}
+    legend = "".join(
+        f'<li><button type="button" aria-pressed="true" data-curve="{index}">'
+        f"{swatch(index)}{esc(c.name)}: AUC "
+        f'<b class="kv-auc" data-auc="{c.auc!r}">{number(c.auc)}</b></button></li>'
+        for index, c in enumerate(curves)
+    )
+    described = "; ".join(f"{c.name}, AUC {number(c.auc)}" for c in curves)
+    figures = "".join(
+        f'<p class="kv-figure">{esc(label)}: <b class="kv-macro-auc" data-auc="{value!r}">'
+        f"{number(value)}</b></p>"
+        for label, value in summaries
+    )
+    thinned = [c.name for c in curves if len(c.fpr) > len(plotted_points(c.fpr, c.tpr))]
+    note = (
+        f'<p class="kv-note">Drawn with one point per {PLOT_RESOLUTION} of curve length '
+        f"({esc(', '.join(thinned))}); the AUC uses every point, the table the drawn ones.</p>"
+        if thinned
+        else ""
+    )
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
-        + f'<p class="kv-figure">AUC: <b class="kv-auc" data-auc="{area!r}">{number(area)}</b>'
-        f" &nbsp; ({shown})</p>"
-        '<div class="kv-plot"><div class="kv-tip"></div></div>'
+        + figures
+        + f'<ul class="kv-legend" aria-label="Curves (press to hide or show)">{legend}</ul>'
+        + '<div class="kv-bar"><label><input type="checkbox" class="kv-log"> log FPR axis</label>'
+        '<button type="button" class="kv-reset">Reset zoom</button>'
+        '<span class="kv-note">Drag a box to zoom; double-click to reset.</span></div>'
+        f'<div class="kv-plot" role="img" aria-label="ROC curves: {esc(described)}">'
+        '<div class="kv-canvas"></div><div class="kv-marker"></div></div>'
+        + note
+        + '<h4 id="kv-ops-title">Operating points</h4><div class="kv-bar"><label>'
+        'FPR targets <input class="kv-targets kv-wide" '
+        f'value="{esc(", ".join(f"{v:g}" for v in fprs))}"></label></div>'
+        '<div class="kv-wrap" tabindex="0" role="region" aria-labelledby="kv-ops-title">'
+        '<table class="kv-ops"><thead><tr>'
+        '<th class="kv-text" scope="col">curve</th><th class="kv-text" scope="col">at</th>'
+        '<th scope="col">threshold</th><th scope="col">FPR</th><th scope="col">TPR</th>'
+        '<th scope="col">precision</th></tr></thead><tbody></tbody></table></div>'
         + json_script(data)
-        + script("roc.js")
+        + scripts("uplot", "roc.js")
     )
+
+
+def _curve_data(curve: Curve) -> dict[str, Any]:
+    drawn = plotted_points(curve.fpr, curve.tpr)
+    return {
+        "name": curve.name,
+        "auc": finite_or_none(curve.auc),
+        "fpr": [float(v) for v in curve.fpr[drawn]],
+        "tpr": [float(v) for v in curve.tpr[drawn]],
+        "thr": [_threshold(v) for v in np.asarray(curve.thresholds)[drawn]],
+        "pos": curve.positives,
+        "neg": curve.negatives,
+    }
+
+
+def _fprs(value: object) -> tuple[float, ...]:
+    if value is None:
+        return DEFAULT_FPRS
+    rates = value if isinstance(value, list) else []
+    if not rates or not all(_is_number(v) and 0 <= v <= 1 for v in rates):
+        raise DataError('"fprs" must be a list of false-positive rates between 0 and 1')
+    return tuple(float(v) for v in rates)
 
 
 def plotted_points(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
@@ -72,6 +186,10 @@ def plotted_points(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
     travelled = np.concatenate(([0.0], np.cumsum(steps)))
     _, first_in_bin = np.unique(np.floor(travelled / PLOT_RESOLUTION), return_index=True)
     return np.union1d(first_in_bin, [len(fpr) - 1])
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _threshold(value: Any) -> float | str | None:
@@ -99,30 +217,48 @@ def _generated_curve(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fpr, tpr, frame["thresholds"].to_numpy()
 
 
-def _curve_from_predictions(
-    variables: dict, source: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    data_pattern, names = _schema_and_data(source)
-    frame = read_csvs(data_pattern, names=names, skip=(SCHEMA_FILE,))
-    target = _target(frame, variables, source)
-    score_column = str(variables.get("true_score_column", "true"))
-    if score_column not in frame.columns:
+def _scores(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    if column not in frame.columns:
         raise DataError(
-            f"true_score_column {score_column!r} is not a column of {source!r}; "
+            f"true_score_column {column!r} is not a column of {source!r}; "
             f"its columns are {list(frame.columns)}"
         )
-    scores = pd.to_numeric(frame[score_column], errors="coerce")
+    scores = pd.to_numeric(frame[column], errors="coerce")
     if scores.isna().any():
-        bad = frame[score_column][scores.isna()].iloc[0]
-        raise DataError(f"Column {score_column!r} of {source!r} must be numbers; it holds {bad!r}")
-    if target.nunique() < 2:
+        bad = frame[column][scores.isna()].iloc[0]
+        raise DataError(f"Column {column!r} of {source!r} must be numbers; it holds {bad!r}")
+    return scores
+
+
+def _curve(name: str, target: pd.Series, scores: pd.Series, source: str) -> Curve:
+    positives = int(target.sum())
+    if positives in (0, len(target)):
         raise DataError(
             f"An ROC curve needs examples of both classes, but every row of {source!r} is "
-            f"{'positive' if target.iloc[0] else 'negative'} (trueclass "
-            f"{variables.get('trueclass', 'true')!r})"
+            f"{'positive' if positives else 'negative'} for {name!r}"
         )
     fpr, tpr, thresholds = roc_curve(target.to_numpy(), scores.to_numpy())
-    return fpr, tpr, thresholds
+    return Curve(name, fpr, tpr, thresholds, positives, len(target) - positives)
+
+
+def _classes(frame: pd.DataFrame, variables: dict, source: str) -> list[str]:
+    """The classes to draw one-vs-rest curves for, or [] for the stock single curve."""
+    wanted = variables.get("per_class")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise DataError('"per_class" must be true or false')
+    chosen = any(k in variables for k in ("trueclass", "true_score_column", "target_lambda"))
+    if wanted is False or (wanted is None and chosen) or "target" not in frame.columns:
+        return []
+    classes = sorted(frame["target"].astype(str).unique())
+    unscored = [c for c in classes if c not in frame.columns]
+    if wanted is None:
+        return classes if len(classes) >= 3 and not unscored else []
+    if unscored:
+        raise DataError(
+            f"per_class needs a score column named after each class of {source!r}; "
+            f"none for {unscored} (columns: {list(frame.columns)})"
+        )
+    return classes
 
 
 def _schema_and_data(source: str) -> tuple[str, list[str]]:
@@ -184,9 +320,8 @@ def _warm_up() -> None:
     instead of in every new kernel's first render.
     """
     frame = pd.read_csv(io.StringIO("1,0.9\n0,0.2\n"), names=["target", "true"], header=None)
-    fpr, tpr, _ = roc_curve(frame["target"].to_numpy(), frame["true"].to_numpy())
-    auc(fpr, tpr)
-    json_script({"fpr": [float(v) for v in fpr]})
+    curve = _curve("warm-up", frame["target"], frame["true"], "warm-up")
+    roc_html([curve], summaries=[("warm-up", curve.auc)])
 
 
 _warm_up()

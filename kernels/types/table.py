@@ -3,8 +3,10 @@
 Stock semantics: `source` is a pattern of CSV files, read and concatenated;
 with `headers` (a list) the files have no header row and those are the column
 names. The rows travel once as JSON and the page's script shows them a page at
-a time, so 100,000 rows stay usable: search filters all rows, a header click
-sorts them.
+a time, so 100,000 rows stay usable: search and per-column filters look at every
+row, header buttons sort them (keyboard too), and column summaries (min, max,
+mean, unique, missing) come on demand. Missing values show as a marked `NA`;
+numbers are right-aligned on their decimal point.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ import pandas as pd
 
 from kernels.csvdata import read_csvs
 from kernels.viz_errors import DataError
-from kernels.widgets import esc, json_script, script, show
-
-PAGE_SIZES = (25, 100, 500, 1000)
-DEFAULT_PAGE_SIZE = 100
+from kernels.widgets import data_table, show
 
 
 def render(variables: dict, source: str) -> None:
@@ -46,24 +45,7 @@ def table_html(frame: pd.DataFrame, title: str = "") -> str:
         pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         for dtype in frame.dtypes
     ]
-    columns = [str(c) for c in frame.columns]
-    rows = rows_json(frame)
-    head = json.dumps({"columns": columns, "numeric": numeric}, separators=(",", ":"))
-    data = json_script(None, raw=head[:-1] + ',"rows":' + rows + "}")
-    sizes = "".join(
-        f"<option{' selected' if s == DEFAULT_PAGE_SIZE else ''}>{s}</option>" for s in PAGE_SIZES
-    )
-    return (
-        (f'<p class="kv-note">{esc(title)}</p>' if title else "")
-        + '<div class="kv-bar"><input type="search" class="kv-search" placeholder="Search rows" '
-        'aria-label="Search rows"><span class="kv-count"></span>'
-        '<button class="kv-prev" type="button">&lsaquo; Prev</button><span class="kv-page"></span>'
-        '<button class="kv-next" type="button">Next &rsaquo;</button>'
-        f'<label>rows per page <select class="kv-size">{sizes}</select></label></div>'
-        '<div class="kv-scroll"><table><thead></thead><tbody></tbody></table></div>'
-        + data
-        + script("table.js")
-    )
+    return data_table([str(c) for c in frame.columns], numeric, rows_json(frame), title=title)
 
 
 def rows_json(frame: pd.DataFrame) -> str:

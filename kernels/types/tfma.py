@@ -7,7 +7,11 @@ messages (one object, a list, or one per line) are read too. Parquet output
 needs pyarrow, which this server does not ship: the page says so.
 
 Stock semantics: without `slicing_column` the Overall slice is shown; with it,
-every slice on that column (the page lists the columns there are).
+every slice on that column (the page lists the columns there are), after the
+Overall slice for reference. The slices are a sortable, filterable table (the
+`table` type's widget) with each slice's example count beside its metrics, under
+a bar chart of one chosen metric across the slices, each bar labelled with its
+example count.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from google.protobuf import json_format
 from kernels import sources, tfrecord
 from kernels.tfma_proto import MetricsForSlice
 from kernels.viz_errors import DataError
-from kernels.widgets import esc, number, show
+from kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
 
 OVERALL = "Overall"
+COUNT_METRICS = ("example_count", "weighted_example_count")
 METRICS_PATTERNS = ("metrics", "metrics-*", "metrics.*", "metrics_*")
 
 
@@ -124,6 +129,26 @@ def metric_values(item) -> dict[str, str]:
     return values
 
 
+def metric_numbers(item) -> dict[str, float]:
+    """Metric name → value, for the metrics that are one number (bounded values: the value)."""
+    numbers = {name: _number(v) for name, v in item.metrics.items()}
+    for entry in item.metric_keys_and_values:
+        numbers[_key_name(entry.key)] = _number(entry.value)
+    return {name: value for name, value in numbers.items() if value is not None}
+
+
+def _number(value) -> float | None:
+    kind = value.WhichOneof("type")
+    if kind == "double_value":
+        return value.double_value.value
+    if kind == "bounded_value":
+        return value.bounded_value.value.value
+    if kind == "t_distribution_value":
+        t = value.t_distribution_value
+        return (t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value
+    return None
+
+
 def _key_name(key) -> str:
     name = key.name
     qualifiers = [
@@ -171,6 +196,7 @@ def _value(value) -> str:
 
 def slices_html(slices: list, column: str | None, title: str = "") -> str:
     columns = sorted({c for item in slices for c, _ in slice_columns(item)})
+    overall = [s for s in slices if not slice_columns(s)]
     if column:
         chosen = [s for s in slices if [c for c, _ in slice_columns(s)] == [column]]
         if not chosen:
@@ -179,25 +205,55 @@ def slices_html(slices: list, column: str | None, title: str = "") -> str:
                 f"slicing_column {column!r} is not a slice of this evaluation; "
                 f"slicing columns: {available}"
             )
+        chosen = overall[:1] + chosen
     else:
-        chosen = [s for s in slices if not slice_columns(s)] or slices[:1]
-    rows = [(slice_columns(s), metric_values(s)) for s in chosen]
-    names = sorted({name for _, values in rows for name in values})
-    head = "".join(f"<th>{esc(n)}</th>" for n in names)
-    body = "".join(
-        '<tr class="kv-slice"><td class="kv-text">'
-        + esc(", ".join(f"{c}: {v}" for c, v in pairs) or OVERALL)
-        + "</td>"
-        + "".join(f"<td>{esc(values.get(n, ''))}</td>" for n in names)
-        + "</tr>"
-        for pairs, values in rows
-    )
+        chosen = overall or slices[:1]
     note = f"Slicing columns: {', '.join(columns)}" if columns else "Only the Overall slice"
     if not column and columns:
         note += ' (set "slicing_column" to see their slices)'
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
         + f'<p class="kv-note">{esc(note)}</p>'
-        '<table class="kv-tfma"><thead><tr><th class="kv-text">slice</th>'
-        f"{head}</tr></thead><tbody>{body}</tbody></table>"
+        + slice_table(chosen)
     )
+
+
+def slice_table(chosen: list) -> str:
+    """The chart of one metric across the slices, and the table of every metric."""
+    texts = [metric_values(s) for s in chosen]
+    numbers = [metric_numbers(s) for s in chosen]
+    counts = [next((n[m] for m in COUNT_METRICS if m in n), None) for n in numbers]
+    names = sorted({name for values in texts for name in values} - set(COUNT_METRICS[:1]))
+    numeric = [
+        all(name in n for n, t in zip(numbers, texts, strict=True) if name in t) for name in names
+    ]
+    labels = [", ".join(f"{c}: {v}" for c, v in slice_columns(s)) or OVERALL for s in chosen]
+    rows = [
+        [label, count] + [
+            (n.get(name) if is_number else t.get(name))
+            for name, is_number in zip(names, numeric, strict=True)
+        ]
+        for label, count, n, t in zip(labels, counts, numbers, texts, strict=True)
+    ]  # fmt: skip
+    charted = [[name, 2 + i] for i, name in enumerate(names) if numeric[i]]  # [name, column]
+    options = "".join(f"<option>{esc(name)}</option>" for name, _ in charted)
+    chart_html = (
+        '<div class="kv-slice-chart"><div class="kv-bar"><label>Metric <select class="kv-metric">'
+        f'{options}</select></label><label>Order <select class="kv-chart-order">'
+        '<option value="desc">highest first</option><option value="asc">lowest first</option>'
+        '<option value="count">most examples first</option><option value="slice">slice</option>'
+        '</select></label></div><div class="kv-chart" tabindex="0" role="region" '
+        'aria-label="Metric by slice"><table class="kv-hbars"><tbody></tbody></table></div></div>'
+    )
+    table = data_table(
+        ["slice", "examples", *names],
+        [False, True, *numeric],
+        json.dumps(rows, separators=(",", ":"), allow_nan=False, default=str),
+        digits=[None, None, *[4 if is_number else None for is_number in numeric]],
+        label="Slices",
+    )
+    if not charted:
+        return table
+    # The chart reads the slices from the table's data, so they travel once.
+    chart_data = json_script({"charted": charted}, cls="kv-chart-data")
+    return chart_html + table + chart_data + scripts("tfma.js", skip=assets_of("table.js"))

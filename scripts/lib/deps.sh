@@ -1,19 +1,97 @@
 # Shared by scripts/test: install the real services the integration tests drive, once per machine.
-# Everything is cached under $KFP_VIZ_CACHE (default ~/.cache/kfp-viz); the paths are exported for
-# tests/integration/services.py and browser.py.
-#   MinIO     go install github.com/minio/minio@latest (MinIO's documented source install)
-#   Kafka     kafka_2.13 + runtime dependencies from Maven Central (scripts/kafka/pom.xml), Java 17
-#   Chromium  Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
+# Everything is cached under $KFP_VIZ_CACHE (default ~/.cache/kfp-viz), Go's module and build
+# caches included; builds run at low priority. The paths are exported for
+# tests/integration/services.py, container.py and browser.py.
+#   MinIO       go install github.com/minio/minio@latest (MinIO's documented source install)
+#   SeaweedFS   KFP's object store since 2.15: `weed` built from its Go module
+#   Kubernetes  etcd, kube-apiserver and kubectl built from Go modules; kustomize by go install
+#   Kafka       kafka_2.13 + runtime dependencies from Maven Central (scripts/kafka/pom.xml), Java 17
+#   Chromium    Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
+#   podman      Debian's podman (runtime runc) and mmdebstrap, which makes the test image's base
+#   axe-core    npm's `axe-core` (npm pack), injected into pages by the accessibility tests
+# On a fresh 2-CPU machine the first run spends about 25 minutes here (Kubernetes alone ~10).
 
 KFP_VIZ_CACHE="${KFP_VIZ_CACHE:-$HOME/.cache/kfp-viz}"
+KUBERNETES_VERSION=v1.37.2
+ETCD_VERSION=v3.7.0            # the etcd that Kubernetes $KUBERNETES_VERSION requires
+KUSTOMIZE_VERSION=v5.8.2       # later versions need Go 1.27
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+DEBIAN_SUITE=bookworm
+AXE_CORE_VERSION=4.14.1
+
+_go() {
+  command -v go >/dev/null || { echo "building the test services needs Go 1.26+" >&2; exit 1; }
+  GOMODCACHE="$KFP_VIZ_CACHE/go/mod" GOCACHE="$KFP_VIZ_CACHE/go/build" nice -n 19 go "$@"
+}
 
 ensure_minio() {
   export KFP_VIZ_MINIO="${KFP_VIZ_MINIO:-$KFP_VIZ_CACHE/bin/minio}"
   if [ ! -x "$KFP_VIZ_MINIO" ]; then
-    command -v go >/dev/null || { echo "MinIO is built with Go; install Go 1.24+ first" >&2; exit 1; }
     echo ">> building MinIO with go install (first run only, a few minutes)" >&2
-    GOBIN="$(dirname "$KFP_VIZ_MINIO")" go install github.com/minio/minio@latest
+    GOBIN="$(dirname "$KFP_VIZ_MINIO")" _go install github.com/minio/minio@latest
   fi
+}
+
+# `go install pkg@version` refuses modules whose go.mod has replace directives (Kubernetes and
+# SeaweedFS both do), so each is built from a throwaway module that requires it and restates
+# those replacements.
+_throwaway_module() {  # folder, module name, go.mod body
+  mkdir -p "$1"
+  printf 'module %s\n\ngo 1.26\n\n%s\n' "$2" "$3" > "$1/go.mod"
+}
+
+ensure_seaweedfs() {
+  local dir="$KFP_VIZ_CACHE/seaweedfs-$SEAWEEDFS_VERSION"
+  export KFP_VIZ_WEED="${KFP_VIZ_WEED:-$dir/weed}"
+  [ -x "$KFP_VIZ_WEED" ] && return
+  echo ">> building SeaweedFS (first run only, a few minutes)" >&2
+  _throwaway_module "$dir/src" kfpviz.local/weed "require github.com/seaweedfs/seaweedfs $SEAWEEDFS_VERSION
+replace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0"
+  (cd "$dir/src" && _go get "github.com/seaweedfs/seaweedfs/weed@$SEAWEEDFS_VERSION" \
+     && _go build -mod=mod -ldflags "-s -w" -o "$KFP_VIZ_WEED.tmp" github.com/seaweedfs/seaweedfs/weed)
+  mv "$KFP_VIZ_WEED.tmp" "$KFP_VIZ_WEED"
+}
+
+# Kubernetes: k8s.io/kubernetes replaces every staging module (k8s.io/api, client-go, ...) with
+# a local folder; the throwaway module points each at its published v0.Y.Z instead (the
+# unpublished k8s.io/sample-* are skipped). etcd's server is built beside it at the version
+# Kubernetes requires, through a three-line main of our own.
+ensure_kubernetes() {
+  local dir="$KFP_VIZ_CACHE/kubernetes-$KUBERNETES_VERSION"
+  export KFP_VIZ_KUBE_APISERVER="$dir/kube-apiserver" KFP_VIZ_KUBECTL="$dir/kubectl" \
+    KFP_VIZ_ETCD="$dir/etcd"
+  [ -f "$dir/.complete" ] && return
+  echo ">> building etcd, kube-apiserver and kubectl (first run only, about 10 minutes)" >&2
+  local staging="v0.${KUBERNETES_VERSION#v1.}" modfile replaces
+  mkdir -p "$dir/src"
+  modfile=$(cd "$dir/src" && _go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+    | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
+  replaces=$(grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$modfile" | awk '{print $1}' \
+    | grep -v '^k8s.io/sample-' | sed "s|.*|replace & => & $staging|")
+  _throwaway_module "$dir/src" kfpviz.local/kubernetes "require k8s.io/kubernetes $KUBERNETES_VERSION
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+$replaces"
+  mkdir -p "$dir/src/etcd"
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' \
+    > "$dir/src/etcd/main.go"
+  local minor="${staging#v0.}"; minor="${minor%%.*}"
+  local stamp="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+  stamp="$stamp -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  (cd "$dir/src" \
+     && _go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" \
+          "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION" \
+          "go.etcd.io/etcd/server/v3/etcdmain@$ETCD_VERSION" \
+     && _go build -mod=mod -trimpath -ldflags "$stamp" -o "$dir/" \
+          k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl ./etcd)
+  touch "$dir/.complete"
+}
+
+ensure_kustomize() {
+  local dir="$KFP_VIZ_CACHE/kustomize-$KUSTOMIZE_VERSION"
+  export KFP_VIZ_KUSTOMIZE="$dir/kustomize"
+  [ -x "$KFP_VIZ_KUSTOMIZE" ] && return
+  echo ">> building kustomize $KUSTOMIZE_VERSION (first run only)" >&2
+  GOBIN="$dir" _go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 }
 
 ensure_kafka() {
@@ -29,13 +107,53 @@ ensure_kafka() {
   fi
 }
 
+_apt_install() {  # packages...: Debian's, as root or through sudo; waits for another apt
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    --no-install-recommends "$@" >/dev/null
+}
+
 ensure_chromium() {
   export KFP_VIZ_CHROMIUM="${KFP_VIZ_CHROMIUM:-/usr/bin/chromium}"
   if [ ! -x "$KFP_VIZ_CHROMIUM" ]; then
     echo ">> installing Debian's chromium package (first run only)" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >/dev/null
+    _apt_install chromium
+  fi
+}
+
+# The image test builds deploy/Dockerfile with podman from a local base (the registry behind
+# python:3.11-slim is out of reach here): Debian $DEBIAN_SUITE made by mmdebstrap, with python3,
+# venv, and this machine's CA bundle for pip (its egress proxy signs with its own CA).
+# Podman keeps its images under the cache too (tests/integration/container.py).
+ensure_podman() {
+  if ! command -v podman >/dev/null || ! command -v runc >/dev/null \
+     || ! command -v mmdebstrap >/dev/null; then
+    echo ">> installing Debian's podman, runc and mmdebstrap (first run only)" >&2
+    _apt_install podman runc mmdebstrap
+  fi
+  export KFP_VIZ_TEST_BASE="$KFP_VIZ_CACHE/images/base-$DEBIAN_SUITE.tar"
+  [ -f "$KFP_VIZ_TEST_BASE" ] && return
+  echo ">> making the image test's Debian base with mmdebstrap (first run only)" >&2
+  mkdir -p "$(dirname "$KFP_VIZ_TEST_BASE")"
+  local bundle=/etc/ssl/certs/ca-certificates.crt
+  nice -n 19 mmdebstrap --quiet --variant=minbase --format=tar \
+    --include=python3,python3-venv,ca-certificates,passwd \
+    --customize-hook="copy-in $bundle /etc/ssl/certs/" \
+    --customize-hook='printf "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n" > "$1/etc/pip.conf"' \
+    "$DEBIAN_SUITE" "$KFP_VIZ_TEST_BASE.tmp" http://deb.debian.org/debian
+  mv "$KFP_VIZ_TEST_BASE.tmp" "$KFP_VIZ_TEST_BASE"
+}
+
+ensure_axe() {
+  local folder="$KFP_VIZ_CACHE/axe-core-$AXE_CORE_VERSION"
+  export KFP_VIZ_AXE="${KFP_VIZ_AXE:-$folder/package/axe.min.js}"
+  if [ ! -f "$KFP_VIZ_AXE" ]; then
+    command -v npm >/dev/null || { echo "axe-core comes from npm; install Node.js and npm" >&2; exit 1; }
+    echo ">> fetching axe-core $AXE_CORE_VERSION from npm (first run only)" >&2
+    mkdir -p "$folder"
+    (cd "$folder" && npm pack "axe-core@$AXE_CORE_VERSION" --silent >/dev/null \
+      && tar -xzf "axe-core-$AXE_CORE_VERSION.tgz" package/axe.min.js package/LICENSE)
   fi
 }

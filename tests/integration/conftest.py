@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from browser import launch_chromium
 from playwright.sync_api import Browser, Playwright, sync_playwright
-from services import KafkaBroker, MinioServer
+from services import KafkaBroker, KubeApiServer, MinioServer, SeaweedFS
 from support import RunningServer, open_folder
 
 
@@ -61,19 +61,35 @@ def open_tmp() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
     """One real MinIO for the session. Tests that stop it start their own MinioServer."""
-    server = MinioServer(tmp_path_factory.mktemp("minio"))
-    server.start()
-    yield server
-    server.stop()
+    with MinioServer(tmp_path_factory.mktemp("minio")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One real SeaweedFS for the session, set up as KFP >= 2.15 sets up its object store."""
+    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=["minio", "seaweedfs"])
+def object_store(request: pytest.FixtureRequest) -> MinioServer | SeaweedFS:
+    """Each object store KFP ships in turn: MinIO (up to 2.14), SeaweedFS (2.15 and later)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    """A real Kubernetes API server (and its etcd) for the deploy tests."""
+    with KubeApiServer(tmp_path_factory.mktemp("kube")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """One real Kafka broker (KRaft) for the session. Tests that stop it start their own."""
-    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    yield broker
-    broker.stop()
+    with KafkaBroker(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ data folder, so tests can take a service away mid-request and bring it back.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -16,11 +17,21 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Self
 
 from support import free_port
 
 CACHE = Path(os.environ.get("KFP_VIZ_CACHE", Path.home() / ".cache" / "kfp-viz"))
 START_TIMEOUT = 60.0
+
+
+def cached_tool(variable: str, pattern: str) -> str:
+    """A tool scripts/lib/deps.sh built: the path it exported, else the newest in the cache."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    found = sorted(CACHE.glob(pattern))
+    assert found, f"{pattern} is missing from {CACHE}: run ./scripts/test (scripts/lib/deps.sh)"
+    return str(found[-1])
 
 
 def _port_open(port: int) -> bool:
@@ -80,6 +91,13 @@ class _Service:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 class MinioServer(_Service):
@@ -212,3 +230,244 @@ class KafkaBroker(_Service):
 
     def is_up(self) -> bool:
         return _port_open(self.port)
+
+
+class SeaweedFS(_Service):
+    """SeaweedFS as KFP (>= 2.15) runs it: `weed server -s3 -iam -filer`, every port free.
+
+    Credentials are set up as KFP's `init-seaweedfs` job does: the bucket made with
+    `s3.bucket.create`, and the `mlpipeline-minio-artifact` keys given to an admin identity
+    with `s3.configure ... -actions Admin`. `identity()` adds more identities the same way
+    (e.g. one limited to a namespace's prefixes, as the profile controller's IAM policy is).
+    """
+
+    name = "seaweedfs"
+    access_key = "minio"
+    secret_key = "minio123"
+
+    def __init__(self, workdir: Path, bucket: str = "mlpipeline") -> None:
+        super().__init__(workdir)
+        self.binary = cached_tool("KFP_VIZ_WEED", "seaweedfs-*/weed")
+        self.bucket = bucket
+        self.ports = {
+            name: free_port()
+            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer",
+                         "filer.grpc", "s3", "s3.grpc", "iam")
+        }  # fmt: skip
+        self.port = self.ports["s3"]
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self._configured = False
+
+    def command(self) -> list[str]:
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        ports = [f"-{name}.port={port}" if "." not in name else
+                 f"-{name.split('.')[0]}.port.grpc={port}"
+                 for name, port in self.ports.items()]  # fmt: skip
+        return [
+            self.binary, "server", f"-dir={data}", "-s3", "-iam", "-filer",
+            "-master.volumePreallocate=false", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.volumeSizeLimitMB=64", "-volume.max=0", *ports,
+            "-s3.port.iceberg=0", "-s3.port.lance=0",  # catalogs on fixed ports: not needed
+        ]  # fmt: skip
+
+    def is_up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.endpoint}/status", timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        super().start()
+        if not self._configured:
+            self.shell(f"s3.bucket.create -name {self.bucket}")
+            self.identity("kubeflow-admin", self.access_key, self.secret_key, "Admin")
+            self._configured = True
+
+    def shell(self, command: str) -> str:
+        """Run one `weed shell` command against this server (as KFP's init job does)."""
+        # weed names a server with a gRPC port of its own as host:port.grpcport
+        master = f"127.0.0.1:{self.ports['master']}.{self.ports['master.grpc']}"
+        filer = f"127.0.0.1:{self.ports['filer']}.{self.ports['filer.grpc']}"
+        result = subprocess.run(
+            [self.binary, "shell", f"-master={master}", f"-filer={filer}"],
+            input=command + "\n", capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if result.returncode != 0 or "error" in result.stdout.lower():
+            raise RuntimeError(f"weed shell {command!r} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def identity(self, user: str, access_key: str, secret_key: str, actions: str) -> None:
+        """An S3 identity with `actions` (e.g. `Admin`, or `Read:bucket/prefix/*,...`)."""
+        self.shell(
+            f"s3.configure -user {user} -access_key {access_key} -secret_key {secret_key} "
+            f"-actions {actions} -apply"
+        )
+        time.sleep(1.5)  # the S3 gateway picks up identity changes from the filer
+
+    def server_env(self, bucket: str = "", access_key: str = "", secret_key: str = "") -> dict:
+        """The KFP API server's object-store variables, pointing at this SeaweedFS."""
+        return {
+            "OBJECTSTORECONFIG_HOST": "127.0.0.1",
+            "OBJECTSTORECONFIG_PORT": str(self.port),
+            "OBJECTSTORECONFIG_SECURE": "false",
+            "OBJECTSTORECONFIG_BUCKETNAME": bucket or self.bucket,
+            "OBJECTSTORECONFIG_ACCESSKEY": access_key or self.access_key,
+            "OBJECTSTORECONFIG_SECRETACCESSKEY": secret_key or self.secret_key,
+        }
+
+
+class Etcd(_Service):
+    """One etcd member on loopback: the Kubernetes API server's storage."""
+
+    name = "etcd"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.binary = cached_tool("KFP_VIZ_ETCD", "kubernetes-*/etcd")
+        self.port, self.peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        return [
+            self.binary, f"--data-dir={self.workdir / 'data'}", "--name=default",
+            f"--listen-client-urls={self.url}", f"--advertise-client-urls={self.url}",
+            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=default={peer}", "--log-level=warn",
+            "--quota-backend-bytes=1073741824",
+        ]  # fmt: skip
+
+    def is_up(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=1) as reply:
+                return b'"true"' in reply.read()
+        except OSError:
+            return False
+
+
+class KubeApiServer(_Service):
+    """A real kube-apiserver (with its own etcd) on loopback: token auth, no controllers.
+
+    Nothing runs pods (there is no scheduler, kubelet or controller manager): the server
+    validates, admits (PodSecurity included) and stores objects, which is what the deploy
+    tests need. `kubectl(...)` runs the real kubectl against it with a kubeconfig of its own.
+    """
+
+    name = "kube-apiserver"
+    token = "kfp-viz-test-admin-token"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.binary = cached_tool("KFP_VIZ_KUBE_APISERVER", "kubernetes-*/kube-apiserver")
+        self.kubectl_binary = cached_tool("KFP_VIZ_KUBECTL", "kubernetes-*/kubectl")
+        self.etcd = Etcd(workdir / "etcd")
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.kubeconfig = workdir / "kubeconfig"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary, f"--etcd-servers={self.etcd.url}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={self.port}", f"--cert-dir={self.workdir / 'certs'}",
+            f"--token-auth-file={self.workdir / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={self.workdir / 'sa.pub'}",
+            f"--service-account-signing-key-file={self.workdir / 'sa.key'}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--endpoint-reconciler-type=none",
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        if self.etcd.process is None or self.etcd.process.poll() is not None:
+            self.etcd.start()
+        self._write_credentials()
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.etcd.stop()
+
+    def _write_credentials(self) -> None:
+        (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin,"system:masters"\n')
+        key = self.workdir / "sa.key"
+        if not key.exists():
+            subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"],
+                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout",
+                            "-out", str(self.workdir / "sa.pub")],
+                           check=True, capture_output=True)  # fmt: skip
+        self.kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "test", "cluster": {"server": self.url,
+                                                     "insecure-skip-tls-verify": True}}
+                    ],
+                    "users": [{"name": "admin", "user": {"token": self.token}}],
+                    "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
+                    "current-context": "test",
+                }
+            )
+        )  # fmt: skip
+
+    def is_up(self) -> bool:
+        if not _port_open(self.port):
+            return False
+        result = self.kubectl("get", "--raw", "/readyz", check=False)
+        return result.returncode == 0 and result.stdout.strip() == "ok"
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this server; with `check`, fail with its output on error."""
+        result = subprocess.run(
+            [self.kubectl_binary, f"--kubeconfig={self.kubeconfig}", *args],
+            input=input, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        return result
+
+
+def profile_namespace_keys(store: SeaweedFS, namespace: str, bucket: str = "mlpipeline") -> dict:
+    """Keys for one profile namespace, made as KFP's profile controller (>= 2.15) makes them:
+    an access key from SeaweedFS's IAM API, and a user policy allowing Put*, Get* and List* on
+    the bucket's `artifacts/`, `private-artifacts/<namespace>/`, `private/<namespace>/` and
+    `shared/` prefixes only. Returns the Secret's data: `accesskey`, `secretkey`."""
+    import botocore.session
+
+    iam = botocore.session.get_session().create_client(
+        "iam",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{store.ports['iam']}",
+        aws_access_key_id=store.access_key,
+        aws_secret_access_key=store.secret_key,
+    )
+    key = iam.create_access_key(UserName=namespace)["AccessKey"]
+    prefixes = ("artifacts/", f"private-artifacts/{namespace}/", f"private/{namespace}/", "shared/")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:Put*", "s3:Get*", "s3:List*"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in prefixes],
+            }
+        ],
+    }
+    iam.put_user_policy(
+        UserName=namespace,
+        PolicyName=f"KubeflowProject{namespace}",
+        PolicyDocument=json.dumps(policy),
+    )
+    time.sleep(1.5)  # the S3 gateway picks up identity changes from the filer
+    return {"accesskey": key["AccessKeyId"], "secretkey": key["SecretAccessKey"]}

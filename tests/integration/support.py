@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -89,6 +90,20 @@ def parent_of(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def memory_of(pids: set[int]) -> tuple[int, int]:
+    """(PSS, RSS) in bytes summed over `pids`: PSS counts each shared page once, close to
+    what a container's memory cgroup charges; RSS counts shared pages in every process."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        pss += int(re.search(r"^Pss:\s+(\d+) kB", text, re.M)[1]) * 1024
+        rss += int(re.search(r"^Rss:\s+(\d+) kB", text, re.M)[1]) * 1024
+    return pss, rss
 
 
 def running(pid: int) -> bool:

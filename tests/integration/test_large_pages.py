@@ -1,4 +1,5 @@
-"""Pages past KFP's 4 MiB cap, end to end against a real MinIO, real kernels and real Chromium.
+"""Pages past KFP's 4 MiB cap, end to end against a real MinIO and SeaweedFS (each in turn),
+real kernels and real Chromium.
 
 A page at the inline limit goes inline; one byte more is stored in MinIO and the reply is a
 small page that always fits the cap. In KFP's sandboxed iframe (network blocked) that small page
@@ -49,13 +50,13 @@ RANDOM = custom_code(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, minio):
+def server(tmp_path_factory, object_store):
     from support import RunningServer
 
     log = tmp_path_factory.mktemp("large-pages") / "server.log"
     flags = ["--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels"]
     flags += ["--max-output-size", "128Mi"]  # pages of 50 and 60 MB are made here
-    running = RunningServer(flags, minio.server_env(BUCKET), log)
+    running = RunningServer(flags, object_store.server_env(BUCKET), log)
     running.wait_ready()
     yield running
     assert running.stop() == 0, running.log()

@@ -21,6 +21,9 @@ import grpc
 import pytest
 import typedata
 from minio import Minio
+from sklearn.datasets import load_breast_cancer
+from sklearn.metrics import classification_report, roc_auc_score
+from sklearn.model_selection import train_test_split
 from support import RunningServer
 
 from kfp_viz.pages import create_page
@@ -37,17 +40,18 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> typedata.TypeData:
 
 
 @pytest.fixture(scope="module")
-def stored(data, minio) -> str:
-    """The same files in MinIO; returns the key prefix."""
-    client = Minio(minio.endpoint, minio.access_key, minio.secret_key, secure=False)
+def stored(data, object_store) -> str:
+    """The same files in the object store (MinIO, then SeaweedFS); returns the key prefix."""
+    store = object_store
+    client = Minio(store.endpoint, store.access_key, store.secret_key, secure=False)
     return typedata.upload(data.root, client, BUCKET)
 
 
 @pytest.fixture(scope="module")
-def server(minio, tmp_path_factory) -> Iterator[RunningServer]:
+def server(object_store, tmp_path_factory) -> Iterator[RunningServer]:
     log = tmp_path_factory.mktemp("types-server") / "server.log"
     running = RunningServer(
-        ["--pool-size", "2", "--allow-custom-visualizations"], minio.server_env(BUCKET), log
+        ["--pool-size", "2", "--allow-custom-visualizations"], object_store.server_env(BUCKET), log
     )
     running.wait_ready()
     yield running
@@ -55,7 +59,7 @@ def server(minio, tmp_path_factory) -> Iterator[RunningServer]:
     assert code == 0, f"server exited with {code}:\n{running.log()}"
 
 
-@pytest.fixture(params=["local", "minio"])
+@pytest.fixture(params=["local", "object-store"])
 def base(request, data, stored) -> str:
     """Where the data lives, as a source prefix: a local folder or minio://bucket/prefix."""
     return str(data.root) if request.param == "local" else f"minio://{BUCKET}/{stored}"
@@ -76,10 +80,12 @@ def _error_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", found[1])) if found else ""
 
 
-def data_block(page: str):
-    found = re.search(r'<script type="application/json" class="kv-data">(.*?)</script>', page, re.S)
+def data_block(page: str, index: int = 0):
+    found = re.findall(
+        r'<script type="application/json" class="kv-data">(.*?)</script>', page, re.S
+    )
     assert found, page[-2000:]
-    return json.loads(found[1])
+    return json.loads(found[index])
 
 
 def attribute(page: str, name: str) -> float:
@@ -94,10 +100,32 @@ def test_roc_curve_from_predictions_matches_sklearn(server, data, base, pattern)
     page = render(server, "roc_curve", f"{base}/{pattern}")
     assert_ok(page)
     assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
-    curve = data_block(page)
+    (curve,) = data_block(page)["curves"]
     assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1
-    assert curve["thresholds"][0] is None  # sklearn's first threshold is infinity
-    assert "roc.js" not in page and "kv-tip" in page
+    assert curve["thr"][0] is None  # sklearn's first threshold is infinity
+    assert (curve["pos"], curve["neg"]) == (int(data.labels.sum()), int((data.labels == 0).sum()))
+    assert "roc.js" not in page and "kv-ops" in page
+
+
+def test_roc_curves_compared_and_per_class_match_sklearn(server, data, base):
+    page = render(server, "roc_curve", f"{base}/predictions", compare=[f"{base}/weak"])
+    assert_ok(page)
+    aucs = [float(v) for v in re.findall(r'class="kv-auc" data-auc="([^"]+)"', page)]
+    assert aucs == pytest.approx(
+        [roc_auc_score(data.labels, data.scores), roc_auc_score(data.labels, data.weak_scores)],
+        abs=1e-12,
+    )
+    assert [c["name"] for c in data_block(page)["curves"]] == ["predictions", "weak"]
+    iris = render(server, "roc_curve", f"{base}/iris")
+    assert_ok(iris)
+    names = [c["name"] for c in data_block(iris)["curves"]]
+    assert names == typedata.IRIS
+    aucs = [float(v) for v in re.findall(r'class="kv-auc" data-auc="([^"]+)"', iris)]
+    expected = [roc_auc_score(data.iris_labels == c, data.iris_scores[:, i])
+                for i, c in enumerate(typedata.IRIS)]  # fmt: skip
+    assert aucs == pytest.approx(expected, abs=1e-12)
+    macro = roc_auc_score(data.iris_labels, data.iris_scores, multi_class="ovr", average="macro")
+    assert attribute(iris, 'class="kv-macro-auc" data-auc') == pytest.approx(macro, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", ["roc.csv", "r?c.csv", "**/roc.csv", "[r]oc.*"])
@@ -131,10 +159,28 @@ def test_confusion_matrix_matches_sklearn(server, data, base):
     )
     assert_ok(page)
     assert attribute(page, "data-accuracy") == pytest.approx(data.accuracy, abs=1e-12)
-    for (true, predicted), count in data.confusion.items():
-        assert f"true {true}, predicted {predicted}: {count}" in page
+    cells = [
+        int(v) for v in re.findall(r'<td class="kv-cell[^"]*" style="[^"]*">([\d,]+)</td>', page)
+    ]
+    assert cells == [data.confusion[(t, p)] for t in typedata.LABELS for p in typedata.LABELS]
     header = re.search(r"<thead>(.*?)</thead>", page)[1]
     assert header.index("malignant") < header.index("benign")  # the order `labels` gives
+
+
+def test_confusion_matrix_report_equals_classification_report(server, data, base):
+    page = render(server, "confusion_matrix", f"{base}/iris_confusion.csv")
+    assert_ok(page)
+    report = classification_report(data.iris_labels, data.iris_predicted, output_dict=True)
+    body = re.search(r'<table class="kv-report">.*?<tbody>(.*?)</tbody>', page)[1]
+    rows = re.findall(r'<th scope="row" class="kv-text">([^<]+)</th>(.*?)</tr>', body)
+    assert [name for name, _ in rows] == [*typedata.IRIS, "macro avg", "weighted avg"]
+    for name, cells in rows:
+        values = [float(v) for v in re.findall(r'data-value="([^"]+)"', cells)]
+        want = report[name]
+        assert values == pytest.approx(
+            [want["precision"], want["recall"], want["f1-score"], want["support"]], abs=1e-12
+        ), name
+    assert attribute(page, "data-accuracy") == pytest.approx(report["accuracy"], abs=1e-12)
 
 
 # -- table -------------------------------------------------------------------------
@@ -145,6 +191,7 @@ def test_table_of_100000_rows_from_two_files(server, data, base):
     assert_ok(page)
     table = data_block(page)
     assert table["columns"] == ["id", "city", "value", "flag"]
+    assert "Column summaries" in page and "kv-search" in page
     assert table["numeric"] == [True, False, True, True]
     rows = table["rows"]
     assert len(rows) == typedata.TABLE_ROWS
@@ -190,30 +237,44 @@ def test_table_from_http(server, data):
 def test_tfdv_lists_every_feature(server, data, base, name):
     page = render(server, "tfdv", f"{base}/{name}")
     assert_ok(page)
-    listed = re.findall(r'<td class="kv-text kv-name">([^<]*)</td>', page)
-    assert listed == [*data.features, "diagnosis"]
-    assert "569 examples" in page and '<svg class="kv-bars"' in page
+    stats = data_block(page)
+    assert [f["name"] for f in stats["features"]] == [*data.features, "diagnosis"]
+    assert stats["datasets"] == [{"name": "train", "examples": 569 - len(data.labels)}]
+    assert "kv-features" in page
+
+
+def test_tfdv_compares_training_and_evaluation_statistics(server, data, base):
+    page = render(server, "tfdv", f"{base}/stats/stats.pb", compare=[f"{base}/eval-stats/stats.pb"])
+    assert_ok(page)
+    stats = data_block(page)
+    assert [d["name"] for d in stats["datasets"]] == ["stats: train", "eval-stats: eval"]
+    radius = next(f for f in stats["features"] if f["name"] == "mean radius")
+    cancer = load_breast_cancer()
+    train, test = train_test_split(cancer.data[:, 0], test_size=0.4, random_state=0)
+    assert [s["mean"] for s in radius["stats"]] == pytest.approx([train.mean(), test.mean()])
+    assert 0 < radius["distance"] < 1 and len(radius["shares"]) == 2
 
 
 def test_tfdv_computes_statistics_of_a_csv_like_the_stock_type(server, data, base):
     page = render(server, "tfdv", f"{base}/table/part-0.csv")
     assert_ok(page)
-    listed = re.findall(r'<td class="kv-text kv-name">([^<]*)</td>', page)
-    assert sorted(listed) == ["city", "flag", "id", "value"]
-    assert "50,000 examples" in page
+    stats = data_block(page)
+    assert sorted(f["name"] for f in stats["features"]) == ["city", "flag", "id", "value"]
+    assert stats["datasets"][0]["examples"] == 50_000
 
 
 def test_tfma_overall_and_sliced(server, data, base):
     page = render(server, "tfma", f"{base}/eval")
     assert_ok(page)
-    slices = re.findall(r'<tr class="kv-slice"><td class="kv-text">([^<]*)</td>', page)
-    assert slices == ["Overall"]
-    assert f"{data.tfma_accuracy['Overall']:.4g}" in page and "Slicing columns: size" in page
-    sliced = render(server, "tfma", f"{base}/eval", slicing_column="size")
-    slices = re.findall(r'<tr class="kv-slice"><td class="kv-text">([^<]*)</td>', sliced)
-    assert slices == ["size: large", "size: small"]
-    for name in ("large", "small"):
-        assert f"{data.tfma_accuracy[name]:.4g}" in sliced
+    table = data_block(page, -1)
+    assert table["columns"] == ["slice", "examples", "accuracy"]
+    assert [row[0] for row in table["rows"]] == ["Overall"]
+    assert table["rows"][0][2] == data.tfma_accuracy["Overall"] and "Slicing columns: size" in page
+    sliced = data_block(render(server, "tfma", f"{base}/eval", slicing_column="size"), -1)
+    assert [row[0] for row in sliced["rows"]] == ["Overall", "size: large", "size: small"]
+    for row, name in zip(sliced["rows"], ("Overall", "large", "small"), strict=True):
+        assert row[2] == data.tfma_accuracy[name]
+    assert sum(row[1] for row in sliced["rows"][1:]) == sliced["rows"][0][1] == len(data.labels)
 
 
 # -- metrics / markdown / html -----------------------------------------------------
@@ -229,6 +290,9 @@ def test_metrics_markdown_and_html(server, data, base):
     assert 'sandbox="allow-scripts"' in report and "height:300px" in report
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', report)[1])
     assert srcdoc == (data.root / "report.html").read_text()
+    sized = render(server, "html", f"{base}/report.html")
+    srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', sized)[1])
+    assert srcdoc.startswith((data.root / "report.html").read_text()) and "kfpVizHeight" in srcdoc
 
 
 def test_inline_markdown(server):
@@ -255,6 +319,11 @@ def _errors(data: typedata.TypeData, stored: str) -> list[tuple[str, str, dict, 
         ("roc_curve", f"{root}/bad/*.csv", {}, ["schema.json", "must be a list"]),
         ("roc_curve", f"{root}/table/*.csv", {}, ["schema.json", "none found"]),
         ("roc_curve", f"{root}/predictions", {"true_score_column": "p"}, ["'p' is not a column"]),
+        ("roc_curve", f"{root}/predictions", {"fprs": [2]}, ['"fprs" must be a list']),
+        ("roc_curve", f"{root}/predictions", {"compare": [3]}, ['"compare"[0] must be a source']),
+        ("roc_curve", f"{root}/iris", {"per_class": "yes"}, ['"per_class" must be true or false']),
+        ("roc_curve", f"{root}/iris", {"compare": [f"{root}/none"]}, ["none", "schema.json"]),
+        ("tfdv", f"{root}/stats/stats.pb", {"compare": [f"{root}/no.pb"]}, ["No file matches"]),
         ("tfdv", f"{root}/notes.md", {}, ["notes.md", "not a TFDV statistics file"]),
         ("tfma", f"{root}/table", {}, ["No TFMA metrics file", "table"]),
         ("metrics", f"{root}/notes.md", {}, ["notes.md", "not valid JSON"]),
@@ -285,10 +354,12 @@ def test_grpc_carries_the_error_and_the_page(server, data):
     assert stats.error == "" and "mean radius" in stats.html
 
 
-def test_object_store_access_survives_code_that_changes_it(start_server, minio, data, stored):
+def test_object_store_access_survives_code_that_changes_it(
+    start_server, object_store, data, stored
+):
     """Kernels reach the object store through the server (their socket named in their
     environment, no credentials) and get that back after each render."""
-    env = minio.server_env(BUCKET)
+    env = object_store.server_env(BUCKET)
     server = start_server(
         "--pool-size", "1", "--allow-custom-visualizations", "--reuse-custom-kernels", env=env
     )
@@ -330,20 +401,21 @@ def test_our_grpc_service_refuses_an_unknown_type_name(server):
     assert refused.value.details() == "Unknown visualization type: ../server"
 
 
-def test_an_object_store_given_by_flags_reaches_the_kernels(minio, stored, start_server):
+def test_an_object_store_given_by_flags_reaches_the_kernels(object_store, stored, start_server):
     """A server told where the store is by flags alone reads minio:// sources for its kernels."""
+    store = object_store
     server = start_server(
         "--pool-size", "1",
-        "--object-store-host", "127.0.0.1", "--object-store-port", str(minio.port),
-        "--object-store-access-key", minio.access_key,
-        "--object-store-secret-key", minio.secret_key,
+        "--object-store-host", "127.0.0.1", "--object-store-port", str(store.port),
+        "--object-store-access-key", store.access_key,
+        "--object-store-secret-key", store.secret_key,
     )  # fmt: skip
     page = render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv")
     assert_ok(page)
     assert len(data_block(page)["rows"]) == typedata.TABLE_ROWS
 
 
-def test_default_limits_refuse_system_folders_and_instance_metadata(server, data, minio):
+def test_default_limits_refuse_system_folders_and_instance_metadata(server, data, object_store):
     """What a table request could otherwise show anyone: the kernel's environment (the
     store's secret key), the service account token, a cloud's instance credentials."""
     link = data.root / "innocent.csv"
@@ -362,14 +434,14 @@ def test_default_limits_refuse_system_folders_and_instance_metadata(server, data
         error = _error_text(page)
         assert error.startswith("SourceRefused: ") and expected in error, (source, error)
         assert source in error
-        assert minio.secret_key not in page and "OBJECTSTORECONFIG" not in page
+        assert object_store.secret_key not in page and "OBJECTSTORECONFIG" not in page
 
 
-def test_an_operator_confines_sources_by_flags(minio, data, stored, start_server):
+def test_an_operator_confines_sources_by_flags(object_store, data, stored, start_server):
     server = start_server(
         "--pool-size", "1", "--source-schemes", "local",
         "--local-source-roots", f"{data.root}/table,{data.root}/predictions",
-        env=minio.server_env(BUCKET),
+        env=object_store.server_env(BUCKET),
     )  # fmt: skip
     assert len(data_block(render(server, "table", f"{data.root}/table/*.csv"))["rows"]) > 0
     outside = _error_text(render(server, "tfdv", f"{data.root}/stats/stats.pb"))

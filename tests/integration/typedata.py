@@ -1,10 +1,14 @@
 """Real data for the built-in types' tests, written to a folder and uploaded to MinIO.
 
 A logistic regression trained on scikit-learn's bundled breast-cancer dataset
-gives the predictions (`roc_curve`, `confusion_matrix`); its features give the
+gives the predictions (`roc_curve`, `confusion_matrix`), and a second, weaker
+model (two features) the predictions to compare it with; one trained on the iris
+dataset gives three-class predictions (a score column per class, as KFP's
+predictions CSVs have) and a three-class confusion matrix. The features give the
 TFDV statistics, computed here with numpy and stored in tensorflow-metadata's
-own messages; a seeded generator gives a 100,000-row CSV for `table`. The
-expected answers (AUC, confusion counts, accuracy) come from scikit-learn.
+own messages, for the training and the test split; a seeded generator gives a
+100,000-row CSV for `table`. The expected answers (AUCs, confusion counts,
+accuracy, classification reports) come from scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from minio import Minio
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
@@ -27,6 +31,7 @@ from kernels.tfma_proto import MetricsForSlice
 
 TABLE_ROWS = 100_000
 LABELS = ["malignant", "benign"]
+IRIS = ["setosa", "versicolor", "virginica"]
 
 
 @dataclass
@@ -39,6 +44,14 @@ class TypeData:
     confusion: dict[tuple[str, str], int]
     features: list[str]
     tfma_accuracy: dict[str, float]
+    labels: np.ndarray
+    """The breast-cancer test split's labels (1 = benign), and the two models' scores."""
+    scores: np.ndarray
+    weak_scores: np.ndarray
+    iris_labels: np.ndarray
+    iris_scores: np.ndarray
+    """Per class, in IRIS order."""
+    iris_predicted: np.ndarray
 
     def keys(self) -> list[str]:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
@@ -81,12 +94,20 @@ def build(root: Path) -> TypeData:
     matrix = confusion_matrix(y_test, predicted, labels=[0, 1])
     confusion = {(LABELS[i], LABELS[j]): int(matrix[i, j]) for i in range(2) for j in range(2)}
 
+    weak = LogisticRegression(max_iter=10_000).fit(x_train[:, [1, 9]], y_train)
+    weak_scores = weak.predict_proba(x_test[:, [1, 9]])[:, 1]
+    _write_predictions(root / "weak", y_test, weak_scores)
+    iris_labels, iris_scores, iris_predicted = _iris(root / "iris")
+
     _write_table(root / "table")
     features = [str(name) for name in data.feature_names]
-    stats = _statistics(data.data, features)
+    stats = _statistics(x_train, features, "train")
     (root / "stats").mkdir()
     (root / "stats" / "stats.pb").write_bytes(stats.SerializeToString())
     (root / "stats" / "stats.tfrecord").write_bytes(tfrecord.encode([stats.SerializeToString()]))
+    (root / "eval-stats").mkdir()
+    evaluation = _statistics(x_test, features, "eval")
+    (root / "eval-stats" / "stats.pb").write_bytes(evaluation.SerializeToString())
 
     tfma_accuracy = _tfma(root / "eval", y_test, scores, x_test[:, 0])
     (root / "metrics.json").write_text(
@@ -114,7 +135,42 @@ def build(root: Path) -> TypeData:
         confusion=confusion,
         features=features,
         tfma_accuracy=tfma_accuracy,
+        labels=y_test,
+        scores=scores,
+        weak_scores=weak_scores,
+        iris_labels=iris_labels,
+        iris_scores=iris_scores,
+        iris_predicted=iris_predicted,
     )
+
+
+def _write_predictions(folder: Path, labels: np.ndarray, scores: np.ndarray) -> None:
+    folder.mkdir()
+    frame = pd.DataFrame({"target": np.where(labels == 1, "true", "false"), "true": scores})
+    frame.to_csv(folder / "part-0.csv", header=False, index=False)
+    (folder / "schema.json").write_text('[{"name": "target"}, {"name": "true"}]')
+
+
+def _iris(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three-class predictions (target, predicted, a score per class) and their confusion
+    matrix CSV; returns the test labels, the scores and the predicted classes, as names."""
+    data = load_iris()
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data[:, :2], data.target, test_size=0.5, random_state=1
+    )  # two features only, so the classes overlap and the matrix is not diagonal
+    model = LogisticRegression(max_iter=10_000).fit(x_train, y_train)
+    scores = model.predict_proba(x_test)
+    names = np.array(IRIS)
+    labels, predicted = names[y_test], names[scores.argmax(axis=1)]
+    folder.mkdir()
+    frame = pd.DataFrame({"target": labels, "predicted": predicted})
+    for index, name in enumerate(IRIS):
+        frame[name] = scores[:, index]
+    frame.to_csv(folder / "predictions.csv", header=False, index=False)
+    (folder / "schema.json").write_text(json.dumps([{"name": c} for c in frame.columns]))
+    counts = frame[["target", "predicted"]].value_counts().reset_index(name="count")
+    counts.to_csv(folder.parent / "iris_confusion.csv", header=False, index=False)
+    return labels, scores, predicted
 
 
 def _write_table(folder: Path) -> None:
@@ -137,10 +193,10 @@ def _write_table(folder: Path) -> None:
 
 
 def _statistics(
-    values: np.ndarray, names: list[str]
+    values: np.ndarray, names: list[str], name: str
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
     stats = statistics_pb2.DatasetFeatureStatisticsList()
-    dataset = stats.datasets.add(name="breast_cancer", num_examples=len(values))
+    dataset = stats.datasets.add(name=name, num_examples=len(values))
     for index, name in enumerate(names):
         column = values[:, index]
         feature = dataset.features.add(name=name, type=statistics_pb2.FeatureNameStatistics.FLOAT)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from server.config import (
     SETTINGS,
     ConfigError,
-    available_cpus,
     build_parser,
     kernel_connect_ports,
     kernel_environment,
@@ -134,15 +131,9 @@ def test_help_documents_every_flag_and_variable():
         assert setting.flag in text and setting.env in text
 
 
-def test_pool_size_follows_a_container_cpu_quota(tmp_path):
-    machine = len(os.sched_getaffinity(0))
-    assert available_cpus(tmp_path) == machine  # no cgroup files: the machine's CPUs
-    (tmp_path / "cpu.max").write_text("150000 100000\n")
-    assert available_cpus(tmp_path) == min(machine, 2)
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert available_cpus(tmp_path) == machine
-    (tmp_path / "cpu.max").unlink()
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000")
-    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000")
-    assert available_cpus(tmp_path) == 1
+def test_origins_say_where_each_value_came_from():
+    config = load_config(["--pool-size", "3"], {"KERNEL_TIMEOUT": "12"})
+    assert config.origins["pool_size"] == "--pool-size"
+    assert config.origins["timeout"] == "KERNEL_TIMEOUT"
+    assert config.origins["max_queue"] == "default"
+    assert load_config([], {}).origins["pool_size"].startswith("default: ")

@@ -138,3 +138,24 @@ def test_a_large_output_is_copied_once_into_the_page():
         tracemalloc.stop()
     assert big in page
     assert peak < 1.2 * len(big), f"{peak / len(big):.2f} copies besides the output"
+
+
+def test_plotly_figures_get_the_packages_plotly_js_once_per_page(monkeypatch):
+    from kernels import page as page_module
+
+    monkeypatch.setattr(page_module, "plotly_js", lambda: "/*plotly.js*/")
+    figure = {"data": [{"type": "bar", "x": ["</script>"], "y": [1]}], "layout": {}}
+    bundle = {"application/vnd.plotly.v1+json": figure, "text/html": "<p>fallback</p>"}
+    out = {"output_type": "display_data", "data": bundle, "metadata": {}}
+    page = render(out, out)
+    assert page.count("/*plotly.js*/") == 1 and page.count('class="plotly-figure"') == 2
+    assert "fallback" not in page and "<\\/script>" not in page and "\\u003c/script>" in page
+    monkeypatch.setattr(page_module, "plotly_js", lambda: None)  # plotly not installed
+    assert "<p>fallback</p>" in render(out)
+
+
+def test_plotly_js_is_the_installed_packages():
+    from kernels.page import plotly_js
+
+    script = plotly_js()
+    assert script is not None and "plotly.js v" in script[:400] and "</script" not in script

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import struct
 
 import pandas as pd
@@ -64,8 +66,12 @@ def test_statistics_files_in_every_framing(framing):
     }[framing]
     parsed = feature_stats.parse(data, "stats")
     assert parsed == stats
-    html = tfdv.stats_html(parsed)
-    assert "age" in html and "colour" in html and "red" in html and "10.0%" in html
+    features = {f["name"]: f for f in tfdv.comparison(parsed)["features"]}
+    assert features["age"]["stats"][0]["missing"] == 0.1 and features["age"]["kind"] == "num"
+    assert features["colour"]["stats"][0]["top"] == "red" and features["colour"]["kind"] == "str"
+    # buckets 0-50 (5 values) and 50-100 (4) spread over ten buckets of 10
+    assert features["age"]["edges"] == [float(v) for v in range(0, 101, 10)]
+    assert features["age"]["shares"][0] == pytest.approx([1 / 9] * 5 + [0.8 / 9] * 5)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01garbage\xff" * 5, b"{not: proto}"])
@@ -101,12 +107,29 @@ def test_tfma_slices_overall_by_default_and_by_column():
     slices = [_slice([], auc=0.9), _slice([("age", 30)], auc=0.8), _slice([("age", 40)], auc=0.7)]
     data = tfrecord.encode([s.SerializeToString() for s in slices])
     parsed = [MetricsForSlice.FromString(r) for r in tfrecord.records(data)]
-    overall = tfma.slices_html(parsed, None)
-    assert "Overall" in overall and "0.9" in overall and "age: 30" not in overall
-    by_age = tfma.slices_html(parsed, "age")
-    assert "age: 30" in by_age and "age: 40" in by_age and "Overall" not in by_age
+    overall = _table_rows(tfma.slices_html(parsed, None))
+    assert overall == [["Overall", None, 0.9]]
+    by_age = _table_rows(tfma.slices_html(parsed, "age"))
+    assert by_age == [["Overall", None, 0.9], ["age: 30", None, 0.8], ["age: 40", None, 0.7]]
     with pytest.raises(DataError, match="slicing columns: age"):
         tfma.slices_html(parsed, "gender")
+
+
+def _table_rows(page: str) -> list:
+    blocks = re.findall(r'<script type="application/json" class="kv-data">(.*?)</script>', page)
+    return json.loads(blocks[-1])["rows"]
+
+
+def test_tfma_chart_and_counts():
+    slices = [_slice([], auc=0.9), _slice([("age", 30)], auc=0.8)]
+    for item, count in zip(slices, (100, 40), strict=True):
+        item.metrics["example_count"].double_value.value = count
+    page = tfma.slices_html(slices, "age")
+    assert _table_rows(page) == [["Overall", 100, 0.9], ["age: 30", 40, 0.8]]
+    chart = json.loads(re.findall(r'class="kv-chart-data">(.*?)</script>', page)[0])
+    assert chart == {"charted": [["auc", 2]]}  # the chart reads the table's column 2
+    assert page.count('class="kv-data"') == 1  # the slices travel once
+    assert page.count("window.kvViz = ") == 1  # the shared script once, for chart and table
 
 
 def test_tfma_json_form_and_keyed_metrics():
