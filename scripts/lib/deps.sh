@@ -157,3 +157,25 @@ ensure_axe() {
       && tar -xzf "axe-core-$AXE_CORE_VERSION.tgz" package/axe.min.js package/LICENSE)
   fi
 }
+
+# Everything the tests need, installed side by side where the steps wait on different things:
+# the Go builds take the CPU in this shell while pip, Maven, npm, apt and mmdebstrap, which
+# mostly wait on the network and the disk, run beside them. Each ensure_* is a quick no-op
+# once its tool is cached, so all are called again at the end to export their paths here.
+ensure_all() {
+  local started=$SECONDS pids=() failed=0 pid
+  ensure_venv & pids+=($!)
+  { ensure_kafka && ensure_axe; } & pids+=($!)
+  { ensure_chromium && ensure_podman; } & pids+=($!)
+  { ensure_minio && ensure_seaweedfs && ensure_kubernetes && ensure_kustomize; } || failed=1
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  if [ "$failed" -ne 0 ]; then
+    echo "installing what the tests need failed (the reason is above)" >&2
+    exit 1
+  fi
+  ensure_venv; ensure_minio; ensure_seaweedfs; ensure_kubernetes; ensure_kustomize
+  ensure_kafka; ensure_axe; ensure_chromium; ensure_podman
+  if [ $((SECONDS - started)) -gt 5 ]; then
+    echo ">> installed in $((SECONDS - started)) s" >&2
+  fi
+}
