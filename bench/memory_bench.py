@@ -1,7 +1,7 @@
 """Idle memory by pool size: prints figures, never passes or fails.
 
 KFP's pod requests 500Mi and sets no limit; an operator who swaps only the image keeps it.
-This starts a real server (`python -m server`) for each pool size, waits until every kernel
+This starts a real server (`python -m kfp_viz_server`) for each pool size, waits until every kernel
 is idle, lets the warm-up settle, and sums two figures over the server, the kernel factory
 and every kernel:
 

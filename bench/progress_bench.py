@@ -1,7 +1,7 @@
 """Live-progress benchmark: prints figures, never passes or fails.
 
 Starts a real Kafka broker (one KRaft node, the test suite's jars) and a real server
-(`python -m server` reading it), then for each scenario of concurrent gRPC watchers
+(`python -m kfp_viz_server` reading it), then for each scenario of concurrent gRPC watchers
 produces events with kafka-python at a fixed rate (default 1,000 events/s) and
 measures, per event and per watcher, the time from just before the producer's `send`
 to the moment the gRPC client has the event decoded (produce → Kafka → server hub →
@@ -64,9 +64,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def client(target: str, run_ids: list[str], watchers: int) -> None:
     import grpc
-
-    from server.pb import kfpviz_progress_pb2 as pb
-    from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+    from kfp_viz.pb import kfpviz_progress_pb2 as pb
+    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
     latencies: list[float] = []
     counts = [0] * watchers

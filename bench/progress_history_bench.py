@@ -56,9 +56,8 @@ def fill(bootstrap: str, topic: str, old_run: str, others: int) -> None:
 def time_history(target: str, run_id: str) -> tuple[float, int]:
     """Seconds from the request to `caught_up`, and the history events it counted."""
     import grpc
-
-    from server.pb import kfpviz_progress_pb2 as pb
-    from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+    from kfp_viz.pb import kfpviz_progress_pb2 as pb
+    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.ProgressStub(channel)

@@ -1,6 +1,6 @@
 """Render-service benchmark: prints figures, never passes or fails.
 
-Starts real servers (`python -m server`, pool of 8 by default, custom code
+Starts real servers (`python -m kfp_viz_server`, pool of 8 by default, custom code
 allowed) on loopback and measures, over several runs, reporting medians:
 
 - startup to ready: process start until /readyz is 200, and until every kernel is idle;
@@ -56,7 +56,7 @@ class Server:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--host", "127.0.0.1",
+            [sys.executable, "-m", "kfp_viz_server", "--host", "127.0.0.1",
              "--http-port", str(self.port), "--grpc-port", str(free_port()),
              "--pool-size", str(pool_size), "--max-queue", str(max_queue),
              "--allow-custom-visualizations", "--log-level", "WARNING"],

@@ -34,13 +34,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from kfp_viz.pages import fetch_page  # noqa: E402
+from kfp_viz_server.page_bytes import encoded_chunks  # noqa: E402
+from kfp_viz_server.store import S3Store  # noqa: E402
 from services import MinioServer  # noqa: E402  (the test harness's MinIO launcher)
 from stored_pages import reference_of  # noqa: E402
 from support import custom_code, free_port  # noqa: E402
-
-from kfp_viz.pages import fetch_page  # noqa: E402
-from server.page_bytes import encoded_chunks  # noqa: E402
-from server.store import S3Store  # noqa: E402
 
 MB = 10**6
 PAGE = custom_code(
@@ -59,7 +58,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--host", "127.0.0.1",
+            [sys.executable, "-m", "kfp_viz_server", "--host", "127.0.0.1",
              "--http-port", str(self.port), "--grpc-port", str(self.grpc_port),
              "--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels",
              "--log-level", "WARNING", "--max-output-size", "256Mi", *flags],

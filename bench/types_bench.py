@@ -3,7 +3,7 @@
 Prints figures, never passes or fails. Writes the inputs to a temporary folder
 (small: the breast-cancer predictions and files the integration tests use;
 large: generated with a seeded numpy generator), starts one real server
-(`python -m server`, pool of 2), and renders each input `--renders` times
+(`python -m kfp_viz_server`, pool of 2), and renders each input `--renders` times
 sequentially over keep-alive HTTP, as the KFP API server would post it. Each
 run's p50 is printed; the figure is the median over `--runs` runs, with the
 page size.
@@ -41,10 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests" / "integration")]
 
 import typedata  # noqa: E402  (the integration tests' real-data builder)
+from kfp_viz_kernels import tfrecord  # noqa: E402
+from kfp_viz_kernels.tfma_proto import MetricsForSlice  # noqa: E402
 from render_bench import Server  # noqa: E402
-
-from kernels import tfrecord  # noqa: E402
-from kernels.tfma_proto import MetricsForSlice  # noqa: E402
 
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -2,7 +2,7 @@
 
 `table`, `roc_curve` and `confusion_matrix` all read "every CSV matching a
 pattern" the way the stock server did (TensorFlow's `get_matching_files`, then
-`pandas.read_csv` per file, then `concat`); this is that, over `kernels.sources`.
+`pandas.read_csv` per file, then `concat`); this is that, over `kfp_viz_kernels.sources`.
 """
 
 from __future__ import annotations

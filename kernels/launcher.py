@@ -1,6 +1,6 @@
 """The server's side of the kernel factory: start kernels, learn at once when they exit.
 
-`KernelLauncher` runs one `kernels.zygote` process and talks to it over pipes.
+`KernelLauncher` runs one `kfp_viz_kernels.zygote` process and talks to it over pipes.
 It asks for kernels and gets back their pids; the zygote reaps its children
 and reports every exit, which resolves that kernel's `exited` future within
 milliseconds. That is how a render learns its kernel died instead of hanging.
@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import signal
-import site
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -157,12 +156,12 @@ class KernelLauncher:
         self._ready = loop.create_future()
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-c",  # not `-m kernels.zygote`: the package imports that module, and runpy would warn
-            "from kernels.zygote import main; main()",
+            "-c",  # not `-m ...zygote`: the package imports that module, and runpy would warn
+            "from kfp_viz_kernels.zygote import main; main()",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=self._environment(),
-            cwd=self._runtime_dir,  # not the server's folder, where a stray kernels/ could shadow
+            cwd=self._runtime_dir,  # not the server's folder, where stray modules could shadow
             start_new_session=True,
         )
         self._reader = asyncio.create_task(self._read_events(self._process))
@@ -193,10 +192,6 @@ class KernelLauncher:
         # the host user's startup files never run in kernels.
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-        package_root = str(Path(__file__).resolve().parent.parent)
-        if package_root not in {str(Path(p).resolve()) for p in site.getsitepackages()}:
-            # Running from a source checkout: let the factory import this package.
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         return env
 
     def _write(self, request: dict[str, Any]) -> None:

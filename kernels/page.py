@@ -10,7 +10,7 @@ end would pick: a plotly figure, JavaScript, HTML, images, LaTeX/Markdown source
 JSON, plain text. Only the type's own rich outputs reach the page; streams are
 shown for `custom` only (the caller filters them), as in the stock server.
 
-A plotly figure (its JSON, see `kernels.plotting`) is drawn by the plotly.js that
+A plotly figure (its JSON, see `kfp_viz_kernels.plotting`) is drawn by the plotly.js that
 the installed plotly package ships, inlined once per page before the first figure
 and read from disk once per process; without plotly installed the figure falls
 back to its other representations.

@@ -1,6 +1,6 @@
 """The in-kernel half of a render: hand the request its data, then leave no trace.
 
-This module runs inside every kernel (installed by `kernels.zygote` right after
+This module runs inside every kernel (installed by `kfp_viz_kernels.zygote` right after
 the kernel app initialises). It never imports anything from the server.
 
 Data in: a render's `execute_request` carries the request's `variables` and

@@ -1,6 +1,6 @@
 """The kernel factory process ("zygote"): imports once, forks kernels on demand.
 
-Started by `kernels.launcher` (which runs `main()`). It imports
+Started by `kfp_viz_kernels.launcher` (which runs `main()`). It imports
 ipykernel, IPython, this package's in-kernel runtime and every built-in
 visualization type's module (and through them their libraries), then forks a
 new kernel for each spawn request. A forked kernel starts with all of that

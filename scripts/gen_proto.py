@@ -1,11 +1,11 @@
-"""Regenerate the Python gRPC modules in server/pb/ from the .proto files in proto/.
+"""Regenerate the Python gRPC modules in sdk/kfp_viz/pb/ from the .proto files in proto/.
 
-The generated modules are committed so the server runs from a plain checkout;
+The generated modules are committed, in the SDK (the server imports them from there);
 tests/unit/test_proto.py fails when they drift from proto/. grpcio-tools emits
 absolute imports between generated modules (`import x_pb2`); they are rewritten
-to package-relative ones so the modules live inside `server.pb`.
+to package-relative ones so the modules live inside `kfp_viz.pb`.
 
-Usage: python scripts/gen_proto.py [OUTPUT_DIR]   (default: server/pb)
+Usage: python scripts/gen_proto.py [OUTPUT_DIR]   (default: sdk/kfp_viz/pb)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
-DEFAULT_OUT = ROOT / "server" / "pb"
+DEFAULT_OUT = ROOT / "sdk" / "kfp_viz" / "pb"
 
 
 def generate(out_dir: Path) -> list[Path]:

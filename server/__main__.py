@@ -1,4 +1,4 @@
-"""`python -m server` runs the server, like the `kfp-viz-server` command."""
+"""`python -m kfp_viz_server` runs the server, like the `kfp-viz-server` command."""
 
 from .cli import main
 

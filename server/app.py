@@ -25,9 +25,8 @@ import time
 
 import tornado.httpserver
 import tornado.netutil
-
-from kernels import KernelPool, PoolSettings, Renderer
-from kernels.sandbox import not_dumpable
+from kfp_viz_kernels import KernelPool, PoolSettings, Renderer
+from kfp_viz_kernels.sandbox import not_dumpable
 
 from .config import Config, container_limits, kernel_connect_ports, kernel_environment
 from .delivery import PageDelivery, build_store

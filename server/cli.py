@@ -1,4 +1,4 @@
-"""The `kfp-viz-server` command (also `python -m server`)."""
+"""The `kfp-viz-server` command (also `python -m kfp_viz_server`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(serve(config))
     except OSError as error:
-        logging.getLogger("server").error("cannot start: %s", error)
+        logging.getLogger("kfp_viz_server").error("cannot start: %s", error)
         return 1
     return 0
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from kernels.source_policy import (
+from kfp_viz_kernels.source_policy import (
     ROOTS_VARIABLE,
     SCHEMES,
     SCHEMES_VARIABLE,

@@ -6,7 +6,7 @@ KFP's API server returns the page in one gRPC message, together with the echoed
 not), so replies are kept under it by default. A page at or under the inline
 limit (by default exactly what keeps that whole reply under the cap, computed
 from the request's own fields) is sent as it is. A larger page is stored
-(`server.store`, content-addressed) and the reply is a small page that fits
+(`kfp_viz_server.store`, content-addressed) and the reply is a small page that fits
 the cap:
 - when the page, gzip'd and base64'd, fits, the small page carries it and
   unpacks it in the browser (DecompressionStream), showing it in place inside

@@ -12,8 +12,7 @@ from __future__ import annotations
 import enum
 
 import grpc
-
-from kernels import (
+from kfp_viz_kernels import (
     KernelDied,
     PoolClosed,
     PoolOverloaded,

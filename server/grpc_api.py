@@ -1,7 +1,7 @@
 """gRPC: KFP's `api.VisualizationService`, wire-identical, plus health checking and reflection.
 
 `CreateVisualizationV1` goes through the same validation and render path as
-HTTP. Failures become status codes (see `server.errors`) with the same message
+HTTP. Failures become status codes (see `kfp_viz_server.errors`) with the same message
 HTTP puts in its reason phrase. The call's deadline is the render's timeout.
 When the visualization's own code raises, the reply still carries the page
 (with the traceback) and `error` holds the exception.
@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from kfp_viz.pb import kfpviz_pages_pb2_grpc, visualization_pb2, visualization_pb2_grpc
 
 from .errors import RequestFailed
 from .page_bytes import utf8_size
 from .pages_grpc import SERVICE_NAME as PAGES_SERVICE_NAME
 from .pages_grpc import VisualizationsServicer, grpc_base_url
-from .pb import kfpviz_pages_pb2_grpc, visualization_pb2, visualization_pb2_grpc
 from .service import VisualizationService
 
 SERVICE_NAME = visualization_pb2.DESCRIPTOR.services_by_name["VisualizationService"].full_name

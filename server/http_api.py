@@ -20,9 +20,8 @@ from typing import Any
 
 import tornado.iostream
 import tornado.web
+from kfp_viz_kernels import KernelPool
 from tornado import httputil
-
-from kernels import KernelPool
 
 from .config import Config
 from .delivery import PageDelivery

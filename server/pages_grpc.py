@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import timestamp_pb2
+from kfp_viz.pb import kfpviz_pages_pb2 as pb
+from kfp_viz.pb import kfpviz_pages_pb2_grpc
 
 from .errors import ErrorKind, RequestFailed
 from .page_bytes import utf8_size
-from .pb import kfpviz_pages_pb2 as pb
-from .pb import kfpviz_pages_pb2_grpc
 from .service import VisualizationService
 from .store import READ_CHUNK
 from .stored_page import StoredPage

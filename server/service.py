@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from kernels import Renderer, RenderError, RenderRequest, RenderResult
+from kfp_viz_kernels import Renderer, RenderError, RenderRequest, RenderResult
 
 from .config import Config
 from .delivery import PageDelivery

@@ -13,7 +13,7 @@ the folder store writes a temporary file and renames it), so a key that exists
 never holds a partial page.
 
 Every method here blocks (network or disk); callers run them off the event
-loop (see `server.delivery`). Failures to reach the store, or a store that
+loop (see `kfp_viz_server.delivery`). Failures to reach the store, or a store that
 refuses the credentials, raise `StoreUnavailable` naming the endpoint and the
 cause, so a person reading the error knows where to look.
 """

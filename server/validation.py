@@ -29,7 +29,7 @@ import json
 import math
 from typing import Any
 
-from kernels import CUSTOM, RenderRequest, VisualizationType, lookup
+from kfp_viz_kernels import CUSTOM, RenderRequest, VisualizationType, lookup
 
 from .errors import ErrorKind, RequestFailed
 from .stored_page import valid_page_id

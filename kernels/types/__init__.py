@@ -3,7 +3,7 @@
 A request's `type` never becomes a path or an import by itself: it is looked up
 here, and only a registered name reaches a kernel. Each built-in type is a
 module in this package with `render(variables, source)`; the kernel factory
-imports all of them once (see `kernels.zygote`), so their libraries are loaded
+imports all of them once (see `kfp_viz_kernels.zygote`), so their libraries are loaded
 before the first request. `custom` has no module: its cell is the user's code.
 
 The stock type names are registered even before their module exists, so

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from kfp_viz_kernels.csvdata import read_csvs
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import esc, number, scripts, show
 from sklearn.metrics import precision_recall_fscore_support
-
-from kernels.csvdata import read_csvs
-from kernels.viz_errors import DataError
-from kernels.widgets import esc, number, scripts, show
 
 COLUMNS = ("target", "predicted", "count")
 

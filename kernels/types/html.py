@@ -13,9 +13,9 @@ With `height` (pixels) the frame has that fixed height.
 
 from __future__ import annotations
 
-from kernels import sources
-from kernels.viz_errors import DataError
-from kernels.widgets import esc, scripts, show
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import esc, scripts, show
 
 DEFAULT_HEIGHT = 600
 # Appended to the document: posts its height to the page holding the frame.

@@ -9,9 +9,8 @@ document passes through (the page is sandboxed by the KFP UI's iframe).
 from __future__ import annotations
 
 import markdown as markdown_lib
-
-from kernels import sources
-from kernels.widgets import show
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.widgets import show
 
 EXTENSIONS = ("extra", "sane_lists", "toc")
 

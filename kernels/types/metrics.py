@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import math
 
-from kernels import sources
-from kernels.viz_errors import DataError
-from kernels.widgets import esc, number, show
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import esc, number, show
 
 FORMATS = ("RAW", "PERCENTAGE")
 

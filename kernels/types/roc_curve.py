@@ -15,7 +15,7 @@ Classes are compared as text too, so `trueclass` "1" matches a column of 1s and
 
 Beyond the stock type:
 - several curves on one plot: `compare` lists more sources, read the same way
-  (see `kernels.named_sources`);
+  (see `kfp_viz_kernels.named_sources`);
 - multi-class predictions (a `target` of three or more classes, and a score
   column named after each class, as KFP's predictions CSVs have) give one
   one-vs-rest curve per class and their macro-average AUC; `per_class` true or
@@ -32,13 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.csvdata import read_csvs
+from kfp_viz_kernels.named_sources import named_sources
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import esc, finite_or_none, json_script, number, scripts, show, swatch
 from sklearn.metrics import auc, roc_curve
-
-from kernels import sources
-from kernels.csvdata import read_csvs
-from kernels.named_sources import named_sources
-from kernels.viz_errors import DataError
-from kernels.widgets import esc, finite_or_none, json_script, number, scripts, show, swatch
 
 SCHEMA_FILE = "schema.json"
 # Points closer than this (in the unit square, along the curve) to the last drawn one are

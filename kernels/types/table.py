@@ -16,10 +16,9 @@ import json
 
 import numpy as np
 import pandas as pd
-
-from kernels.csvdata import read_csvs
-from kernels.viz_errors import DataError
-from kernels.widgets import data_table, show
+from kfp_viz_kernels.csvdata import read_csvs
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import data_table, show
 
 
 def render(variables: dict, source: str) -> None:

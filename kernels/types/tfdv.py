@@ -4,7 +4,7 @@
 text format, gzip or not) or a pattern of them, read with `tensorflow-metadata`'s
 messages and no TensorFlow. A CSV source (`*.csv`) gets its statistics computed
 first, as the stock server's `tfdv` type did. `compare` adds more sources (see
-`kernels.named_sources`), e.g. evaluation statistics beside training ones; every
+`kfp_viz_kernels.named_sources`), e.g. evaluation statistics beside training ones; every
 dataset of every file is shown.
 
 As in Facets Overview, each feature is one row group with a line per dataset
@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from kernels import sources
-from kernels.csvdata import read_csvs
-from kernels.feature_stats import Feature, Stats, feature_name, from_frame, parse
-from kernels.named_sources import named_sources
-from kernels.widgets import esc, finite_or_none, json_script, scripts, show
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.csvdata import read_csvs
+from kfp_viz_kernels.feature_stats import Feature, Stats, feature_name, from_frame, parse
+from kfp_viz_kernels.named_sources import named_sources
+from kfp_viz_kernels.widgets import esc, finite_or_none, json_script, scripts, show
 
 BUCKETS = 10
 TOP_VALUES = 10

@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 
 from google.protobuf import json_format
-
-from kernels import sources, tfrecord
-from kernels.tfma_proto import MetricsForSlice
-from kernels.viz_errors import DataError
-from kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
+from kfp_viz_kernels import sources, tfrecord
+from kfp_viz_kernels.tfma_proto import MetricsForSlice
+from kfp_viz_kernels.viz_errors import DataError
+from kfp_viz_kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
 
 OVERALL = "Overall"
 COUNT_METRICS = ("example_count", "weighted_example_count")

@@ -52,11 +52,12 @@ ensure_venv() {
     "$python" -m venv .venv
   fi
   local stamp
-  stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)"
+  stamp=".venv/.installed-$(cat setup.cfg pyproject.toml sdk/pyproject.toml | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    echo ">> installing kfp-viz-server and its test tools into .venv" >&2
+    echo ">> installing kfp-viz-server, its SDK (sdk/) and its test tools into .venv" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    # Both editable, in one resolution: the server requires kfp-viz, which ./sdk provides.
+    .venv/bin/python -m pip install --quiet -e ./sdk -e ".[test]"
     rm -f .venv/.installed-*
     touch "$stamp"
   fi

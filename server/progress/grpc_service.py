@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
-from ..pb import kfpviz_progress_pb2 as pb
-from ..pb import kfpviz_progress_pb2_grpc as pb_grpc
 from .events import Cursor, InvalidEvent, ProgressEvent, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .publish import Publisher, PublishRefused

@@ -21,7 +21,7 @@ import asyncio
 import time
 from urllib.parse import parse_qs, urlencode
 
-from kernels import RenderRequest, RenderResult
+from kfp_viz_kernels import RenderRequest, RenderResult
 
 from ..errors import ErrorKind, RequestFailed
 from .events import InvalidEvent, validate_namespace, validate_run_id

@@ -7,9 +7,8 @@ import time
 import uuid
 
 import grpc
-
-from server.pb import kfpviz_progress_pb2 as pb
-from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
 # A client that stops reading blocks the server once its flow-control window is full;
 # without BDP probing that window stays small, so the server's queue for it fills soon.

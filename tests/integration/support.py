@@ -1,6 +1,6 @@
 """Helpers for integration tests: a real server process and clients that talk to it.
 
-`RunningServer` launches `python -m server` on free loopback ports; it speaks
+`RunningServer` launches `python -m kfp_viz_server` on free loopback ports; it speaks
 HTTP (requests) and gRPC (the generated stub) like any client, and `stop()`
 signals the process, waits for it, and checks that no kernel process is left.
 
@@ -28,8 +28,7 @@ from pathlib import Path
 
 import grpc
 import requests
-
-from server.pb import visualization_pb2, visualization_pb2_grpc
+from kfp_viz.pb import visualization_pb2, visualization_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0
@@ -140,7 +139,7 @@ class RunningServer:
         self.home: Path | None = None
         """The unprivileged server's HOME and TMPDIR (its runtime folder and page store)."""
         command = [
-            sys.executable, "-m", "server", "--host", "127.0.0.1",
+            sys.executable, "-m", "kfp_viz_server", "--host", "127.0.0.1",
             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
             *(["--public-url", self.url] if public else []), *args,
         ]  # fmt: skip

@@ -24,9 +24,8 @@ from pathlib import Path
 import grpc
 import pytest
 import requests
+from kfp_viz.pb import kfpviz_pages_pb2, kfpviz_pages_pb2_grpc
 from support import RunningServer, custom_code, open_folder, process_tree, running, wait_until
-
-from server.pb import kfpviz_pages_pb2, kfpviz_pages_pb2_grpc
 
 BUCKET = "containment"
 
@@ -383,7 +382,7 @@ def _command(pid: int) -> list[str]:
 
 SITECUSTOMIZE = """
 import os, sys, time
-if "kernels.zygote" in " ".join(sys.orig_argv):  # the kernel factory only
+if "kfp_viz_kernels.zygote" in " ".join(sys.orig_argv):  # the kernel factory only
     os.register_at_fork(after_in_child=lambda: time.sleep(2))
 """
 

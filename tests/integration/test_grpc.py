@@ -8,9 +8,8 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from kfp_viz.pb.visualization_pb2 import Visualization
 from support import custom_code, reflect, wait_until
-
-from server.pb.visualization_pb2 import Visualization
 
 CUSTOM, TABLE, ROC_CURVE, TFMA = (
     Visualization.CUSTOM,

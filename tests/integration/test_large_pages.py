@@ -16,14 +16,13 @@ import grpc
 import pytest
 import requests
 from browser import show_in_kfp_iframe
+from kfp_viz.pages import create_page, fetch_page
+from kfp_viz.pb import kfpviz_pages_pb2 as pages_pb
+from kfp_viz.pb import kfpviz_pages_pb2_grpc as pages_grpc
+from kfp_viz.pb.visualization_pb2 import Visualization
+from kfp_viz_server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
 from stored_pages import reference_of
 from support import custom_code, reflect
-
-from kfp_viz.pages import create_page, fetch_page
-from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN, kfp_inline_limit
-from server.pb import kfpviz_pages_pb2 as pages_pb
-from server.pb import kfpviz_pages_pb2_grpc as pages_grpc
-from server.pb.visualization_pb2 import Visualization
 
 BUCKET = "large-pages"
 

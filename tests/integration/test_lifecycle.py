@@ -11,9 +11,8 @@ import time
 
 import pytest
 import requests
+from kfp_viz_server.config import SETTINGS
 from support import ROOT, custom_code, process_tree, running, wait_until
-
-from server.config import SETTINGS
 
 
 def test_sigterm_lets_running_renders_finish(start_server):
@@ -73,7 +72,7 @@ def run_cli(
     *args: str, env: dict | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "server", *args],
+        [sys.executable, "-m", "kfp_viz_server", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env,
     )  # fmt: skip
 

@@ -12,11 +12,10 @@ import zlib
 import grpc
 import pytest
 import requests
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 from progress_support import Watch, new_run
 from support import ROOT, reflect
-
-from server.pb import kfpviz_progress_pb2 as pb
-from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,11 @@ import time
 import grpc
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.progress import Reporter
 from progress_support import SMALL_WINDOW, Watch, new_run, new_topic
 from services import KafkaBroker
 from support import wait_until
-
-from kfp_viz.progress import Reporter
-from server.pb import kfpviz_progress_pb2 as pb
 
 pytestmark = pytest.mark.integration
 
@@ -313,7 +312,7 @@ def test_unknown_run_and_bad_requests_get_clear_answers(kafka, start_server):
 
 def test_the_live_reads_fetch_pacing_reaches_a_real_kafka_python_consumer(kafka):
     """FetchPacing changes kafka-python's private fetcher config: fail loudly if it moves."""
-    from server.progress.kafka_source import BUSY_BATCH_MS, FetchPacing
+    from kfp_viz_server.progress.kafka_source import BUSY_BATCH_MS, FetchPacing
 
     topic = new_topic()
     wait_topic(kafka.bootstrap, topic)

@@ -17,12 +17,11 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
 from kafka.partitioner.default import murmur2
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.progress import Reporter
 from progress_support import Watch, new_run, new_topic
 from services import KafkaBroker
 from support import wait_until
-
-from kfp_viz.progress import Reporter
-from server.pb import kfpviz_progress_pb2 as pb
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,10 @@ from urllib.parse import urlencode
 import grpc
 import pytest
 import requests
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
+from kfp_viz.pb.visualization_pb2 import Visualization
 from support import custom_code
-
-from server.pb import kfpviz_progress_pb2 as pb
-from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
-from server.pb.visualization_pb2 import Visualization
 
 HOSTILE = [
     'x"); import os; os._exit(1); ("',

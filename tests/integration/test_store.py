@@ -14,16 +14,15 @@ import time
 import grpc
 import pytest
 import requests
+from kfp_viz.pages import fetch_page
+from kfp_viz.pb.visualization_pb2 import Visualization
+from kfp_viz_server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from services import MinioServer
 from stored_pages import reference_of
 from support import custom_code, wait_until
-
-from kfp_viz.pages import fetch_page
-from server.page_bytes import KFP_REPLY_CAP, REPLY_MARGIN
-from server.pb.visualization_pb2 import Visualization
 
 FLAGS = (
     "--pool-size", "2", "--allow-custom-visualizations", "--reuse-custom-kernels",

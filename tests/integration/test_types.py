@@ -20,14 +20,13 @@ from collections.abc import Iterator
 import grpc
 import pytest
 import typedata
+from kfp_viz.pages import create_page
+from kfp_viz.pb import visualization_pb2
 from minio import Minio
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import classification_report, roc_auc_score
 from sklearn.model_selection import train_test_split
 from support import RunningServer
-
-from kfp_viz.pages import create_page
-from server.pb import visualization_pb2
 
 pytestmark = pytest.mark.integration
 

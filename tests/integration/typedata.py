@@ -19,15 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from kfp_viz_kernels import tfrecord
+from kfp_viz_kernels.tfma_proto import MetricsForSlice
 from minio import Minio
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 from tensorflow_metadata.proto.v0 import statistics_pb2
-
-from kernels import tfrecord
-from kernels.tfma_proto import MetricsForSlice
 
 TABLE_ROWS = 100_000
 LABELS = ["malignant", "benign"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from server.config import (
+from kfp_viz_server.config import (
     SETTINGS,
     ConfigError,
     build_parser,

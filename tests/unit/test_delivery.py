@@ -10,9 +10,9 @@ import json
 import re
 
 import pytest
-
-from server.errors import reason_phrase
-from server.page_bytes import (
+from kfp_viz.pb.visualization_pb2 import Visualization
+from kfp_viz_server.errors import reason_phrase
+from kfp_viz_server.page_bytes import (
     KFP_REPLY_CAP,
     REPLY_MARGIN,
     encoded_chunks,
@@ -21,8 +21,7 @@ from server.page_bytes import (
     sha256_hex,
     utf8_size,
 )
-from server.pb.visualization_pb2 import Visualization
-from server.stored_page import StoredPage, StoredPageTemplate, valid_page_id
+from kfp_viz_server.stored_page import StoredPage, StoredPageTemplate, valid_page_id
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from server.config import SETTINGS
+from kfp_viz_server.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from server.progress.kafka_source import BUSY_BATCH_MS, POLL_MS, FetchPacing
+from kfp_viz_server.progress.kafka_source import BUSY_BATCH_MS, POLL_MS, FetchPacing
 
 BATCHED = {"fetch_min_bytes": 2**20, "fetch_max_wait_ms": BUSY_BATCH_MS}
 EAGER = {"fetch_min_bytes": 1, "fetch_max_wait_ms": POLL_MS}

@@ -6,9 +6,8 @@ import os
 import time
 
 import pytest
-
-from server.config import ConfigError, load_config
-from server.store import ChunkReader, FolderStore, PageNotFound, StoreUnavailable
+from kfp_viz_server.config import ConfigError, load_config
+from kfp_viz_server.store import ChunkReader, FolderStore, PageNotFound, StoreUnavailable
 
 
 def test_chunk_reader_returns_exactly_what_is_asked():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from kfp_viz_server.errors import ErrorKind, RequestFailed
+from kfp_viz_server.forms import MAX_FIELDS, parse_form
 from tornado.httputil import HTTPHeaders
-
-from server.errors import ErrorKind, RequestFailed
-from server.forms import MAX_FIELDS, parse_form
 
 URLENCODED = "application/x-www-form-urlencoded"
 

@@ -13,8 +13,7 @@ import pytest
 import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
-
-from kernels.kernel import _decode, _receive_iopub
+from kfp_viz_kernels.kernel import _decode, _receive_iopub
 
 KEY = b"a key only the server and its kernels know"
 

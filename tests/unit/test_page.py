@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from kernels.ansi import ansi_to_html
-from kernels.outputs import OutputCollector
-from kernels.page import PageTemplate
+from kfp_viz_kernels.ansi import ansi_to_html
+from kfp_viz_kernels.outputs import OutputCollector
+from kfp_viz_kernels.page import PageTemplate
 
 
 def collect(*messages):
@@ -141,7 +140,7 @@ def test_a_large_output_is_copied_once_into_the_page():
 
 
 def test_plotly_figures_get_the_packages_plotly_js_once_per_page(monkeypatch):
-    from kernels import page as page_module
+    from kfp_viz_kernels import page as page_module
 
     monkeypatch.setattr(page_module, "plotly_js", lambda: "/*plotly.js*/")
     figure = {"data": [{"type": "bar", "x": ["</script>"], "y": [1]}], "layout": {}}
@@ -155,7 +154,7 @@ def test_plotly_figures_get_the_packages_plotly_js_once_per_page(monkeypatch):
 
 
 def test_plotly_js_is_the_installed_packages():
-    from kernels.page import plotly_js
+    from kfp_viz_kernels.page import plotly_js
 
     script = plotly_js()
     assert script is not None and "plotly.js v" in script[:400] and "</script" not in script

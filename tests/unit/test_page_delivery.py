@@ -10,14 +10,13 @@ import re
 import threading
 
 import pytest
+from kfp_viz_server.config import load_config
+from kfp_viz_server.delivery import PageDelivery
+from kfp_viz_server.errors import ErrorKind, RequestFailed
+from kfp_viz_server.page_bytes import KFP_REPLY_CAP, kfp_inline_limit
+from kfp_viz_server.store import FolderStore, S3Store, StoreUnavailable
+from kfp_viz_server.stored_page import StoredPage
 from minio.error import S3Error
-
-from server.config import load_config
-from server.delivery import PageDelivery
-from server.errors import ErrorKind, RequestFailed
-from server.page_bytes import KFP_REPLY_CAP, kfp_inline_limit
-from server.store import FolderStore, S3Store, StoreUnavailable
-from server.stored_page import StoredPage
 
 
 def delivery(tmp_path, *flags: str, store=None) -> PageDelivery:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from kfp_viz.pages import PageIntegrityError, assemble
-from server.pb import kfpviz_pages_pb2 as pb
+from kfp_viz.pb import kfpviz_pages_pb2 as pb
 
 PAGE = b"<!DOCTYPE html>" + bytes(range(256)) * 10_000
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from kernels import PoolOverloaded
-from kernels.pool import KernelPool, PoolSettings
+from kfp_viz_kernels import PoolOverloaded
+from kfp_viz_kernels.pool import KernelPool, PoolSettings
 
 
 class FakeKernel:

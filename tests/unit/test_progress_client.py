@@ -4,10 +4,9 @@ the terminal view's drawing. Delivery through real Kafka is tested in integratio
 from __future__ import annotations
 
 import pytest
-
 from kfp_viz import cli
+from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.progress import Reporter, ReporterError
-from server.pb import kfpviz_progress_pb2 as pb
 
 
 @pytest.fixture

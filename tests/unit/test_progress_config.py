@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from server.config import ConfigError, load_config
+from kfp_viz_server.config import ConfigError, load_config
 
 
 def test_defaults_mean_the_in_process_bus():

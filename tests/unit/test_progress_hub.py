@@ -7,10 +7,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from server.progress.events import Cursor, parse_event
-from server.progress.hub import CaughtUp, Delivered, Heartbeat, Lagged, ProgressHub, WatchRefused
-from server.progress.source import LocalBus, Record
+from kfp_viz_server.progress.events import Cursor, parse_event
+from kfp_viz_server.progress.hub import (
+    CaughtUp,
+    Delivered,
+    Heartbeat,
+    Lagged,
+    ProgressHub,
+    WatchRefused,
+)
+from kfp_viz_server.progress.source import LocalBus, Record
 
 
 def log_event(run: str, message: str, namespace: str = "", node: str = "s"):

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import descriptor_pb2
-
-from server.errors import ErrorKind
-from server.pb import visualization_pb2
+from kfp_viz.pb import visualization_pb2
+from kfp_viz_server.errors import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,10 +44,10 @@ def test_generated_code_matches_proto_sources(tmp_path):
     spec.loader.exec_module(gen_proto)
     gen_proto.generate(tmp_path)
     for generated in sorted(tmp_path.glob("*_pb2.py")):
-        committed = ROOT / "server" / "pb" / generated.name
+        committed = ROOT / "sdk" / "kfp_viz" / "pb" / generated.name
         assert committed.exists(), f"{generated.name} is not committed; run scripts/gen_proto.py"
         assert _descriptor(generated) == _descriptor(committed), (
-            f"server/pb/{generated.name} is stale; run scripts/gen_proto.py"
+            f"sdk/kfp_viz/pb/{generated.name} is stale; run scripts/gen_proto.py"
         )
 
 

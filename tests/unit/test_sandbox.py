@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from kernels import reaper, sandbox
-from kernels.sandbox import READ, WRITE, SandboxPolicy, Status
+from kfp_viz_kernels import reaper, sandbox
+from kfp_viz_kernels.sandbox import READ, WRITE, SandboxPolicy, Status
 
 
 def test_readable_except_opens_up_only_the_folders_holding_an_excluded_one(tmp_path):

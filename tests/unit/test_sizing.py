@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from server.sizing import (
+from kfp_viz_server.sizing import (
     DEFAULT_KERNEL_MEMORY,
     UNLIMITED_POOL,
     ContainerLimits,

@@ -8,9 +8,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-
-from kernels import sources
-from kernels.source_policy import (
+from kfp_viz_kernels import sources
+from kfp_viz_kernels.source_policy import (
     SourcePolicy,
     SourceRefused,
     open_url,

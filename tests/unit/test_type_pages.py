@@ -8,10 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-from kernels import sources, widgets
-from kernels.types import confusion_matrix, metrics, roc_curve, table
-from kernels.viz_errors import DataError
+from kfp_viz_kernels import sources, widgets
+from kfp_viz_kernels.types import confusion_matrix, metrics, roc_curve, table
+from kfp_viz_kernels.viz_errors import DataError
 
 
 def _data_block(html: str):
@@ -83,13 +82,13 @@ def test_roc_one_curve_per_class_with_a_score_column_each():
     ],
 )
 def test_several_sources_are_named_by_what_differs(sources, names):
-    from kernels.named_sources import short_names
+    from kfp_viz_kernels.named_sources import short_names
 
     assert short_names(sources) == names
 
 
 def test_compare_argument_checks():
-    from kernels.named_sources import named_sources
+    from kfp_viz_kernels.named_sources import named_sources
 
     named = named_sources("/r/a/p", {"compare": ["/r/b/p", {"source": "/r/c/p", "name": "base"}]})
     assert named == [("a", "/r/a/p"), ("b", "/r/b/p"), ("base", "/r/c/p")]
@@ -196,7 +195,7 @@ def test_roc_with_many_points_draws_a_thinned_curve_but_keeps_the_exact_auc():
 
 
 def test_csv_files_with_different_columns_are_refused(tmp_path):
-    from kernels.csvdata import read_csvs
+    from kfp_viz_kernels.csvdata import read_csvs
 
     (tmp_path / "a.csv").write_text("x,y\n1,2\n")
     (tmp_path / "b.csv").write_text("x,z\n3,4\n")
@@ -214,7 +213,7 @@ def test_table_headers_must_be_a_list_of_names(tmp_path, headers):
 
 
 def test_html_frame_is_sized_by_its_document_unless_a_height_is_given():
-    from kernels.types import html as html_type
+    from kfp_viz_kernels.types import html as html_type
 
     sized = html_type.frame_html("<p>hi</p>")
     assert "kfpVizHeight" in sized and "postMessage" in sized and "height:600px" in sized
@@ -223,7 +222,7 @@ def test_html_frame_is_sized_by_its_document_unless_a_height_is_given():
 
 
 def test_tfdv_distances():
-    from kernels.types import tfdv
+    from kfp_viz_kernels.types import tfdv
 
     assert tfdv.js_divergence([1, 0], [0, 1]) == pytest.approx(1.0)
     assert tfdv.js_divergence([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0)

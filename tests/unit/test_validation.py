@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from kernels import VisualizationType
-from server.errors import ErrorKind, RequestFailed
-from server.validation import printable, timeout_from_deadline, timeout_from_header, validate
+from kfp_viz_kernels import VisualizationType
+from kfp_viz_server.errors import ErrorKind, RequestFailed
+from kfp_viz_server.validation import (
+    printable,
+    timeout_from_deadline,
+    timeout_from_header,
+    validate,
+)
 
 
 def check(type_name, source="src", arguments="{}", allow_custom=True):
@@ -97,7 +101,7 @@ def test_custom_code_must_be_a_list_of_lines(code):
 
 def test_registered_but_missing_types_are_not_implemented(monkeypatch):
     missing = VisualizationType(name="tfdv", module="kernels.types.absent", implemented=False)
-    monkeypatch.setattr("server.validation.lookup", {"tfdv": missing}.get)
+    monkeypatch.setattr("kfp_viz_server.validation.lookup", {"tfdv": missing}.get)
     failure = refusal("tfdv")
     assert failure.kind is ErrorKind.NOT_IMPLEMENTED and "tfdv" in failure.message
 
@@ -143,7 +147,7 @@ def test_printable():
 
 
 def test_arguments_any_kernel_could_not_take_are_refused_with_the_reason():
-    from server.validation import MAX_VALUES, json_problem, too_many_values
+    from kfp_viz_server.validation import MAX_VALUES, json_problem, too_many_values
 
     assert json_problem({"a": [[[1]]]}) is None
     assert json_problem({"a": "\ud800"}) == (

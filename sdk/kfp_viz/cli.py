@@ -138,8 +138,8 @@ def _emit(args: argparse.Namespace) -> int:
 def _emit_grpc(args: argparse.Namespace, fields: dict[str, Any]) -> int:
     import grpc
 
-    from server.pb import kfpviz_progress_pb2 as pb
-    from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+    from kfp_viz.pb import kfpviz_progress_pb2 as pb
+    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
     from .progress import default_namespace
 
@@ -243,8 +243,8 @@ class RunState:
 def _watch(args: argparse.Namespace) -> int:
     import grpc
 
-    from server.pb import kfpviz_progress_pb2 as pb
-    from server.pb import kfpviz_progress_pb2_grpc as pb_grpc
+    from kfp_viz.pb import kfpviz_progress_pb2 as pb
+    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
     state = RunState(args.run_id)
     screen = _Screen(sys.stdout, plain=args.plain or not sys.stdout.isatty())

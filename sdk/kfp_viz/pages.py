@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from server.pb import kfpviz_pages_pb2 as pb
-from server.pb import kfpviz_pages_pb2_grpc, visualization_pb2
+from kfp_viz.pb import kfpviz_pages_pb2 as pb
+from kfp_viz.pb import kfpviz_pages_pb2_grpc, visualization_pb2
 
 
 class PageIntegrityError(Exception):
