@@ -8,16 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-
 from kfp_viz_server.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 SETTINGS_PAGE = (ROOT / "docs" / "operators" / "settings.md").read_text()
-DOCS = sorted(
-    [ROOT / "README.md", ROOT / "deploy" / "README.md", ROOT / "sdk" / "README.md"]
-    + list((ROOT / "docs").rglob("*.md"))
-)
+TOP_PAGES = ("README.md", "deploy/README.md", "sdk/README.md")
+DOCS = sorted([*(ROOT / name for name in TOP_PAGES), *(ROOT / "docs").rglob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
