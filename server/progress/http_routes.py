@@ -3,7 +3,8 @@
 - `POST /progress/<run_id>`: one event object, or an array of them, as JSON. The
   run id comes from the path (an event naming another run is refused). Replies
   `{"cursors": ["PARTITION:OFFSET", ...]}`; bad input gets 400 with the reason.
-- `GET /progress/<run_id>`: the live page (progress bar per step, metric curves).
+- `GET /progress/<run_id>`: the live page (steps with timing, charts, logs).
+- `GET /progress?runs=A,B`: the comparison (compare.py).
 - `GET /progress/<run_id>/events`: server-sent events (`progress`, `heartbeat`,
   `lagged`, `caught_up`, `end`), each event's `id` its cursor, so a browser's
   automatic reconnect (Last-Event-ID) resumes with no gap and no duplicate. Query:
@@ -25,6 +26,7 @@ from ..errors import reason_phrase
 from ..http_limits import PAGE_POLICY, LingeringRefusal
 from ..offload import SMALL, offload
 from ..validation import too_many_values
+from .compare import compare_route
 from .events import Cursor, InvalidEvent, validate_namespace, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .page import LivePage
@@ -217,4 +219,5 @@ def routes(hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: fl
     return [
         (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat}),
         (run, RunHandler, {"publisher": publisher, "page": page}),
+        compare_route(page),
     ]

@@ -26,7 +26,7 @@ from kfp_viz_kernels import RenderRequest, RenderResult
 from ..errors import ErrorKind, RequestFailed
 from .events import InvalidEvent, validate_namespace, validate_run_id
 from .hub import ProgressHub, WatchRefused
-from .page import LivePage
+from .page import Link, LivePage
 
 TYPE_NAME = "progress"
 SCHEME = "progress://"
@@ -67,7 +67,7 @@ class ProgressView:
         note = self._note(run_id, events, complete, ended)
         html = self._page.render(
             run_id, events=events, events_url=self._events_url(run_id, node_id, namespace, events),
-            note=note, ended=ended,
+            note=note, ended=ended, **self._links(run_id, node_id, namespace),
         )  # fmt: skip
         return RenderResult(html, None, "progress-hub", time.monotonic() - started)
 
@@ -84,6 +84,21 @@ class ProgressView:
         except (InvalidEvent, TypeError, AttributeError) as error:
             raise RequestFailed(ErrorKind.INVALID, f"Invalid progress request: {error}") from None
         return run_id, node_id, namespace
+
+    def _links(self, run_id: str, node_id: str, namespace: str) -> dict:
+        """Where the snapshot leads when browsers can reach this server: the live page and
+        the comparison (a snapshot is the KFP UI's view; the live page is the full one)."""
+        if not self._public_url:
+            return {"compare_url": None}
+        query = {k: v for k, v in (("node_id", node_id), ("namespace", namespace)) if v}
+        live = f"{self._public_url}/progress/{run_id}" + (f"?{urlencode(query)}" if query else "")
+        compare = f"{self._public_url}/progress"
+        return {
+            "links": (Link("Open the live page", live),
+                      Link("Compare with other runs", f"{compare}?runs={run_id}")),
+            "compare_url": compare,
+            "live_url": live,
+        }  # fmt: skip
 
     def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
         if not self._public_url:
