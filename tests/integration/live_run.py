@@ -41,7 +41,7 @@ def launch_loopback_chromium(playwright: Playwright) -> Browser:
 
 
 def loss(epoch: int, seed: int = 0) -> float:
-    return round(2.2 * math.exp(-epoch / 6) + 0.05 + 0.01 * ((epoch * 7 + seed) % 5), 5)
+    return round(2.2 * math.exp(-epoch / (6 + seed)) + 0.05 + 0.01 * ((epoch * 7 + seed) % 5), 5)
 
 
 def val_loss(epoch: int, seed: int = 0) -> float:

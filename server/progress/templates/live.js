@@ -4,8 +4,8 @@
    stream per run. Applying an event only updates state and marks what it touched; drawing
    happens once per animation frame, and charts redraw within a time budget per frame, so a
    burst of events (100/s) or a long history (10,000 points a series) never makes a long frame.
-   Charts are uPlot (vendored, inlined): every series is decimated to about two points per
-   pixel before drawing, so a redraw costs the same at 500 points as at 10,000. */
+   Charts are uPlot (vendored, inlined): every series is decimated to a minimum and a maximum per two
+   pixels before drawing, so a redraw costs the same at 500 points as at 10,000. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("progress-config").textContent);
@@ -13,8 +13,11 @@
   var $ = function (id) { return document.getElementById(id); };
   var TERMINAL = ["Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted"];
   var FAILED = ["Failed", "Error"];
-  var COLOURS = 8, HEIGHT = 220, FRAME_BUDGET = 10, CHART_INTERVAL = 100;
+  var COLOURS = 8, HEIGHT = 220, FRAME_BUDGET = 10, CHART_INTERVAL = 250;
+  var WHOLE = new Intl.NumberFormat("en-US");  /* one formatter: toLocaleString makes one a call */
   var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10;
+  var STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4,
+                    1e5, 2e5, 25e4, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
   var X_LABELS = {step: "step", relative: "time since the run started", wall: "time"};
   /* Names that differ by one of these only share a chart: loss / val_loss, acc / val_acc. */
   var AFFIX = /^(val|valid|validation|train|training|test|eval|evaluation)[_/.-]|[_/.-](val|valid|validation|train|training|test|eval)$/i;
@@ -25,7 +28,9 @@
   var charts = new Map(), tiles = new Map();
   var dirty = {steps: new Set(), runs: new Set(), charts: new Set(), tiles: new Set(), logs: [], header: true};
   var announcements = [];
-  var frameQueued = false, lastChartPass = 0;
+  var frameQueued = false;
+  /* What drawing and applying events cost, for the bench (bench/live_page_bench.py). */
+  var stats = {frames: 0, drawMs: 0, maxDrawMs: 0, events: 0, applyMs: 0, maxApplyMs: 0};
 
   function now() { return Date.now() / 1000 + clockOffset; }
   function el(tag, cls, parent, text) {
@@ -38,7 +43,7 @@
   function fmt(v) {
     if (v === null || v === undefined) return "\u2014";
     if (!isFinite(v)) return String(v);
-    if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString("en-US");
+    if (Number.isInteger(v) && Math.abs(v) < 1e15) return WHOLE.format(v);
     var a = Math.abs(v);
     if (a >= 1e6 || a < 1e-4) return v.toExponential(3);
     return String(+v.toPrecision(4));
@@ -240,7 +245,7 @@
     wrap.setAttribute("aria-label", "Points of " + key);
     var chart = {key: key, box: box, readout: readout, plotEl: plotEl, details: details, wrap: wrap,
                  series: [], plot: null, signature: "", data: null, drawn: [], visible: true,
-                 zoomed: false, tableAt: 0};
+                 zoomed: false, tableAt: 0, nextAt: 0};
     details.addEventListener("toggle", function () { if (details.open) drawTable(chart); });
     charts.set(key, chart);
     if (visibility) visibility.observe(box);
@@ -326,18 +331,18 @@
   /* What a chart draws: each series (smoothed when asked, with the raw line faint behind it),
      decimated to the chart's width, aligned. */
   function chartData(chart, width) {
-    var drawn = [], columns = [];
+    var drawn = [], columns = [], buckets = Math.ceil(width / 2);
     chart.series.forEach(function (ser, i) {
       var pair = [xsOf(ser), ser.ys];
       if (!ser.sorted || view.x !== "step" && ser.ts.length > 1) pair = ensureSorted(pair);
       var c = comparing ? colour(ser.run.index) : colour(i);
       var label = comparing ? ser.run.id : ser.name;
       if (view.smoothing > 0) {
-        columns.push(decimate(pair[0], clean(pair[1]), width));
+        columns.push(decimate(pair[0], clean(pair[1]), buckets));
         drawn.push({label: label + " (raw)", colour: c + "4d", raw: true, ser: ser});
         pair = [pair[0], smooth(pair[1], view.smoothing)];
       }
-      columns.push(decimate(pair[0], clean(pair[1]), width));
+      columns.push(decimate(pair[0], clean(pair[1]), buckets));
       drawn.push({label: label, colour: c, raw: false, ser: ser});
     });
     return {drawn: drawn, data: align(columns)};
@@ -360,6 +365,10 @@
   function plotOptions(chart, drawn, width) {
     var xAxis = axis(X_LABELS[view.x]);
     if (view.x === "relative") xAxis.values = function (u, splits) { return splits.map(duration); };
+    if (view.x === "step" && chart.series.every(function (ser) { return ser.xs.every(Number.isInteger); })) {
+      xAxis.incrs = STEP_INCRS;  /* whole steps: no tick at 2.5 */
+      xAxis.values = function (u, splits) { return splits.map(fmt); };
+    }
     var yAxis = Object.assign(axis(""), {size: 64, labelSize: 0,
       values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : fmt(v); }); }});
     return {
@@ -691,17 +700,22 @@
     if (dirty.logs.length) { drawLogs(false); dirty.logs = []; }
     if (dirty.header) { drawHeader(); dirty.header = false; }
     if (announcements.length) { $("announce").textContent = announcements.slice(-3).join(". "); announcements = []; }
-    if (started - lastChartPass >= CHART_INTERVAL) {
-      lastChartPass = started;
-      var waiting = false;
-      dirty.charts.forEach(function (chart) {
-        if (!chart.visible) return;
-        if (performance.now() - started > FRAME_BUDGET) { waiting = true; return; }
-        dirty.charts.delete(chart);
-        draw(chart);
-      });
-      if (waiting) lastChartPass = 0;
-    }
+    /* Charts: each at most every CHART_INTERVAL, or 20 times what its last redraw took (a
+       costly chart gets at most 5% of the time); the first one, then others while the
+       frame's budget lasts, oldest first. */
+    var drawnHere = 0;
+    dirty.charts.forEach(function (chart) {
+      if (!chart.visible || started < chart.nextAt) return;
+      if (drawnHere && performance.now() - started > FRAME_BUDGET) return;
+      dirty.charts.delete(chart);
+      var before = performance.now();
+      draw(chart);
+      var cost = performance.now() - before;
+      chart.nextAt = before + Math.max(CHART_INTERVAL, 20 * cost);
+      drawnHere++;
+    });
+    var spent = performance.now() - started;
+    stats.frames++; stats.drawMs += spent; stats.maxDrawMs = Math.max(stats.maxDrawMs, spent);
     var pending = false;
     dirty.charts.forEach(function (chart) { if (chart.visible) pending = true; });
     if (pending) schedule();
@@ -716,9 +730,8 @@
     });
   }, {rootMargin: "200px"}) : null;
 
-  function redrawAll() {
-    charts.forEach(function (chart) { dirty.charts.add(chart); });
-    lastChartPass = 0;
+  function redrawAll() {  /* the reader changed something: now, not at the next interval */
+    charts.forEach(function (chart) { dirty.charts.add(chart); chart.nextAt = 0; });
     schedule();
   }
 
@@ -798,7 +811,13 @@
     var source = new EventSource(url);
     function changed() { dirty.header = true; dirty.runs.add(run); schedule(); }
     source.addEventListener("open", function () { run.conn = "live"; changed(); });
-    source.addEventListener("progress", function (m) { apply(run, JSON.parse(m.data)); schedule(); });
+    source.addEventListener("progress", function (m) {
+      var started = performance.now();
+      apply(run, JSON.parse(m.data));
+      var spent = performance.now() - started;
+      stats.events++; stats.applyMs += spent; stats.maxApplyMs = Math.max(stats.maxApplyMs, spent);
+      schedule();
+    });
     source.addEventListener("caught_up", function (m) {
       run.caughtUp = true; run.conn = "live";
       if (!run.count && !JSON.parse(m.data).events && !comparing) $("note").textContent = "no events for this run yet; waiting for them";
@@ -827,5 +846,5 @@
     follow(run, r.events_url);
   });
   schedule();
-  window.kfpVizLive = {runs: runs, charts: charts, view: view};  /* for tests and the bench */
+  window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats};  /* for tests and the bench */
 })();
