@@ -260,6 +260,9 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
         "!document.querySelector('.step[data-node=\"train\"] .timing').dataset.eta"
     )
     assert "took" in page.text_content('.step[data-node="train"] .timing')
+    # The change is announced to screen readers (a polite live region).
+    assert page.get_attribute("#announce", "aria-live") == "polite"
+    assert "step train: Succeeded" in page.text_content("#announce")
     assert shown.errors == []
     shown.close()
 

@@ -12,6 +12,7 @@ from kfp_viz_server.progress.compare import MAX_COMPARED, compared_runs
 from kfp_viz_server.progress.events import Cursor, parse_event
 from kfp_viz_server.progress.hub import Delivered
 from kfp_viz_server.progress.page import Link, LivePage, RunFeed
+from kfp_viz_server.progress.view import ProgressView
 
 
 def test_compared_runs_split_commas_and_repeated_fields_and_drop_duplicates():
@@ -71,3 +72,27 @@ def test_the_comparison_page_carries_every_run():
         ("a", "/progress/a/events", False),
         ("b", None, True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "node_id", "live", "compare"),
+    [
+        ("", "", None, None),
+        ("http://viz.example/", "", "http://viz.example/progress/r1", "http://viz.example/progress"),
+        ("http://viz.example", "train", "http://viz.example/progress/r1?node_id=train",
+         "http://viz.example/progress"),
+    ],
+)  # fmt: skip
+def test_the_snapshot_links_to_the_live_page_and_comparison_only_with_a_public_url(
+    public_url, node_id, live, compare
+):
+    view = ProgressView(hub=None, page=LivePage(), public_url=public_url)  # links need no hub
+    links = view._links("r1", node_id, "")
+    assert links.get("compare_url") == compare
+    if live is None:
+        assert "links" not in links
+    else:
+        assert [(link.text, link.url) for link in links["links"]] == [
+            ("Open the live page", live),
+            ("Compare with other runs", f"{compare}?runs=r1"),
+        ]

@@ -30,7 +30,7 @@
   var announcements = [];
   var frameQueued = false;
   /* What drawing and applying events cost, for the bench (bench/live_page_bench.py). */
-  var stats = {frames: 0, drawMs: 0, maxDrawMs: 0, events: 0, applyMs: 0, maxApplyMs: 0};
+  var stats = {frames: 0, drawMs: 0, maxDrawMs: 0, events: 0, applyMs: 0, maxApplyMs: 0, maxDataMs: 0, maxPlotMs: 0};
 
   function now() { return Date.now() / 1000 + clockOffset; }
   function el(tag, cls, parent, text) {
@@ -63,8 +63,16 @@
     var text = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
     return ms ? text + "." + pad(d.getMilliseconds(), 3) : text;
   }
+  /* Series colours from the style sheet, read once per colour scheme: getComputedStyle after
+     a change to the page recalculates style, and this is asked on every redraw. */
+  var palette = null;
   function colour(index) {
-    return getComputedStyle(document.documentElement).getPropertyValue("--s" + (index % COLOURS)).trim();
+    if (!palette) {
+      var style = getComputedStyle(document.documentElement);
+      palette = [];
+      for (var i = 0; i < COLOURS; i++) palette.push(style.getPropertyValue("--s" + i).trim());
+    }
+    return palette[index % COLOURS];
   }
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   function announce(text) { announcements.push(text); schedule(); }
@@ -245,10 +253,11 @@
     wrap.setAttribute("aria-label", "Points of " + key);
     var chart = {key: key, box: box, readout: readout, plotEl: plotEl, details: details, wrap: wrap,
                  series: [], plot: null, signature: "", data: null, drawn: [], visible: true,
-                 zoomed: false, tableAt: 0, nextAt: 0};
+                 zoomed: false, tableAt: 0, nextAt: 0, width: 0};
     details.addEventListener("toggle", function () { if (details.open) drawTable(chart); });
     charts.set(key, chart);
     if (visibility) visibility.observe(box);
+    if (sizes) sizes.observe(plotEl);
     $("no-metrics").hidden = true;
     return chart;
   }
@@ -389,8 +398,11 @@
   }
 
   function draw(chart) {
-    var width = Math.max(200, Math.floor(chart.plotEl.clientWidth));
+    /* The width as last observed: reading clientWidth here would force a layout per chart */
+    var width = Math.max(200, chart.width || Math.floor(chart.plotEl.clientWidth));
+    var started = performance.now();
     var made = chartData(chart, width);
+    var computed = performance.now();
     var signature = made.drawn.map(function (d) { return d.label + d.colour; }).join("|") +
                     view.x + view.logY + (view.smoothing > 0);
     if (!chart.plot || chart.signature !== signature) {
@@ -402,6 +414,9 @@
       if (chart.plot.width !== width) chart.plot.setSize({width: width, height: HEIGHT});
       chart.plot.setData(made.data, !chart.zoomed);
     }
+    var plotted = performance.now();
+    stats.maxDataMs = Math.max(stats.maxDataMs, computed - started);
+    stats.maxPlotMs = Math.max(stats.maxPlotMs, plotted - computed);
     chart.data = made.data; chart.drawn = made.drawn;
     var points = 0;
     chart.series.forEach(function (ser) { points += ser.ys.length; });
@@ -419,26 +434,32 @@
     var box = chart.readout, data = chart.data;
     if (!data) return;
     var hovering = idx != null && idx >= 0 && idx < data[0].length;
-    box.textContent = "";
-    box.dataset.hover = hovering ? "1" : "";
-    var lead = el("span", "item", box);
-    if (hovering) {
-      box.dataset.x = data[0][idx];
-      lead.textContent = xText(data[0][idx]);
-    } else {
-      delete box.dataset.x;
-      lead.textContent = "latest";
+    var labels = chart.drawn.filter(function (d) { return !d.raw; });
+    var key = labels.map(function (d) { return d.label + d.colour; }).join("|");
+    if (chart.readoutKey !== key) {  /* the series changed: new items */
+      chart.readoutKey = key;
+      box.textContent = "";
+      chart.lead = el("span", "item", box);
+      chart.items = labels.map(function (d) {
+        var item = el("span", "item", box);
+        item.dataset.series = d.label;
+        swatch(item, comparing ? d.ser.run.index : chart.series.indexOf(d.ser)).setAttribute("aria-hidden", "true");
+        item.appendChild(document.createTextNode(""));
+        return item;
+      });
     }
+    box.dataset.hover = hovering ? "1" : "";
+    if (hovering) box.dataset.x = data[0][idx];
+    else delete box.dataset.x;
+    chart.lead.textContent = hovering ? xText(data[0][idx]) : "latest";
     chart.drawn.forEach(function (d, i) {
       if (d.raw) return;
       var column = data[i + 1], value;
       if (hovering) value = nearest(column, idx);
       else for (var k = column.length - 1; k >= 0 && value == null; k--) value = column[k];
-      var item = el("span", "item", box);
-      item.dataset.series = d.label;
+      var item = chart.items[labels.indexOf(d)];
       item.dataset.value = value == null ? "" : value;
-      swatch(item, comparing ? d.ser.run.index : chart.series.indexOf(d.ser)).setAttribute("aria-hidden", "true");
-      item.appendChild(document.createTextNode(d.label + " " + fmt(value)));
+      item.lastChild.data = d.label + " " + fmt(value);
     });
   }
   function nearest(column, idx) {
@@ -730,6 +751,17 @@
     });
   }, {rootMargin: "200px"}) : null;
 
+  var sizes = "ResizeObserver" in window ? new ResizeObserver(function (seen) {
+    seen.forEach(function (entry) {
+      var chart = charts.get(entry.target.parentNode.dataset.metric), width = Math.floor(entry.contentRect.width);
+      if (!chart || width === chart.width) return;
+      chart.width = width;
+      dirty.charts.add(chart);
+      chart.nextAt = 0;
+      schedule();
+    });
+  }) : null;
+
   function redrawAll() {  /* the reader changed something: now, not at the next interval */
     charts.forEach(function (chart) { dirty.charts.add(chart); chart.nextAt = 0; });
     schedule();
@@ -749,17 +781,11 @@
   if (window.matchMedia) {
     var scheme = window.matchMedia("(prefers-color-scheme: dark)");
     if (scheme.addEventListener) scheme.addEventListener("change", function () {
+      palette = null;
       charts.forEach(function (chart) { chart.signature = ""; });
       tiles.forEach(function (tile) { dirty.tiles.add(tile); });
       redrawAll();
     });
-  }
-  if ("ResizeObserver" in window) {
-    var widthSeen = 0;
-    new ResizeObserver(function () {
-      var w = $("charts").clientWidth;
-      if (w !== widthSeen) { widthSeen = w; redrawAll(); }
-    }).observe($("charts"));
   }
   setInterval(function () {  /* clocks, elapsed times and ETAs move between events */
     runs.forEach(function (run) {
