@@ -13,7 +13,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var TERMINAL = ["Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted"];
   var FAILED = ["Failed", "Error"];
-  var COLOURS = 8, HEIGHT = 220, FRAME_BUDGET = 10, CHART_INTERVAL = 250;
+  var COLOURS = 8, HEIGHT = 220, FRAME_BUDGET = 10, CHART_INTERVAL = 250, APPLY_BUDGET = 8;
   var WHOLE = new Intl.NumberFormat("en-US");  /* one formatter: toLocaleString makes one a call */
   var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10;
   var STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4,
@@ -705,6 +705,31 @@
     });
   }
 
+  /* ---- the inbox: events applied a slice at a time ---------------------------------- */
+
+  /* A history of 10,000 events arrives in a few chunks, and a browser dispatches a chunk's
+     events in one task: handled there, they would hold the page for half a second. They
+     wait here instead and are applied for at most APPLY_BUDGET ms at a time, yielding
+     (through a message port: setTimeout would wait 4 ms each time) so frames get drawn. */
+  var inbox = [], inboxAt = 0, pumping = false, port = new MessageChannel();
+  function later(task) {
+    inbox.push(task);
+    if (!pumping) { pumping = true; port.port2.postMessage(null); }
+  }
+  port.port1.onmessage = function () {
+    var started = performance.now();
+    while (inboxAt < inbox.length) {
+      var before = performance.now();
+      inbox[inboxAt++]();
+      var spent = performance.now() - before;
+      stats.events++; stats.applyMs += spent; stats.maxApplyMs = Math.max(stats.maxApplyMs, spent);
+      if (performance.now() - started > APPLY_BUDGET) break;
+    }
+    if (inboxAt >= inbox.length) { inbox = []; inboxAt = 0; pumping = false; }
+    else port.port2.postMessage(null);
+    schedule();
+  };
+
   /* ---- drawing, once per frame ------------------------------------------------------- */
 
   function schedule() {
@@ -836,28 +861,29 @@
     if (typeof EventSource === "undefined") { run.conn = "snapshot (no EventSource)"; return; }
     var source = new EventSource(url);
     function changed() { dirty.header = true; dirty.runs.add(run); schedule(); }
-    source.addEventListener("open", function () { run.conn = "live"; changed(); });
-    source.addEventListener("progress", function (m) {
-      var started = performance.now();
-      apply(run, JSON.parse(m.data));
-      var spent = performance.now() - started;
-      stats.events++; stats.applyMs += spent; stats.maxApplyMs = Math.max(stats.maxApplyMs, spent);
-      schedule();
-    });
-    source.addEventListener("caught_up", function (m) {
+    /* In arrival order, through the inbox: a stream's history comes in large chunks. */
+    function on(name, handle) {
+      source.addEventListener(name, function (m) { later(function () { handle(m.data); }); });
+    }
+    on("open", function () { run.conn = "live"; changed(); });
+    on("progress", function (data) { apply(run, JSON.parse(data)); });
+    on("caught_up", function (data) {
       run.caughtUp = true; run.conn = "live";
-      if (!run.count && !JSON.parse(m.data).events && !comparing) $("note").textContent = "no events for this run yet; waiting for them";
+      if (!run.count && !JSON.parse(data).events && !comparing) $("note").textContent = "no events for this run yet; waiting for them";
       changed();
     });
-    source.addEventListener("heartbeat", function (m) {
-      var h = JSON.parse(m.data);
+    on("heartbeat", function (data) {
+      var h = JSON.parse(data);
       if (h.server_time) clockOffset = h.server_time - Date.now() / 1000;
       run.conn = h.upstream_reachable ? "live" : "live, but " + h.upstream + " is unreachable" + (h.detail ? " (" + h.detail + ")" : "");
       $("conn").dataset.upstream = h.upstream_reachable ? "up" : "down";
       changed();
     });
-    source.addEventListener("lagged", function () { run.conn = "live (caught up after falling behind)"; changed(); });
-    source.addEventListener("end", function () { run.ended = true; source.close(); run.conn = "run finished"; changed(); });
+    on("lagged", function () { run.conn = "live (caught up after falling behind)"; changed(); });
+    source.addEventListener("end", function () {
+      run.ended = true; source.close();
+      later(function () { run.conn = "run finished"; changed(); });
+    });
     source.addEventListener("error", function () {
       if (!run.ended) { run.conn = "reconnecting (last event " + (run.cursor || "none") + ")"; changed(); }
     });
@@ -867,7 +893,7 @@
   if (comparing) runs.forEach(drawRunRow);  /* the legend, in the order the runs were named */
   config.runs.forEach(function (r, i) {
     var run = runs[i];
-    (r.events || []).forEach(function (e) { apply(run, e); });
+    (r.events || []).forEach(function (e) { later(function () { apply(run, e); }); });
     if (r.events && r.events.length && config.note) $("note").textContent = config.note;
     follow(run, r.events_url);
   });
