@@ -77,6 +77,12 @@ class Shown:
     def close(self) -> None:
         self.context.close()
 
+    def close_cleanly(self, server: RunningServer) -> None:
+        """Close, after checking the page raised nothing and asked nothing of another host."""
+        assert self.errors == []
+        assert all(url.startswith(server.url) for url in self.requests), self.requests
+        self.close()
+
 
 def wait_points(frame, metric: str, points: int) -> None:
     frame.wait_for_function(
@@ -187,9 +193,7 @@ def test_run_page_charts_hover_log_and_smoothing(chromium, server, runs):
     assert "took 11 min" in page.text_content("#clock")
     bar = page.locator('.step[data-node="train"] [role=progressbar]')
     assert bar.get_attribute("aria-valuenow") == "100"
-    assert shown.errors == []
-    assert all(url.startswith(server.url) for url in shown.requests), shown.requests
-    shown.close()
+    shown.close_cleanly(server)
 
 
 def test_failed_run_shows_its_reason_on_top(chromium, server, runs):
@@ -218,8 +222,7 @@ def test_failed_run_shows_its_reason_on_top(chromium, server, runs):
     page.wait_for_function("document.querySelectorAll('#log .entry').length === 1")
     assert "loss=" in page.text_content("#log .entry")
     assert page.locator("#log .entry time").get_attribute("datetime").endswith("Z")
-    assert shown.errors == []
-    shown.close()
+    shown.close_cleanly(server)
 
 
 def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
@@ -263,8 +266,7 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     # The change is announced to screen readers (a polite live region).
     assert page.get_attribute("#announce", "aria-live") == "polite"
     assert "step train: Succeeded" in page.text_content("#announce")
-    assert shown.errors == []
-    shown.close()
+    shown.close_cleanly(server)
 
 
 def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, server, runs):
@@ -297,9 +299,7 @@ def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, ser
     assert len(set(colours)) == 2
     page.wait_for_function("document.getElementById('conn').textContent === 'all runs finished'")
     assert page.locator('.tile[data-metric="evaluate: auc"] [data-value]').count() == 1
-    assert shown.errors == []
-    assert all(url.startswith(server.url) for url in shown.requests), shown.requests
-    shown.close()
+    shown.close_cleanly(server)
 
 
 def test_comparison_follows_a_run_live(chromium, server, runs):
@@ -314,7 +314,7 @@ def test_comparison_follows_a_run_live(chromium, server, runs):
     ])  # fmt: skip
     wait_points(page, "train: loss", EPOCHS + 3)
     assert hover(page, page, "train: loss", 2)[run] == 0.7
-    shown.close()
+    shown.close_cleanly(server)
 
 
 @pytest.mark.parametrize(

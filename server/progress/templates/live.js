@@ -498,24 +498,35 @@
 
   /* ---- steps, runs and the header --------------------------------------------------- */
 
-  function stepRow(s) {
-    var row = el("div", "step", $("steps"));
-    row.dataset.node = s.id;
+  /* A row with a name, a status badge, a percentage, a progress bar and a timing line: a
+     step on the run page, a run (with its colour and a link to its page) when comparing. */
+  function progressRow(what, id) {
+    var row = el("div", "step", $("steps")), shown = {row: row};
     var head = el("div", "step-head", row);
-    var name = el("span", "name", head, s.id);
-    name.title = s.id;
-    s.badge = el("span", "badge", head);
-    s.pct = el("span", "pct", head);
-    s.bar = el("div", "bar", row);
-    s.bar.setAttribute("role", "progressbar");
-    s.bar.setAttribute("aria-label", "Progress of step " + s.id);
-    s.bar.setAttribute("aria-valuemin", "0");
-    s.bar.setAttribute("aria-valuemax", "100");
-    s.fill = el("div", "fill", s.bar);
-    s.timing = el("div", "timing", row);
-    s.reasonEl = el("div", "reason", row);
-    s.msg = el("div", "msg", row);
-    s.row = row;
+    shown.name = el("span", "name", head);
+    shown.name.title = id;
+    shown.badge = el("span", "badge", head);
+    shown.pct = el("span", "pct", head);
+    shown.bar = el("div", "bar", row);
+    shown.bar.setAttribute("role", "progressbar");
+    shown.bar.setAttribute("aria-label", "Progress of " + what + " " + id);
+    shown.bar.setAttribute("aria-valuemin", "0");
+    shown.bar.setAttribute("aria-valuemax", "100");
+    shown.fill = el("div", "fill", shown.bar);
+    shown.timing = el("div", "timing", row);
+    return shown;
+  }
+  function showProgress(shown, fraction, status, text) {
+    var pct = Math.round(100 * fraction);
+    shown.fill.style.width = (100 * fraction).toFixed(1) + "%";
+    shown.fill.className = "fill" + (status ? " s-" + status : "");
+    shown.bar.setAttribute("aria-valuenow", String(pct));
+    shown.bar.setAttribute("aria-valuetext", text + pct + "%" + (status ? ", " + status : ""));
+    shown.badge.textContent = status;
+    shown.badge.className = "badge s-" + status;
+    shown.badge.hidden = !status;
+    shown.row.dataset.status = status;
+    return pct;
   }
 
   function rate(s) {
@@ -528,20 +539,18 @@
   function rateText(r) { return r >= 1 ? fmt(+r.toPrecision(3)) + " items/s" : fmt(+(1 / r).toPrecision(3)) + " s/item"; }
 
   function drawStep(s) {
-    if (!s.row) stepRow(s);
-    var pct = Math.round(100 * s.fraction);
-    s.fill.style.width = (100 * s.fraction).toFixed(1) + "%";
-    s.fill.className = "fill" + (s.status ? " s-" + s.status : "");
-    s.row.dataset.fraction = s.fraction;
-    s.row.dataset.status = s.status;
-    s.bar.setAttribute("aria-valuenow", String(pct));
+    if (!s.shown) {
+      s.shown = progressRow("step", s.id);
+      s.shown.row.dataset.node = s.id;
+      s.shown.name.textContent = s.id;
+      s.reasonEl = el("div", "reason", s.shown.row);
+      s.msg = el("div", "msg", s.shown.row);
+    }
     var counted = s.current != null && s.total != null ? fmt(s.current) + " of " + fmt(s.total) + ", " : "";
-    s.bar.setAttribute("aria-valuetext", counted + pct + "%" + (s.status ? ", " + s.status : ""));
-    s.badge.textContent = s.status;
-    s.badge.className = "badge s-" + s.status;
-    s.badge.hidden = !s.status;
-    s.pct.textContent = (counted ? fmt(s.current) + "/" + fmt(s.total) + " \u00b7 " : "") + pct + "%";
-    s.timing.textContent = timing(s);
+    var pct = showProgress(s.shown, s.fraction, s.status, counted);
+    s.shown.row.dataset.fraction = s.fraction;
+    s.shown.pct.textContent = (counted ? fmt(s.current) + "/" + fmt(s.total) + " \u00b7 " : "") + pct + "%";
+    s.shown.timing.textContent = timing(s);
     s.reasonEl.hidden = !s.reason;
     s.reasonEl.textContent = s.reason ? s.status + ": " + s.reason : "";
     s.msg.textContent = s.message;
@@ -553,13 +562,13 @@
     var running = s.end === null;
     var elapsed = (running ? Math.max(now(), s.lastTs) : s.end) - s.start;
     parts.push((running ? "elapsed " : "took ") + duration(elapsed));
-    s.timing.dataset.elapsed = elapsed.toFixed(1);
+    s.shown.timing.dataset.elapsed = elapsed.toFixed(1);
     var r = rate(s);
     if (r) parts.push(rateText(r));
-    delete s.timing.dataset.eta;
+    delete s.shown.timing.dataset.eta;
     if (running && r && s.total != null && s.current != null && !s.status.match(/^(Pending)$/)) {
       var eta = Math.max(0, (s.total - s.current) / r - s.age - (performance.now() - s.received) / 1000);
-      s.timing.dataset.eta = eta.toFixed(1);
+      s.shown.timing.dataset.eta = eta.toFixed(1);
       parts.push("ETA " + duration(eta));
     }
     if (s.parents && s.parents.length) parts.push("after " + s.parents.join(", "));
@@ -582,35 +591,16 @@
 
   /* Comparing: one row per run with its colour (the legend), status, clock and progress. */
   function drawRunRow(run) {
-    if (!run.row) {
-      var row = el("div", "step", $("steps"));
-      row.dataset.run = run.id;
-      var head = el("div", "step-head", row);
-      var name = el("span", "name", head);
-      swatch(name, run.index).setAttribute("aria-hidden", "true");
-      var link = el("a", "", name, run.id);
-      link.href = run.live;
-      run.badge = el("span", "badge", head);
-      run.pct = el("span", "pct", head);
-      run.bar = el("div", "bar", row);
-      run.bar.setAttribute("role", "progressbar");
-      run.bar.setAttribute("aria-label", "Progress of run " + run.id);
-      run.bar.setAttribute("aria-valuemin", "0");
-      run.bar.setAttribute("aria-valuemax", "100");
-      run.fill = el("div", "fill", run.bar);
-      run.timing = el("div", "timing", row);
-      run.row = row;
+    if (!run.shown) {
+      run.shown = progressRow("run", run.id);
+      run.shown.row.dataset.run = run.id;
+      swatch(run.shown.name, run.index).setAttribute("aria-hidden", "true");
+      el("a", "", run.shown.name, run.id).href = run.live;
     }
-    var status = shownStatus(run), f = runFraction(run), pct = Math.round(100 * f);
-    run.badge.textContent = status;
-    run.badge.className = "badge s-" + status;
-    run.fill.style.width = (100 * f).toFixed(1) + "%";
-    run.fill.className = "fill s-" + status;
-    run.bar.setAttribute("aria-valuenow", String(pct));
-    run.bar.setAttribute("aria-valuetext", pct + "% of " + run.steps.size + " steps, " + status);
-    run.pct.textContent = pct + "%";
-    run.timing.textContent = [runClock(run), run.steps.size + " steps", run.conn].filter(Boolean).join(" \u00b7 ");
-    run.row.dataset.status = status;
+    var status = shownStatus(run);
+    var pct = showProgress(run.shown, runFraction(run), status, run.steps.size + " steps, ");
+    run.shown.pct.textContent = pct + "%";
+    run.shown.timing.textContent = [runClock(run), run.steps.size + " steps", run.conn].filter(Boolean).join(" \u00b7 ");
   }
 
   function drawHeader() {
