@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from kfp_viz.events import NAMESPACE
 from kfp_viz_kernels.source_policy import (
     ROOTS_VARIABLE,
     SCHEMES,
@@ -160,10 +161,6 @@ def parse_topic(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", text):
         raise ValueError("expected a Kafka topic name: 1 to 249 letters, digits, '.', '_', '-'")
     return text
-
-
-# A Kubernetes namespace name, or "" (none); progress events are checked against it too.
-NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
 
 
 def parse_namespace(text: str) -> str:

@@ -29,14 +29,13 @@ import json
 import math
 from typing import Any
 
+from kfp_viz.safe_text import MAX_DEPTH, json_problem, printable
 from kfp_viz_kernels import CUSTOM, RenderRequest, VisualizationType, lookup
 
 from .errors import ErrorKind, RequestFailed
 from .stored_page import valid_page_id
 
 TIMEOUT_HEADER = "X-Visualization-Timeout"
-_REASON_ECHO_LIMIT = 64
-MAX_DEPTH = 100
 MAX_VALUES = 200_000
 
 
@@ -102,39 +101,6 @@ def too_many_values(text: str | bytes, limit: int = MAX_VALUES) -> bool:
     return 1 + sum(text.count(mark) for mark in marks) > limit
 
 
-def json_problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
-    """Why decoded JSON cannot travel on (too deep, a lone surrogate), or None. Iterative:
-    the structures it checks are the ones too deep for recursion."""
-    todo = [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, str):
-            problem = None if item.isascii() else _surrogate(item)
-            if problem:
-                return problem
-        elif isinstance(item, (dict, list)):
-            if depth > max_depth:
-                return f"nested deeper than {max_depth} levels"
-            if isinstance(item, dict):
-                todo.extend((key, depth) for key in item)
-                todo.extend((child, depth + 1) for child in item.values())
-            else:
-                todo.extend((child, depth + 1) for child in item)
-    return None
-
-
-def _surrogate(text: str) -> str | None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        code = ord(text[error.start])
-        return (
-            f"a string holds the lone surrogate \\u{code:04x}, which is not Unicode text "
-            "(a UTF-16 escape without its pair)"
-        )
-    return None
-
-
 def _check_code_allowed(
     viz_type: VisualizationType, variables: dict[str, Any], allow_custom: bool
 ) -> None:
@@ -181,15 +147,6 @@ def timeout_from_deadline(remaining: float | None, *, default: float, maximum: f
     if remaining is None:
         return default
     return max(min(remaining, maximum), 0.001)
-
-
-def printable(value: str) -> str:
-    """`value` made safe to echo in an HTTP reason phrase: ASCII, no controls, no markup."""
-    shown = value if len(value) <= _REASON_ECHO_LIMIT else value[:_REASON_ECHO_LIMIT] + "..."
-    escaped = shown.encode("ascii", "backslashreplace").decode("ascii")
-    return "".join(
-        ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}" for ch in escaped
-    )
 
 
 def validate_page_id(page_id: str) -> str:

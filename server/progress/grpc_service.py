@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from kfp_viz.events import Cursor, InvalidEvent, message_fields, to_message, validate_run_id
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
-from .events import Cursor, InvalidEvent, ProgressEvent, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .publish import Publisher, PublishRefused
 
@@ -45,7 +45,7 @@ class ProgressServicer(pb_grpc.ProgressServicer):
             run_id = validate_run_id(request.run_id)
             resume = None
             if request.HasField("resume_after"):
-                resume = Cursor(request.resume_after.partition, request.resume_after.offset)
+                resume = Cursor.from_message(request.resume_after)
                 self._hub.check_cursor(run_id, resume)
             watch = self._hub.watch(
                 run_id,
@@ -70,7 +70,7 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         self, request: pb.PublishProgressRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishProgressResponse:
         try:
-            events = await self._publisher.check_all([_to_dict(e) for e in request.events])
+            events = await self._publisher.check_all([message_fields(e) for e in request.events])
             if not events:
                 raise InvalidEvent("no events given")
             cursors = await self._publisher.publish_all(events)
@@ -78,9 +78,7 @@ class ProgressServicer(pb_grpc.ProgressServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except PublishRefused as error:
             await context.abort(error.grpc_code, str(error))
-        return pb.PublishProgressResponse(
-            cursors=[pb.Cursor(partition=c.partition, offset=c.offset) for c in cursors]
-        )
+        return pb.PublishProgressResponse(cursors=[c.to_message() for c in cursors])
 
 
 def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | bytes]:
@@ -105,8 +103,9 @@ def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | 
             messages.append(b"".join(events))
             events = []
         if isinstance(item, Lagged):
-            cursor = pb.Cursor(partition=item.resume_from.partition, offset=item.resume_from.offset)
-            lagged = pb.Lagged(resume_from=cursor, queue_size=item.queue_size)
+            lagged = pb.Lagged(
+                resume_from=item.resume_from.to_message(), queue_size=item.queue_size
+            )
             messages.append(pb.WatchProgressResponse(lagged=lagged))
         elif isinstance(item, CaughtUp):
             messages.append(pb.WatchProgressResponse(caught_up=pb.CaughtUp(events=item.events)))
@@ -123,8 +122,7 @@ def _framed(item: Delivered) -> bytes:
     cached = item.encoded.get("grpc")
     if cached is None:
         body = pb.StreamedEvent(
-            event=to_message(item.event),
-            cursor=pb.Cursor(partition=item.cursor.partition, offset=item.cursor.offset),
+            event=to_message(item.event), cursor=item.cursor.to_message()
         ).SerializeToString()
         cached = item.encoded["grpc"] = _EVENTS_TAG + _varint(len(body)) + body
     return cached
@@ -141,34 +139,6 @@ def _varint(value: int) -> bytes:
 
 def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
-
-
-def to_message(event: ProgressEvent) -> pb.ProgressEvent:
-    message = pb.ProgressEvent(
-        v=event.v, run_id=event.run_id, node_id=event.node_id, namespace=event.namespace,
-        ts=event.ts, kind=event.kind, metrics=event.metrics, message=event.message,
-        status=event.status,
-    )  # fmt: skip
-    for name in ("current", "total", "fraction"):
-        value = getattr(event, name)
-        if value is not None:
-            setattr(message, name, value)
-    return message
-
-
-def _to_dict(message: pb.ProgressEvent) -> dict:
-    """The JSON-shaped dict of a published message, so one validation serves every path."""
-    out: dict = {
-        "v": message.v or 1, "run_id": message.run_id, "node_id": message.node_id,
-        "namespace": message.namespace, "kind": message.kind, "message": message.message,
-        "status": message.status, "metrics": dict(message.metrics),
-    }  # fmt: skip
-    if message.ts:
-        out["ts"] = message.ts
-    for name in ("current", "total", "fraction"):
-        if message.HasField(name):
-            out[name] = getattr(message, name)
-    return out
 
 
 def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:

@@ -20,12 +20,12 @@ from urllib.parse import urlencode
 
 import tornado.iostream
 import tornado.web
+from kfp_viz.events import Cursor, InvalidEvent, validate_namespace, validate_run_id
 
 from ..errors import reason_phrase
 from ..http_limits import PAGE_POLICY, LingeringRefusal
 from ..offload import SMALL, offload
 from ..validation import too_many_values
-from .events import Cursor, InvalidEvent, validate_namespace, validate_run_id
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
 from .page import LivePage
 from .publish import Publisher, PublishRefused

@@ -35,7 +35,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import Cursor, InvalidEvent, ProgressEvent, parse_json
+from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
+
 from .source import Record, Source
 
 log = logging.getLogger(__name__)

@@ -38,8 +38,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
+from kfp_viz.events import Cursor
 
-from .events import Cursor
 from .source import OnAssigned, OnRecords, Record
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from kfp_viz.events import Cursor, ProgressEvent, parse_event
 
-from .events import Cursor, ProgressEvent, parse_event
 from .hub import ProgressHub
 from .kafka_source import PublishFailed
 

@@ -21,10 +21,10 @@ import asyncio
 import time
 from urllib.parse import parse_qs, urlencode
 
+from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
 from kfp_viz_kernels import RenderRequest, RenderResult
 
 from ..errors import ErrorKind, RequestFailed
-from .events import InvalidEvent, validate_namespace, validate_run_id
 from .hub import ProgressHub, WatchRefused
 from .page import LivePage
 

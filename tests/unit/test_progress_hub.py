@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from kfp_viz_server.progress.events import Cursor, parse_event
+from kfp_viz.events import Cursor, parse_event
 from kfp_viz_server.progress.hub import (
     CaughtUp,
     Delivered,
