@@ -35,7 +35,7 @@ class ErrorKind(enum.Enum):
     TIMEOUT = (504, grpc.StatusCode.DEADLINE_EXCEEDED)
     KERNEL_DIED = (500, grpc.StatusCode.INTERNAL)
     CORRUPT = (500, grpc.StatusCode.DATA_LOSS)
-    """Stored data that no longer matches its digest (server/delivery.py)."""
+    """Stored data that no longer matches its digest (server/page_store.py)."""
 
     @property
     def http_status(self) -> int:
@@ -55,18 +55,22 @@ class RequestFailed(Exception):
     """A request that gets no page: its kind, a message a person can act on, maybe a retry hint.
 
     The message is made fit for an HTTP reason phrase here, once, so both protocols carry
-    the same text, whatever a request echoed into it.
+    the same text, whatever a request echoed into it. `detail` keeps the text as it was
+    given, for replies that can carry any text (the progress endpoints' JSON bodies).
     """
 
     def __init__(self, kind: ErrorKind, message: str, retry_after: int | None = None) -> None:
-        message = reason_phrase(message)
-        super().__init__(message)
+        sanitized = reason_phrase(message)
+        super().__init__(sanitized)
         self.kind = kind
-        self.message = message
+        self.message = sanitized
+        self.detail = message
         self.retry_after = retry_after
 
 
 REASON_LIMIT = 400
+ECHO_LIMIT = 64
+"""Characters of a request's own text echoed in a message (a type name, a header)."""
 
 
 def reason_phrase(text: str, limit: int = REASON_LIMIT) -> str:
@@ -74,14 +78,28 @@ def reason_phrase(text: str, limit: int = REASON_LIMIT) -> str:
     too long. Other characters are escaped (é → \\xe9), never dropped: Tornado would
     otherwise send "Unknown" for a reason with `<` or a character past Latin-1, and the
     reason phrase is all a KFP UI user sees."""
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
-    text = "".join(_reason_char(ch) for ch in text)
+    text = _escaped(text, line_breaks=" ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _reason_char(ch: str) -> str:
-    if ch in "\r\n\t":
-        return " "
+def printable(value: str, limit: int = ECHO_LIMIT) -> str:
+    """`value` (a request's own text) made safe to echo inside a message: cut to `limit`
+    characters first, then escaped like a reason phrase, line breaks included, so what was
+    sent stays recognisable (`\\x0a` where it had a newline)."""
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return _escaped(shown, line_breaks=None)
+
+
+def _escaped(text: str, line_breaks: str | None) -> str:
+    """Printable ASCII only: anything else, and `<` `>`, as `\\xNN` (or `\\uNNNN`);
+    with `line_breaks`, CR, LF and tab become that text instead."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(_escaped_char(ch, line_breaks) for ch in text)
+
+
+def _escaped_char(ch: str, line_breaks: str | None) -> str:
+    if line_breaks is not None and ch in "\r\n\t":
+        return line_breaks
     return ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}"
 
 

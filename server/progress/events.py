@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import NAMESPACE
-from ..validation import json_problem, printable
+from ..errors import printable
+from ..validation import json_problem
 
 SCHEMA_VERSION = 1
 KINDS = ("progress", "metric", "log", "status")
