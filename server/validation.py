@@ -10,9 +10,10 @@ byte for byte (the KFP UI shows the message as the error):
   2. arguments not JSON           → "Invalid JSON provided as arguments: <json error>"
   3. arguments JSON, not object   → "Invalid JSON provided as arguments!"
   4. empty source (not custom)    → "No source provided."
-Then the checks the stock server lacked: the type must be registered (it is
-never used as a path), code-running features need ALLOW_CUSTOM_VISUALIZATIONS,
-custom code must be a list of lines, and the type must exist in this build.
+Then the checks the stock server lacked: the type must be one the server routes
+(server/routing.py; a name is never used as a path), code (a `custom` type, or an
+argument its type declares to be code) needs ALLOW_CUSTOM_VISUALIZATIONS, custom code
+must be a list of lines, and the type must exist in this build.
 
 `arguments` must also be JSON the rest of the way can carry: nested at most
 MAX_DEPTH levels (Python's parser gives up, with a RecursionError, near 1,000; the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from kfp_viz.safe_text import MAX_DEPTH, json_problem, printable
@@ -46,8 +48,13 @@ def validate(
     *,
     timeout: float,
     allow_custom: bool,
+    types: Callable[[str], VisualizationType | None] | None = None,
 ) -> RenderRequest:
-    """Check a request's fields in the stock order; return what to render."""
+    """Check a request's fields in the stock order; return what to render.
+
+    `types` finds a routed type by name (server/routing.py); by default, the kernels'
+    registry.
+    """
     type_name = (type_name or "").strip()
     if not type_name:
         raise RequestFailed(ErrorKind.INVALID, "No type provided.")
@@ -55,7 +62,7 @@ def validate(
     source = (source or "").strip()
     if type_name != CUSTOM and not source:
         raise RequestFailed(ErrorKind.INVALID, "No source provided.")
-    viz_type = lookup(type_name)
+    viz_type = (types or lookup)(type_name)
     if viz_type is None:
         raise RequestFailed(
             ErrorKind.INVALID, f"Unknown visualization type: {printable(type_name)}"
@@ -117,10 +124,10 @@ def _check_code_allowed(
                 ErrorKind.INVALID,
                 'Custom visualizations need arguments "code": a list of lines of Python',
             )
-    elif viz_type.name == "roc_curve" and variables.get("target_lambda") and not allow_custom:
+    elif (argument := viz_type.code_given(variables)) and not allow_custom:
         raise RequestFailed(
             ErrorKind.FORBIDDEN,
-            "roc_curve's target_lambda is Python code, and custom code is disabled on this "
+            f"{viz_type.name}'s {argument} is Python code, and custom code is disabled on this "
             "server; set ALLOW_CUSTOM_VISUALIZATIONS=true to allow it",
         )
 

@@ -49,12 +49,23 @@ def _surrogate(text: str) -> str | None:
     return None
 
 
-def printable(value: str) -> str:
-    """`value` made safe to echo in an error that may become an HTTP reason phrase: ASCII,
-    no controls, no markup (Tornado sends "Unknown" for a reason with `<` or a character
-    past Latin-1), at most ECHO_LIMIT characters of it."""
-    shown = value if len(value) <= ECHO_LIMIT else value[:ECHO_LIMIT] + "..."
-    escaped = shown.encode("ascii", "backslashreplace").decode("ascii")
-    return "".join(
-        ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}" for ch in escaped
-    )
+def printable(value: str, limit: int = ECHO_LIMIT) -> str:
+    """`value` (a request's own text) made safe to echo inside a message that may become an
+    HTTP reason phrase: cut to `limit` characters first, then escaped, line breaks included,
+    so what was sent stays recognisable (`\\x0a` where it had a newline)."""
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return escaped(shown)
+
+
+def escaped(text: str, line_breaks: str | None = None) -> str:
+    """Printable ASCII only: anything else, and `<` `>`, as `\\xNN` (or `\\uNNNN`), never
+    dropped (Tornado sends "Unknown" for a reason with `<` or a character past Latin-1);
+    with `line_breaks`, CR, LF and tab become that text instead."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(_escaped_char(ch, line_breaks) for ch in text)
+
+
+def _escaped_char(ch: str, line_breaks: str | None) -> str:
+    if line_breaks is not None and ch in "\r\n\t":
+        return line_breaks
+    return ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}"

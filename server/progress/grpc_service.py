@@ -15,19 +15,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from kfp_viz.events import Cursor, InvalidEvent, message_fields, to_message, validate_run_id
+from kfp_viz.events import Cursor, message_fields, to_message
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
-from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
-from .publish import Publisher, PublishRefused
+from ..errors import ErrorKind, RequestFailed
+from ..grpc_support import abort, service_name
+from ..wire import length_delimited
+from .checks import INVALID_EVENT, WatchRequest
+from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
+from .publish import Publisher
 
-_REFUSAL_CODES = {
-    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
-    "forbidden": grpc.StatusCode.PERMISSION_DENIED,
-    "unavailable": grpc.StatusCode.UNAVAILABLE,
-}
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Progress"].full_name
+SERVICE_NAME = service_name(pb, "Progress")
 
 
 class ProgressServicer(pb_grpc.ProgressServicer):
@@ -41,24 +40,21 @@ class ProgressServicer(pb_grpc.ProgressServicer):
     async def WatchProgress(
         self, request: pb.WatchProgressRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchProgressResponse]:
+        resume = None
+        if request.HasField("resume_after"):
+            resume = Cursor.from_message(request.resume_after)
         try:
-            run_id = validate_run_id(request.run_id)
-            resume = None
-            if request.HasField("resume_after"):
-                resume = Cursor.from_message(request.resume_after)
-                self._hub.check_cursor(run_id, resume)
-            watch = self._hub.watch(
-                run_id,
+            watch = WatchRequest.check(
+                self._hub,
+                request.run_id,
                 node_id=request.node_id,
                 namespace=request.namespace,
                 from_beginning=request.from_beginning,
                 resume_after=resume,
-            )
+            ).open(self._hub)
             watcher = await watch.__aenter__()
-        except InvalidEvent as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except WatchRefused as error:
-            await context.abort(_REFUSAL_CODES[error.reason], str(error))
+        except RequestFailed as failure:
+            await abort(context, failure)
         try:
             async for batch in self._hub.follow(watcher, self._heartbeat):
                 for message in _messages(batch):
@@ -70,14 +66,12 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         self, request: pb.PublishProgressRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishProgressResponse:
         try:
+            if not request.events:
+                raise RequestFailed(ErrorKind.INVALID, f"{INVALID_EVENT}no events given")
             events = await self._publisher.check_all([message_fields(e) for e in request.events])
-            if not events:
-                raise InvalidEvent("no events given")
             cursors = await self._publisher.publish_all(events)
-        except InvalidEvent as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except PublishRefused as error:
-            await context.abort(error.grpc_code, str(error))
+        except RequestFailed as failure:
+            await abort(context, failure)
         return pb.PublishProgressResponse(cursors=[c.to_message() for c in cursors])
 
 
@@ -122,37 +116,12 @@ def _framed(item: Delivered) -> bytes:
     cached = item.encoded.get("grpc")
     if cached is None:
         body = pb.StreamedEvent(
-            event=to_message(item.event), cursor=item.cursor.to_message()
+            event=to_message(item.event),
+            cursor=item.cursor.to_message(),
         ).SerializeToString()
-        cached = item.encoded["grpc"] = _EVENTS_TAG + _varint(len(body)) + body
+        cached = item.encoded["grpc"] = length_delimited(_EVENTS_TAG, body)
     return cached
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
-
-
-def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:
-    """Like the generated registration, except that WatchProgress may yield ready bytes."""
-    handlers = {
-        "WatchProgress": grpc.unary_stream_rpc_method_handler(
-            servicer.WatchProgress,
-            request_deserializer=pb.WatchProgressRequest.FromString,
-            response_serializer=_serialize,
-        ),
-        "PublishProgress": grpc.unary_unary_rpc_method_handler(
-            servicer.PublishProgress,
-            request_deserializer=pb.PublishProgressRequest.FromString,
-            response_serializer=pb.PublishProgressResponse.SerializeToString,
-        ),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

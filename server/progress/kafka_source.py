@@ -40,6 +40,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 from kfp_viz.events import Cursor
 
+from ..addresses import split_host_port
 from .source import OnAssigned, OnRecords, Record
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,8 @@ class KafkaSource:
 
     def _probe(self) -> tuple[bool, str]:
         for server in self.bootstrap:
-            host, _, port = server.rpartition(":")
             try:
-                socket.create_connection((host.strip("[]") or "localhost", int(port)), 0.5).close()
+                socket.create_connection(split_host_port(server), 0.5).close()
                 return True, ""
             except (OSError, ValueError) as error:
                 reason = f"{server}: {getattr(error, 'strerror', None) or error}"
