@@ -25,7 +25,7 @@ import time
 
 import tornado.httpserver
 import tornado.netutil
-from kfp_viz_kernels import KernelPool, PoolSettings, Renderer
+from kfp_viz_kernels import KernelPool, PoolSettings, ProcessKernels, Renderer
 from kfp_viz_kernels.sandbox import not_dumpable
 
 from .config import Config, container_limits, kernel_connect_ports, kernel_environment
@@ -85,7 +85,9 @@ class VizServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.objects = ObjectBroker(config)
-        self.pool = KernelPool(pool_settings(config), object_access=self.objects.listen)
+        settings = pool_settings(config)
+        kernels = ProcessKernels(settings, object_access=self.objects.listen)
+        self.pool = KernelPool(settings, kernels)
         self.metrics = Metrics(self.pool)
         self.delivery = PageDelivery(config, build_store(config), self.metrics.registry)
         self.service = VisualizationService(
