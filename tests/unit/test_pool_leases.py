@@ -26,11 +26,26 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_returned_kernel_goes_to_the_request_waiting_for_it():
-    pool = await started(size=1, max_queue=2)
-    first = await pool.lease(1)
-    waiting = asyncio.ensure_future(pool.lease(1))
+async def one_leased(
+    factory: FakeKernels | None = None, **settings
+) -> tuple[KernelPool[FakeKernel], FakeKernel]:
+    """A pool of one kernel, leased."""
+    pool = await started(factory, size=1, **settings)
+    return pool, await pool.lease(1)
+
+
+async def leased_and_waiting(
+    factory: FakeKernels | None = None, **settings
+) -> tuple[KernelPool[FakeKernel], FakeKernel, asyncio.Future[FakeKernel]]:
+    """A pool of one kernel, leased, and a request waiting in line for it."""
+    pool, kernel = await one_leased(factory, **settings)
+    waiting = asyncio.ensure_future(pool.lease(30))
     await settle()
+    return pool, kernel, waiting
+
+
+async def test_a_returned_kernel_goes_to_the_request_waiting_for_it():
+    pool, first, waiting = await leased_and_waiting(max_queue=2)
     assert not waiting.done(), "the only kernel is leased"
     assert pool.stats().busy == 1 and pool.stats().queued == 1
     pool.give_back(first, retire=None, seconds=0.1)
@@ -40,10 +55,7 @@ async def test_a_returned_kernel_goes_to_the_request_waiting_for_it():
 
 
 async def test_a_full_line_is_refused_at_once_with_a_retry_estimate():
-    pool = await started(size=1, max_queue=1)
-    await pool.lease(1)
-    waiting = asyncio.ensure_future(pool.lease(30))
-    await settle()
+    pool, _, waiting = await leased_and_waiting(max_queue=1)
     with pytest.raises(PoolOverloaded) as refused:
         await pool.lease(30)
     assert refused.value.retry_after >= 1
@@ -54,8 +66,7 @@ async def test_a_full_line_is_refused_at_once_with_a_retry_estimate():
 
 
 async def test_a_lease_not_granted_before_its_deadline_times_out_and_leaves_the_line():
-    pool = await started(size=1, max_queue=4)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(max_queue=4)
     with pytest.raises(TimeoutError):
         await pool.lease(0.05)
     assert pool.stats().queued == 0
@@ -65,10 +76,7 @@ async def test_a_lease_not_granted_before_its_deadline_times_out_and_leaves_the_
 
 
 async def test_a_request_cancelled_in_line_leaves_it():
-    pool = await started(size=1, max_queue=1)
-    kernel = await pool.lease(1)
-    waiting = asyncio.ensure_future(pool.lease(30))
-    await settle()
+    pool, kernel, waiting = await leased_and_waiting(max_queue=1)
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
     assert pool.stats().queued == 0
@@ -80,8 +88,7 @@ async def test_a_request_cancelled_in_line_leaves_it():
 @pytest.mark.parametrize("reason", ["custom_code", "memory"])
 async def test_a_kernel_retired_after_a_render_is_killed_closed_and_replaced(reason):
     factory = FakeKernels()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(factory)
     pool.give_back(kernel, retire=reason, seconds=0.1)
     await settle()
     assert kernel.killed == f"retired: {reason}" and kernel.closed
@@ -92,8 +99,7 @@ async def test_a_kernel_retired_after_a_render_is_killed_closed_and_replaced(rea
 
 
 async def test_a_kernel_worn_by_max_renders_is_retired():
-    pool = await started(size=1, max_renders=2)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(max_renders=2)
     pool.give_back(kernel, retire=None)
     assert await pool.lease(1) is kernel
     pool.give_back(kernel, retire=None)
@@ -103,8 +109,7 @@ async def test_a_kernel_worn_by_max_renders_is_retired():
 
 
 async def test_a_kernel_grown_past_nine_tenths_of_its_memory_limit_is_retired():
-    pool = await started(size=1, memory_limit=1000)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(memory_limit=1000)
     kernel.memory = 950
     pool.give_back(kernel, retire=None)
     assert kernel.killed == "retired: memory"
@@ -113,8 +118,7 @@ async def test_a_kernel_grown_past_nine_tenths_of_its_memory_limit_is_retired():
 
 
 async def test_a_rendering_kernel_over_its_memory_limit_is_killed_at_once():
-    pool = await started(size=1, memory_limit=100 * 2**20)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(memory_limit=100 * 2**20)
     kernel.memory = 200 * 2**20
     await asyncio.sleep(0.4)  # the watch looks every 0.25 s
     assert kernel.killed == "it used 200 MiB, over its 100 MiB memory limit"
@@ -135,8 +139,7 @@ async def test_an_idle_kernel_that_dies_is_replaced():
 
 async def test_a_kernel_that_dies_mid_render_is_not_handed_out_again():
     factory = FakeKernels()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(factory)
     kernel.die()
     await settle()
     pool.give_back(kernel, retire=None)  # the render learned of the death and returns it
@@ -161,8 +164,7 @@ async def test_kernels_that_fail_to_start_make_leases_fail_with_the_reason_until
 
 
 async def test_an_abandoned_kernel_that_answers_the_interrupt_serves_again():
-    pool = await started(size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased()
     pool.abandon(kernel, retire_after=None)
     await settle()
     assert kernel.killed is None
@@ -172,8 +174,7 @@ async def test_an_abandoned_kernel_that_answers_the_interrupt_serves_again():
 
 async def test_an_abandoned_kernel_that_ignores_the_interrupt_is_retired_as_unresponsive():
     factory = FakeKernels()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(factory)
     kernel.answers_interrupt = False
     pool.abandon(kernel, retire_after=None)
     await settle()
@@ -185,8 +186,7 @@ async def test_an_abandoned_kernel_that_ignores_the_interrupt_is_retired_as_unre
 
 async def test_a_reused_kernel_is_swept_before_it_serves_again():
     factory = FakeKernels()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(factory)
     pool.give_back(kernel, retire=None, sweep=True)
     assert pool.stats().idle == 0, "leased until the sweep is done"
     assert await pool.lease(1) is kernel
@@ -197,8 +197,7 @@ async def test_a_reused_kernel_is_swept_before_it_serves_again():
 async def test_a_kernel_that_cannot_be_swept_is_retired():
     factory = FakeKernels()
     factory.sweep_error = TimeoutError()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
+    pool, kernel = await one_leased(factory)
     pool.give_back(kernel, retire=None, sweep=True)
     assert await pool.lease(1) is factory.made[1]
     assert kernel.killed and "its processes could not be swept" in kernel.killed
@@ -207,10 +206,7 @@ async def test_a_kernel_that_cannot_be_swept_is_retired():
 
 async def test_close_refuses_the_line_and_stops_every_kernel_and_the_factory():
     factory = FakeKernels()
-    pool = await started(factory, size=1)
-    kernel = await pool.lease(1)
-    waiting = asyncio.ensure_future(pool.lease(30))
-    await settle()
+    pool, kernel, waiting = await leased_and_waiting(factory)
     closing = asyncio.ensure_future(pool.close(5))
     await settle()
     with pytest.raises(PoolClosed):
