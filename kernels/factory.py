@@ -4,10 +4,11 @@ The pool (kernels/pool.py) decides who gets a kernel, when one is worn out and w
 start another; it does not know how a kernel is made. That is a factory's job, as a
 provisioner is in jupyter_client: `KernelFactory` says what the pool asks of one (make
 a kernel, start it, end what a render left running, stop), and `PoolKernel` what the
-pool asks of a kernel. `ProcessKernels` makes real ones: processes forked by the kernel
-factory process (kernels/launcher.py), in the sandbox the settings describe. The server
-builds it at wiring time; unit tests hand the pool fakes instead, so lease, line,
-retire and heal are tested without starting a process.
+pool asks of a kernel. `ProcessKernels` makes real ones: processes forked by the zygote
+(kernels/zygote.py, the process kernels/launcher.py runs and the README calls the kernel
+factory process), in the sandbox the settings describe. The server builds it at wiring
+time; unit tests hand the pool fakes instead, so lease, line, retire and heal are tested
+without starting a process.
 """
 
 from __future__ import annotations
