@@ -25,7 +25,7 @@ import time
 
 import tornado.httpserver
 import tornado.netutil
-from kfp_viz_kernels import KernelPool, PoolSettings, Renderer
+from kfp_viz_kernels import KernelPool, PoolSettings, ProcessKernels, Renderer
 from kfp_viz_kernels.sandbox import not_dumpable
 
 from .addresses import host_port
@@ -89,7 +89,9 @@ class VizServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.objects = ObjectBroker(config)
-        self.pool = KernelPool(pool_settings(config), object_access=self.objects.listen)
+        settings = pool_settings(config)
+        kernels = ProcessKernels(settings, object_access=self.objects.listen)
+        self.pool = KernelPool(settings, kernels)
         self.progress = Progress.from_config(config)
         # Every type and what renders it, fixed here (server/routing.py).
         routes = Routes([*kernel_routes(Renderer(self.pool).render), self.progress.route()])

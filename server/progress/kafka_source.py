@@ -312,9 +312,10 @@ class KafkaSource:
             **(BATCHED_FETCH if live else EAGER_FETCH),
             # Live: refresh the topic's metadata this often, to notice added partitions.
             metadata_max_age_ms=int(PARTITION_CHECK * 1000) if live else 300_000,
-            # kafka-python checks CRC32C in pure Python, which costs more than all else the
-            # server does per event; the broker already checked each batch when it was written.
-            check_crcs=False,
+            # With the `crc32c` package installed kafka-python checks CRCs in native code, a
+            # negligible cost per batch (bench/crc_bench.py); in pure Python it cost more than
+            # all else the server does per event.
+            check_crcs=True,
             request_timeout_ms=5000,
             reconnect_backoff_max_ms=1000,
         )
