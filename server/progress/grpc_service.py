@@ -125,3 +125,20 @@ def _framed(item: Delivered) -> bytes:
 
 def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:
+    """Like the generated registration, except that WatchProgress may yield ready bytes."""
+    handlers = {
+        "WatchProgress": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchProgress,
+            request_deserializer=pb.WatchProgressRequest.FromString,
+            response_serializer=_serialize,
+        ),
+        "PublishProgress": grpc.unary_unary_rpc_method_handler(
+            servicer.PublishProgress,
+            request_deserializer=pb.PublishProgressRequest.FromString,
+            response_serializer=pb.PublishProgressResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

@@ -8,8 +8,9 @@ import asyncio
 import grpc
 import pytest
 from kfp_viz.pb import kfpviz_pages_pb2, visualization_pb2
+from kfp_viz.safe_text import printable
 from kfp_viz_server.addresses import base_url, host_port, own_base_url, split_host_port
-from kfp_viz_server.errors import ErrorKind, RequestFailed, printable, reason_phrase
+from kfp_viz_server.errors import ErrorKind, RequestFailed, reason_phrase
 from kfp_viz_server.grpc_support import abort, service_name, type_name
 from kfp_viz_server.wire import field_size, length_delimited, varint, varint_size
 
