@@ -24,6 +24,7 @@ from typing import Any
 from minio import Minio
 from minio.error import S3Error
 
+from .addresses import host_port
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,7 @@ class ObjectBroker:
             )
         config = self._config
         if config.store_host:
-            host = config.store_host
-            address = (
-                f"[{host}]:{config.store_port}" if ":" in host else f"{host}:{config.store_port}"
-            )
+            address = host_port(config.store_host, config.store_port)
             return _minio(address, config.store_secure, config.store_access_key,
                           config.store_secret_key, config.store_region)  # fmt: skip
         if scheme == "s3":

@@ -10,13 +10,14 @@ browser keeps at most six HTTP/1.1 connections to a server, so at most six runs 
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
-import tornado.web
+from kfp_viz.events import validate_namespace, validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from .events import InvalidEvent, validate_namespace, validate_run_id
+from ..http_base import EdgeHandler
+from ..http_limits import PAGE_POLICY
+from .checks import refused_if_invalid
 from .page import LivePage, RunFeed
 
 MAX_COMPARED = 6
@@ -34,10 +35,8 @@ def compared_runs(values: list[str]) -> list[str]:
             "runs is required: name the runs to compare, e.g. /progress?runs=RUN_A,RUN_B",
         )
     for position, run_id in enumerate(given, 1):
-        try:
+        with refused_if_invalid(f"runs, item {position}: "):
             validate_run_id(run_id)
-        except InvalidEvent as error:
-            raise RequestFailed(ErrorKind.INVALID, f"runs, item {position}: {error}") from None
     unique = list(dict.fromkeys(given))
     if len(unique) > MAX_COMPARED:
         raise RequestFailed(
@@ -47,8 +46,10 @@ def compared_runs(values: list[str]) -> list[str]:
     return unique
 
 
-class CompareHandler(tornado.web.RequestHandler):
+class CompareHandler(EdgeHandler):
     """The comparison page; its streams are the runs' own `/progress/<run>/events`."""
+
+    json_errors = True  # as the run's own routes answer
 
     def initialize(self, page: LivePage) -> None:
         self._page = page
@@ -56,26 +57,17 @@ class CompareHandler(tornado.web.RequestHandler):
     def get(self) -> None:
         try:
             runs = compared_runs(self.get_query_arguments("runs"))
-            namespace = self._namespace()
+            with refused_if_invalid():
+                namespace = validate_namespace(self.get_query_argument("namespace", ""))
         except RequestFailed as failure:
-            self.set_status(failure.kind.http_status, reason=failure.message)
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"error": failure.message}))
+            self.fail(failure)
             return
         query = urlencode({"from_beginning": 1, **({"namespace": namespace} if namespace else {})})
         feeds = [RunFeed(run, events_url=f"/progress/{run}/events?{query}") for run in runs]
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(
-            self._page.page(
-                "Comparing runs " + ", ".join(runs), feeds, compare=True, compare_url="/progress"
-            )
-        )
-
-    def _namespace(self) -> str:
-        try:
-            return validate_namespace(self.get_query_argument("namespace", ""))
-        except InvalidEvent as error:
-            raise RequestFailed(ErrorKind.INVALID, str(error)) from None
+        self.set_header("Content-Security-Policy", PAGE_POLICY)  # as the run's live page
+        title = "Comparing runs " + ", ".join(runs)
+        self.finish(self._page.page(title, feeds, compare=True, compare_url="/progress"))
 
 
 def compare_route(page: LivePage) -> tuple:

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from kfp_viz.events import Cursor, parse_event
 from kfp_viz_server.errors import ErrorKind, RequestFailed
 from kfp_viz_server.progress.compare import MAX_COMPARED, compared_runs
-from kfp_viz_server.progress.events import Cursor, parse_event
 from kfp_viz_server.progress.hub import Delivered
 from kfp_viz_server.progress.page import Link, LivePage, RunFeed
 from kfp_viz_server.progress.view import ProgressView
@@ -78,7 +78,7 @@ def test_the_comparison_page_carries_every_run():
     ("public_url", "node_id", "live", "compare"),
     [
         ("", "", None, None),
-        ("http://viz.example/", "", "http://viz.example/progress/r1", "http://viz.example/progress"),
+        ("http://viz.example", "", "http://viz.example/progress/r1", "http://viz.example/progress"),
         ("http://viz.example", "train", "http://viz.example/progress/r1?node_id=train",
          "http://viz.example/progress"),
     ],
