@@ -9,8 +9,10 @@ back (400 / INVALID_ARGUMENT).
 Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-level
 `status`), `namespace`, `ts` (seconds since the epoch), `kind` (`progress` | `metric`
 | `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
-`message`, `status`. Unknown extra fields are ignored so newer writers of version 1
-stay readable; an unknown `v` is refused, because its meaning cannot be guessed.
+`message`, `status`, and for `metric` optionally `group` (the chart its metrics share;
+without it the live page puts names such as `loss` and `val_loss` together). Unknown extra
+fields are ignored so newer writers of version 1 stay readable; an unknown `v` is refused,
+because its meaning cannot be guessed.
 
 It lives in the SDK, and the server imports it from here: a step's Reporter, the `kfp-viz`
 command and the server read and write the same fields, and the SDK needs nothing of the server.
@@ -102,6 +104,7 @@ class ProgressEvent:
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
     status: str = ""
+    group: str = ""
     v: int = SCHEMA_VERSION
 
     @property
@@ -129,6 +132,8 @@ class ProgressEvent:
             out["message"] = self.message
         if self.status:
             out["status"] = self.status
+        if self.group:
+            out["group"] = self.group
         return out
 
     def to_json(self) -> bytes:
@@ -205,10 +210,11 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
         )
     if kind == "log" and not message:
         raise InvalidEvent("log events need a non-empty message")
+    group = _group(obj.get("group"), kind)
     return ProgressEvent(
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
-        message=message, status=status,
+        message=message, status=status, group=group,
     )  # fmt: skip
 
 
@@ -240,7 +246,7 @@ def validate_node_id(value: Any) -> str:
 
 _UNSET_FIELDS: dict[str, Any] = {
     "v": SCHEMA_VERSION, "run_id": "", "node_id": "", "namespace": "", "kind": "",
-    "message": "", "status": "", "metrics": {},
+    "message": "", "status": "", "metrics": {}, "group": "",
 }  # fmt: skip
 """What a message's unset fields mean: v 0 is version 1; ts 0 (left out) is "now"."""
 
@@ -308,6 +314,19 @@ def _metrics(value: Any, *, required: bool) -> dict[str, float]:
             raise InvalidEvent(f"metric {_show(name)} must be a finite number; got {_show(number)}")
         out[name] = float(number)
     return out
+
+
+def _group(value: Any, kind: str) -> str:
+    """The chart a metric event's values share: optional, a name like a metric's."""
+    if value in (None, ""):
+        return ""
+    if kind != "metric":
+        raise InvalidEvent(f"group names the chart of a metric event; this is a {kind} event")
+    if not isinstance(value, str) or len(value) > MAX_METRIC_NAME or not value.isprintable():
+        raise InvalidEvent(
+            f"group must be printable text of 1 to {MAX_METRIC_NAME} characters; got {_show(value)}"
+        )
+    return value
 
 
 def _status(value: Any, *, required: bool) -> str:

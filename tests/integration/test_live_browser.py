@@ -317,6 +317,24 @@ def test_comparison_follows_a_run_live(chromium, server, runs):
     shown.close_cleanly(server)
 
 
+def test_an_event_names_the_chart_its_metrics_share(chromium, server):
+    run = new_run()
+    publish_grpc(server, run, [  # the optional `group` field, through gRPC's PublishProgress
+        {"node_id": "train", "kind": "metric", "metrics": {"top1": 0.5 + i / 100,
+         "top5": 0.8 + i / 100}, "current": i, "group": "accuracy at k"}
+        for i in range(1, 6)
+    ])  # fmt: skip
+    shown = Shown(chromium, f"{server.url}/progress/{run}")
+    wait_points(shown.page, "train: accuracy at k", 10)
+    assert shown.page.locator(".chart").count() == 1
+    assert hover(shown.page, shown.page, "train: accuracy at k", 3) == {
+        "": 3,
+        "top1": 0.5 + 3 / 100,
+        "top5": 0.8 + 3 / 100,
+    }
+    shown.close_cleanly(server)
+
+
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
