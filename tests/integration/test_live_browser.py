@@ -286,6 +286,8 @@ def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, ser
     assert values == {"": 5, good.run_id: loss(5), bad.run_id: loss(5, 3)}
     values = hover(page, page, "train: loss", 15)
     assert values[good.run_id] == loss(15) and values[bad.run_id] == loss(9, 3)  # its last
+    bad_item = f'.chart[data-metric="train: loss"] .readout [data-series="{bad.run_id}"]'
+    assert page.text_content(bad_item).endswith("(step 9)")  # ... and says where it is
     # The legend: a row per run with its colour, status and clock, linking to its page.
     rows = page.locator(".step[data-run]")
     assert rows.count() == 2

@@ -454,20 +454,22 @@
     chart.lead.textContent = hovering ? xText(data[0][idx]) : "latest";
     chart.drawn.forEach(function (d, i) {
       if (d.raw) return;
-      var column = data[i + 1], value;
-      if (hovering) value = nearest(column, idx);
-      else for (var k = column.length - 1; k >= 0 && value == null; k--) value = column[k];
+      var column = data[i + 1], at = -1;
+      if (hovering) at = nearest(column, idx);
+      else for (var k = column.length - 1; k >= 0 && at < 0; k--) if (column[k] != null) at = k;
+      var value = at < 0 ? null : column[at];
       var item = chart.items[labels.indexOf(d)];
       item.dataset.value = value == null ? "" : value;
-      item.lastChild.data = d.label + " " + fmt(value);
+      /* a series with no point here shows its nearest one, and says where that is */
+      item.lastChild.data = d.label + " " + fmt(value) + (hovering && at >= 0 && at !== idx ? " (" + xText(data[0][at]) + ")" : "");
     });
   }
   function nearest(column, idx) {
     for (var d = 0; d < 64; d++) {
-      if (column[idx - d] != null) return column[idx - d];
-      if (column[idx + d] != null) return column[idx + d];
+      if (column[idx - d] != null) return idx - d;
+      if (column[idx + d] != null) return idx + d;
     }
-    return null;
+    return -1;
   }
   function xText(x) {
     if (view.x === "step") return "step " + fmt(x);
