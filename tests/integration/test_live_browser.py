@@ -257,6 +257,15 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     )
     text = page.text_content('.step[data-node="train"] .timing')
     assert "ETA " in text and "30 s/item" in text, text
+    # A step reporting a fraction alone gets an ETA too (no item rate).
+    publish_http(server, run, [
+        {"node_id": "upload", "kind": "progress", "fraction": f, "ts": start + 100 * f}
+        for f in (0.2, 0.4)
+    ])  # fmt: skip
+    upload = '.step[data-node="upload"] .timing'
+    page.wait_for_selector(f"{upload}[data-eta]")
+    assert float(page.get_attribute(upload, "data-eta")) == pytest.approx(60, abs=3)
+    assert "/s" not in page.text_content(upload) and "/item" not in page.text_content(upload)
     assert page.text_content("#clock").startswith("started ")
     publish_http(server, run, [{"node_id": "train", "kind": "status", "status": "Succeeded"}])
     page.wait_for_function(

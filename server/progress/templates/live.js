@@ -18,6 +18,8 @@
   var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10;
   var STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4,
                     1e5, 2e5, 25e4, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
+  var DURATION_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+                        43200, 86400, 172800, 604800];
   var X_LABELS = {step: "step", relative: "time since the run started", wall: "time"};
   /* Names that differ by one of these only share a chart: loss / val_loss, acc / val_acc. */
   var AFFIX = /^(val|valid|validation|train|training|test|eval|evaluation)[_/.-]|[_/.-](val|valid|validation|train|training|test|eval)$/i;
@@ -54,7 +56,7 @@
     s = Math.round(s);
     if (s < 60) return s + " s";
     var m = Math.floor(s / 60);
-    if (m < 60) return m + " min " + Math.round(s - 60 * m) + " s";
+    if (m < 60) return m + " min" + (s - 60 * m ? " " + (s - 60 * m) + " s" : "");
     return Math.floor(m / 60) + " h " + (m % 60) + " min";
   }
   function pad(n, width) { return String(n).padStart(width || 2, "0"); }
@@ -89,7 +91,7 @@
     var s = run.steps.get(id);
     if (!s) {
       s = {run: run, id: id, status: "", fraction: 0, current: null, total: null, start: ts, end: null,
-           lastTs: ts, progress: [], received: 0, age: 0, message: "", reason: "", lastLog: "", parents: null};
+           lastTs: ts, progress: [], counted: false, received: 0, age: 0, message: "", reason: "", lastLog: "", parents: null};
       run.steps.set(id, s);
       if (!comparing) addLogStep(id);
     }
@@ -119,16 +121,18 @@
     dirty.steps.add(s);
   }
 
+  /* Progress as counts (current of total: a rate in items/s) or as a fraction alone (the
+     ETA then follows the fraction's rate); a step switching between them starts over. */
   function progress(s, e) {
     s.fraction = e.fraction;
-    if (e.current != null) {
-      s.current = e.current; s.total = e.total;
-      s.progress.push([e.ts, e.current]);
-      if (s.progress.length > 4 * RATE_WINDOW) s.progress.splice(0, s.progress.length - RATE_WINDOW);
-      /* the ETA counts down from when the event was received; for history, from its ts */
-      s.received = performance.now();
-      s.age = s.run.caughtUp ? 0 : Math.max(0, now() - e.ts);
-    }
+    var counted = e.current != null && e.total != null;
+    if (counted) { s.current = e.current; s.total = e.total; }
+    if (counted !== s.counted) { s.progress = []; s.counted = counted; }
+    s.progress.push([e.ts, counted ? e.current : e.fraction]);
+    if (s.progress.length > 4 * RATE_WINDOW) s.progress.splice(0, s.progress.length - RATE_WINDOW);
+    /* the ETA counts down from when the event was received; for history, from its ts */
+    s.received = performance.now();
+    s.age = s.run.caughtUp ? 0 : Math.max(0, now() - e.ts);
     if (!s.status) s.status = "Running";
   }
 
@@ -373,7 +377,10 @@
 
   function plotOptions(chart, drawn, width) {
     var xAxis = axis(X_LABELS[view.x]);
-    if (view.x === "relative") xAxis.values = function (u, splits) { return splits.map(duration); };
+    if (view.x === "relative") {
+      xAxis.incrs = DURATION_INCRS;  /* ticks at whole seconds, minutes, hours */
+      xAxis.values = function (u, splits) { return splits.map(duration); };
+    }
     if (view.x === "step" && chart.series.every(function (ser) { return ser.xs.every(Number.isInteger); })) {
       xAxis.incrs = STEP_INCRS;  /* whole steps: no tick at 2.5 */
       xAxis.values = function (u, splits) { return splits.map(fmt); };
@@ -566,10 +573,11 @@
     parts.push((running ? "elapsed " : "took ") + duration(elapsed));
     s.shown.timing.dataset.elapsed = elapsed.toFixed(1);
     var r = rate(s);
-    if (r) parts.push(rateText(r));
+    if (r && s.counted) parts.push(rateText(r));
     delete s.shown.timing.dataset.eta;
-    if (running && r && s.total != null && s.current != null && !s.status.match(/^(Pending)$/)) {
-      var eta = Math.max(0, (s.total - s.current) / r - s.age - (performance.now() - s.received) / 1000);
+    if (running && r && s.status !== "Pending") {
+      var left = s.counted ? s.total - s.current : 1 - s.fraction;
+      var eta = Math.max(0, left / r - s.age - (performance.now() - s.received) / 1000);
       s.shown.timing.dataset.eta = eta.toFixed(1);
       parts.push("ETA " + duration(eta));
     }
