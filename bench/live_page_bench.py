@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import statistics
 import sys
 import tempfile
@@ -41,6 +42,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from support import RunningServer  # noqa: E402  (the test harness's server)
 
 SERIES = 20
+TRACED = ["devtools.timeline", "disabled-by-default-devtools.timeline"]
+"""What Chromium's trace records: the second holds every task (RunTask, with its CPU time)."""
 NO_FRAME = {"duration": 0.0, "script": 0.0, "render": 0.0, "layout": 0.0}
 BATCH = 1000
 
@@ -55,6 +58,7 @@ MEASURE = """() => {
     render: e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
     layout: e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0,
     blocking: e.blockingDuration,
+    scripts: e.scripts.map(s => `${s.invoker} ${s.sourceFunctionName} ${Math.round(s.duration)}ms`),
   }))).observe({type: "long-animation-frame"});
 }"""
 
@@ -101,6 +105,40 @@ def stream(server: RunningServer, run: str, first: int, rate: float, seconds: fl
     return sent
 
 
+def main_thread_tasks(trace: bytes) -> list[tuple[float, float]]:
+    """(wall ms, CPU ms) of every task the page's main thread ran while traced. On a loaded
+    machine a task's wall time includes the time the OS gave other processes; its CPU time
+    (the trace's thread duration) is what the page itself cost."""
+    events = json.loads(trace)["traceEvents"]
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    return [
+        (e["dur"] / 1000, e.get("tdur", e["dur"]) / 1000)
+        for e in events
+        if e.get("ph") == "X" and e.get("name") == "RunTask" and (e["pid"], e["tid"]) in main
+    ]
+
+
+def print_longest_tasks(trace: bytes, count: int = 3) -> None:
+    """The main thread's longest tasks by CPU time, with what took longest inside each."""
+    events = [e for e in json.loads(trace)["traceEvents"] if e.get("ph") == "X" and "tdur" in e]
+    tasks = sorted((e for e in events if e["name"] == "RunTask"), key=lambda e: -e["tdur"])
+    for task in tasks[:count]:
+        inside = [
+            e for e in events
+            if e["tid"] == task["tid"] and e is not task
+            and task["ts"] <= e["ts"] <= task["ts"] + task["dur"]
+        ]  # fmt: skip
+        parts = ", ".join(
+            f"{e['name']} {e['tdur'] / 1000:.1f}"
+            for e in sorted(inside, key=lambda e: -e["tdur"])[:6]
+        )
+        print(f"  task {task['tdur'] / 1000:.1f} ms CPU ({task['dur'] / 1000:.1f} wall): {parts}")
+
+
 def wait_drawn(page, events: int, points: int, timeout: float) -> None:
     """Until the page has applied `events` metric events and its charts show `points` points
     (0: do not wait for charts, e.g. off screen in a short viewport, which are not drawn)."""
@@ -129,14 +167,22 @@ def run_once(chromium, server: RunningServer, args: argparse.Namespace) -> dict[
     load = time.monotonic() - started
     load_frames = page.evaluate("() => Math.max(...window.__frames)")
     page.evaluate(RESET)
+    chromium.start_tracing(page=page, categories=TRACED)
     sent = stream(server, run, args.points, args.rate, args.seconds)
     wait_drawn(
         page, args.points + sent, SERIES * sent + (total if args.height >= 3000 else 0), 60_000
     )
+    trace = chromium.stop_tracing()
+    tasks = main_thread_tasks(trace)
+    if args.verbose:
+        print_longest_tasks(trace)
     frames = page.evaluate("() => window.__frames")
     loaf = page.evaluate("() => window.__loaf")
     stats = page.evaluate("() => window.kfpVizLive.stats")
     longest = max(loaf, key=lambda e: e["duration"], default=NO_FRAME)
+    if args.verbose:
+        for frame in sorted(loaf, key=lambda e: -e["duration"])[:3]:
+            print(f"  long frame {frame['duration']:.0f} ms: {frame['scripts']}")
     context.close()
     if errors:
         raise SystemExit(f"the page raised: {errors}")
@@ -149,6 +195,9 @@ def run_once(chromium, server: RunningServer, args: argparse.Namespace) -> dict[
         "p99 frame ms": frames[int(0.99 * (len(frames) - 1))],
         "median frame ms": statistics.median(frames),
         "frames >= 50 ms": len(loaf),
+        "main-thread tasks >= 50 ms of CPU": sum(cpu >= 50 for _, cpu in tasks),
+        "longest task's CPU ms": max((cpu for _, cpu in tasks), default=0.0),
+        "longest task's wall ms": max((wall for wall, _ in tasks), default=0.0),
         "longest long frame ms": longest["duration"],
         "  its script ms": longest["script"],
         "  its rendering ms": longest["render"],
@@ -173,6 +222,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--height", type=int, default=3000, help="viewport height (px)")
+    parser.add_argument("--verbose", action="store_true", help="the longest frames' scripts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         server = RunningServer(["--pool-size", "1"], {}, Path(folder) / "server.log")

@@ -14,6 +14,9 @@
   var TERMINAL = ["Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted"];
   var FAILED = ["Failed", "Error"];
   var COLOURS = 8, HEIGHT = 220, FRAME_BUDGET = 10, CHART_INTERVAL = 250, APPLY_BUDGET = 8;
+  /* A redrawn canvas is copied to the compositor when the frame commits (in software,
+     without a GPU, about 4 ms each here): a few per frame keep that commit short. */
+  var CHARTS_PER_FRAME = 2;
   var WHOLE = new Intl.NumberFormat("en-US");  /* one formatter: toLocaleString makes one a call */
   var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10;
   var STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4,
@@ -84,7 +87,7 @@
   var runs = config.runs.map(function (r, index) {
     return {id: r.run_id, index: index, live: r.live_url, status: "", message: "", start: null, end: null,
             lastTs: null, count: 0, steps: new Map(), logs: [], series: new Map(), cursor: null,
-            ended: !!r.ended, caughtUp: !r.events_url, conn: "connecting", row: null};
+            ended: !!r.ended, caughtUp: !r.events_url, conn: "connecting"};
   });
 
   function step(run, id, ts) {
@@ -141,6 +144,8 @@
     s.status = e.status;
     if (e.status === "Succeeded") s.fraction = 1;
     if (TERMINAL.indexOf(e.status) >= 0) s.end = e.ts; else s.end = null;
+    if (FAILED.indexOf(was) >= 0) dirty.header = true;  /* retried: the failure is no longer on top */
+    s.reason = "";
     if (FAILED.indexOf(e.status) >= 0) {
       s.reason = e.message || s.lastLog || "no reason given";
       addLog(s.run, s, e.ts, e.status + ": " + s.reason, "failed");
@@ -748,11 +753,11 @@
     if (announcements.length) { $("announce").textContent = announcements.slice(-3).join(". "); announcements = []; }
     /* Charts: each at most every CHART_INTERVAL, or 20 times what its last redraw took (a
        costly chart gets at most 5% of the time); the first one, then others while the
-       frame's budget lasts, oldest first. */
+       frame's budget lasts, up to CHARTS_PER_FRAME, oldest first. */
     var drawnHere = 0;
     dirty.charts.forEach(function (chart) {
       if (!chart.visible || started < chart.nextAt) return;
-      if (drawnHere && performance.now() - started > FRAME_BUDGET) return;
+      if (drawnHere && (drawnHere >= CHARTS_PER_FRAME || performance.now() - started > FRAME_BUDGET)) return;
       dirty.charts.delete(chart);
       var before = performance.now();
       draw(chart);
