@@ -10,6 +10,7 @@ smoothing, the comparison, timing and ETA, the failure reason, 360 px, dark mode
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -178,6 +179,12 @@ def test_run_page_charts_hover_log_and_smoothing(chromium, server, runs):
     page.wait_for_timeout(300)
     assert hover(page, page, "train: loss", 60 + 5 * 30.0)[""] == pytest.approx(210.0, abs=0.01)
     assert page.text_content('.chart[data-metric="train: loss"] .readout').startswith("+3 min 30 s")
+    page.select_option("#x-mode", "wall")
+    page.wait_for_timeout(300)
+    at = good.start + 60 + 5 * 30.0
+    assert hover(page, page, "train: loss", at)[""] == pytest.approx(at, abs=0.01)
+    wall = page.text_content('.chart[data-metric="train: loss"] .readout')
+    assert re.match(r"\d\d:\d\d:\d\d\.\d{3}loss ", wall), wall  # the time of day
     page.select_option("#x-mode", "step")
 
     # The text alternative: a table of the chart's points.
