@@ -4,7 +4,7 @@ Each setting is a field of one of four groups (server, kernel pool, page store, 
 progress) and carries its row of the settings table as the field's metadata, the way
 nbclient declares its traits: the table (`SETTINGS`), `Config` (the groups together),
 `--help` and the Markdown table of the docs (`settings_markdown`) all come from those
-declarations, and the README's settings section is checked against them by the tests,
+declarations, and docs/operators/settings.md is generated from them (a test checks it is current),
 so none can drift from another.
 
 Precedence: command-line flag, then environment variable, then default.
@@ -327,8 +327,8 @@ class PoolConfig:
         "false", switch=True)
     kernel_sandbox: bool = setting(
         "--kernel-sandbox", "KERNEL_SANDBOX", parse_sandbox, True,
-        "Confine every kernel with Landlock (files, TCP, signals; see the README's "
-        "Security model): auto uses what this Linux offers, off runs kernels with the "
+        "Confine every kernel with Landlock (files, TCP, signals; see "
+        "docs/operators/security.md): auto uses what this Linux offers, off runs kernels with the "
         "server's rights.", "auto")
     kernel_connect_ports: str = setting(
         "--kernel-connect-ports", "KERNEL_CONNECT_PORTS", parse_connect_ports, PORTS_AUTO,
