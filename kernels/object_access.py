@@ -59,8 +59,8 @@ def ask(request: dict[str, Any], path: str | None = None) -> dict[str, Any]:
         connection.sendall(json.dumps(request).encode() + b"\n")
         answer = _read_line(connection)
     if "error" in answer:
-        error = answer["error"] or {}
-        raise Refused(str(error.get("code") or ""), str(error.get("message") or "refused"))
+        problem = answer["error"] or {}
+        raise Refused(str(problem.get("code") or ""), str(problem.get("message") or "refused"))
     return answer
 
 
@@ -77,4 +77,5 @@ def _read_line(connection: socket.socket) -> dict[str, Any]:
     data = b"".join(chunks)
     if not data.endswith(b"\n"):
         raise Refused("", "the server's object access answered incompletely")
-    return json.loads(data)
+    answer: dict[str, Any] = json.loads(data)
+    return answer

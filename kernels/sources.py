@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
+from typing import Protocol, TypedDict
 
 from .object_access import Refused, ask
 from .source_policy import SourcePolicy, SourceRefused, open_url
@@ -170,11 +171,21 @@ def _split_bucket(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _list(scheme: str, bucket: str, prefix: str, recursive: bool, limit: int = 0) -> list[dict]:
+class ListedObject(TypedDict):
+    """One entry of the server's answer to a listing (server/object_broker.py)."""
+
+    name: str
+    dir: bool
+
+
+def _list(
+    scheme: str, bucket: str, prefix: str, recursive: bool, limit: int = 0
+) -> list[ListedObject]:
     """Objects under a prefix, listed by the server; Refused when it cannot."""
     request = {"op": "list", "scheme": scheme, "bucket": bucket, "prefix": prefix,
                "recursive": recursive, "limit": limit}  # fmt: skip
-    return ask(request)["objects"]
+    objects: list[ListedObject] = ask(request)["objects"]
+    return objects
 
 
 def _match_object_store(pattern: str, scheme: str) -> list[str]:
@@ -256,8 +267,16 @@ def _s3_error_code(error: urllib.error.HTTPError) -> str:
 # -- GCS -----------------------------------------------------------------------
 
 
+class _GCSFiles(Protocol):
+    """What these functions use of gcsfs.GCSFileSystem (gcsfs ships no types)."""
+
+    def cat_file(self, path: str) -> bytes: ...
+    def glob(self, path: str) -> list[str]: ...
+    def isfile(self, path: str) -> bool: ...
+
+
 @lru_cache(maxsize=1)
-def _gcs():  # -> gcsfs.GCSFileSystem
+def _gcs() -> _GCSFiles:
     try:
         import gcsfs
     except ImportError:
@@ -265,7 +284,8 @@ def _gcs():  # -> gcsfs.GCSFileSystem
             "gs:// sources need the gcsfs package, which this server does not have; "
             "install it in the server's image (pip install gcsfs)"
         ) from None
-    return gcsfs.GCSFileSystem()
+    files: _GCSFiles = gcsfs.GCSFileSystem()
+    return files
 
 
 def _match_gcs(pattern: str) -> list[str]:
