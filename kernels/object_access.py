@@ -25,7 +25,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 ACCESS_VARIABLE = "KFP_VIZ_OBJECT_ACCESS"
 MAX_LINE = 64 * 2**20
@@ -43,6 +43,13 @@ class Refused(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}" if self.code else self.message
+
+
+class ListedObject(TypedDict):
+    """One entry of a listing's answer: {"name": KEY, "dir": BOOL}."""
+
+    name: str
+    dir: bool
 
 
 def ask(request: dict[str, Any], path: str | None = None) -> dict[str, Any]:

@@ -30,9 +30,9 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
-from typing import Protocol, TypedDict
+from typing import Protocol
 
-from .object_access import Refused, ask
+from .object_access import ListedObject, Refused, ask
 from .source_policy import SourcePolicy, SourceRefused, open_url
 from .viz_errors import VisualizationError
 
@@ -169,13 +169,6 @@ def _split_bucket(location: str) -> tuple[str, str]:
     if not bucket or not key:
         raise SourceError(f"Source {location!r} needs a bucket and a key: scheme://bucket/key")
     return bucket, key
-
-
-class ListedObject(TypedDict):
-    """One entry of the server's answer to a listing (server/object_broker.py)."""
-
-    name: str
-    dir: bool
 
 
 def _list(

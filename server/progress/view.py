@@ -26,7 +26,7 @@ from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
 from kfp_viz_kernels import RenderRequest, RenderResult, VisualizationType
 
 from .checks import refused_if_invalid
-from .hub import ProgressHub
+from .hub import Delivered, ProgressHub
 from .page import LivePage
 
 PROGRESS = VisualizationType("progress", module=None, implemented=True)
@@ -72,7 +72,9 @@ class ProgressView:
             namespace = validate_namespace(_text_argument(given, "namespace"))
         return run_id, node_id, namespace
 
-    def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
+    def _events_url(
+        self, run_id: str, node_id: str, namespace: str, events: list[Delivered]
+    ) -> str | None:
         if not self._public_url:
             return None
         query: dict[str, str] = {"node_id": node_id} if node_id else {}
@@ -84,7 +86,7 @@ class ProgressView:
             query["from_beginning"] = "1"
         return f"{self._public_url}/progress/{run_id}/events?{urlencode(query)}"
 
-    def _note(self, run_id: str, events: list, complete: bool, ended: bool) -> str:
+    def _note(self, run_id: str, events: list[Delivered], complete: bool, ended: bool) -> str:
         parts = []
         reachable, detail = self._hub.source.reachable()
         if not complete:
