@@ -156,7 +156,8 @@ def _match_local(pattern: str, policy: SourcePolicy) -> list[str]:
 
 def _fixed_part(pattern: str) -> str:
     """The folder a local pattern starts from: its path up to the first glob character."""
-    head = pattern[: _GLOB_CHARS.search(pattern).start()]  # type: ignore[union-attr]
+    first = _GLOB_CHARS.search(pattern)  # callers pass a pattern: always found
+    head = pattern[: first.start()] if first else pattern
     return head.rpartition("/")[0] or ("/" if pattern.startswith("/") else ".")
 
 
