@@ -525,7 +525,8 @@ def load_config(
             value = row.default(values) if callable(row.default) else row.default
             origins[row.name] = "default"
             if isinstance(value, Sizing):
-                value, origins[row.name] = value.value, f"default: {value.reason}"
+                origins[row.name] = f"default: {value.reason}"
+                value = value.value
         values[row.name] = value
     if values["timeout"] > values["max_timeout"]:
         raise ConfigError(

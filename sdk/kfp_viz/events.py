@@ -162,7 +162,7 @@ def new_event(**fields: Any) -> ProgressEvent:
     """A validated event stamped now, from its fields by name (None and "" mean "not given"),
     as a writer makes one: a message past the limit is cut short rather than refused, so
     a long traceback never costs a step its report."""
-    obj = {"v": SCHEMA_VERSION, "ts": time.time()}
+    obj: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": time.time()}
     obj.update((name, value) for name, value in fields.items() if value not in (None, ""))
     if isinstance(obj.get("message"), str):
         obj["message"] = obj["message"][:MAX_MESSAGE_CHARS]
@@ -277,7 +277,9 @@ def from_message(message: Any) -> ProgressEvent:
     return ProgressEvent(**{"ts": 0.0, **message_fields(message)})
 
 
-def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, float | None]:
+def _progress_fields(
+    obj: dict[str, Any], kind: str
+) -> tuple[float | None, float | None, float | None]:
     current, total, fraction = (
         _number(obj, "current"),
         _number(obj, "total"),
@@ -289,11 +291,10 @@ def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, 
         raise InvalidEvent(f"total must be more than 0; got {total:g}")
     if fraction is not None and not 0 <= fraction <= 1:
         raise InvalidEvent(f"fraction must be between 0 and 1; got {fraction:g}")
-    if kind == "progress":
-        if fraction is None and (current is None or total is None):
+    if kind == "progress" and fraction is None:
+        if current is None or total is None:
             raise InvalidEvent("progress events need current and total, or fraction")
-        if fraction is None:
-            fraction = min(1.0, current / total)
+        fraction = min(1.0, current / total)
     return current, total, fraction
 
 
@@ -340,7 +341,7 @@ def _status(value: Any, *, required: bool) -> str:
     return canonical
 
 
-def _text(obj: dict, name: str, pattern: re.Pattern, what: str) -> str:
+def _text(obj: dict[str, Any], name: str, pattern: re.Pattern[str], what: str) -> str:
     value = obj.get(name, "")
     if value is None:
         value = ""
@@ -351,7 +352,7 @@ def _text(obj: dict, name: str, pattern: re.Pattern, what: str) -> str:
     return value
 
 
-def _number(obj: dict, name: str) -> float | None:
+def _number(obj: dict[str, Any], name: str) -> float | None:
     value = obj.get(name)
     if value is None:
         return None

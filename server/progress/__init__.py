@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 
 from ..config import Config
+from ..http_base import HandlerRule
 from ..routing import Route
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
@@ -44,7 +45,7 @@ class Progress:
     publisher: Publisher
     view: ProgressView
     servicer: ProgressServicer
-    http_routes: list
+    http_routes: list[HandlerRule]
 
     @classmethod
     def from_config(cls, config: Config) -> Progress:

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from kfp_viz.events import validate_namespace, validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from ..http_base import EdgeHandler
+from ..http_base import EdgeHandler, HandlerRule
 from ..http_limits import PAGE_POLICY
 from .checks import refused_if_invalid
 from .page import LivePage, RunFeed
@@ -70,6 +70,6 @@ class CompareHandler(EdgeHandler):
         self.finish(self._page.page(title, feeds, compare=True, compare_url="/progress"))
 
 
-def compare_route(page: LivePage) -> tuple:
+def compare_route(page: LivePage) -> HandlerRule:
     """The Tornado route: exactly `/progress` (a run's pages are `/progress/<run_id>`)."""
     return (r"/progress", CompareHandler, {"page": page})

@@ -24,7 +24,7 @@ import tornado.web
 from kfp_viz.events import validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from ..http_base import EdgeHandler, StreamedBodyHandler
+from ..http_base import EdgeHandler, HandlerRule, StreamedBodyHandler
 from ..http_limits import PAGE_POLICY
 from ..offload import SMALL, offload
 from ..validation import too_many_values
@@ -197,7 +197,9 @@ def _sse(item: Item | Heartbeat) -> str:
     return f"event: caught_up\ndata: {json.dumps({'events': item.events})}\n\n"
 
 
-def routes(hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float) -> list:
+def routes(
+    hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float
+) -> list[HandlerRule]:
     """Tornado routes for the progress endpoints."""
     run = r"/progress/([^/]+)"
     return [

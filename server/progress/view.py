@@ -19,15 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs, urlencode
 
 from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
 from kfp_viz_kernels import RenderRequest, RenderResult, VisualizationType
 
 from .checks import refused_if_invalid
-from .hub import ProgressHub
+from .hub import Delivered, ProgressHub
 from .page import Link, LivePage
+
+
+class SnapshotLinks(TypedDict, total=False):
+    """What the snapshot links to (LivePage.render's keywords of the same names)."""
+
+    links: tuple[Link, ...]
+    compare_url: str | None
+    live_url: str
+
 
 PROGRESS = VisualizationType("progress", module=None, implemented=True)
 """The type, as the server routes it (server/routing.py): to this view, never to a kernel."""
@@ -72,7 +81,7 @@ class ProgressView:
             namespace = validate_namespace(_text_argument(given, "namespace"))
         return run_id, node_id, namespace
 
-    def _links(self, run_id: str, node_id: str, namespace: str) -> dict:
+    def _links(self, run_id: str, node_id: str, namespace: str) -> SnapshotLinks:
         """Where the snapshot leads when browsers can reach this server: the live page and
         the comparison (a snapshot is the KFP UI's view; the live page is the full one)."""
         if not self._public_url:
@@ -87,7 +96,9 @@ class ProgressView:
             "live_url": live,
         }  # fmt: skip
 
-    def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
+    def _events_url(
+        self, run_id: str, node_id: str, namespace: str, events: list[Delivered]
+    ) -> str | None:
         if not self._public_url:
             return None
         query: dict[str, str] = {"node_id": node_id} if node_id else {}
@@ -99,7 +110,7 @@ class ProgressView:
             query["from_beginning"] = "1"
         return f"{self._public_url}/progress/{run_id}/events?{urlencode(query)}"
 
-    def _note(self, run_id: str, events: list, complete: bool, ended: bool) -> str:
+    def _note(self, run_id: str, events: list[Delivered], complete: bool, ended: bool) -> str:
         parts = []
         reachable, detail = self._hub.source.reachable()
         if not complete:
