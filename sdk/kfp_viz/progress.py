@@ -1,4 +1,4 @@
-"""Report a pipeline step's progress to kfp-viz-server (through Kafka, by default).
+"""Report a pipeline step's progress to kfp-viz-server (over HTTP, or through Kafka).
 
     from kfp_viz.progress import Reporter
 
@@ -8,20 +8,24 @@
             report.metric(loss=loss)
 
 Events follow the one schema (`kfp_viz.events`): a call that would make an invalid event
-raises ReporterError at once, with the reason the server would give. The only dependency is
-kafka-python (the `kafka` extra, imported once something is sent); a `transport=` of another
-kind (see `kfp_viz.transport`) takes Kafka's place. Sending never blocks the step for long
-and never raises because Kafka is away: events go into a bounded buffer that a background
+raises ReporterError at once, with the reason the server would give. Where events go (the
+first that is set): `transport=`; `server_url=` or `bootstrap_servers=`; the environment's
+KFP_VIZ_SERVER_URL (HTTP to the server, standard library only) or KAFKA_BOOTSTRAP_SERVERS
+(Kafka, the `kafka` extra); else nowhere, with one warning per process (a step never fails
+because progress cannot be sent). Sending never blocks the step for long and never raises
+because the server or Kafka is away: events go into a bounded buffer that a background
 thread sends; when the buffer is full the oldest waiting event that is not a status is
 dropped (a step's Running/Succeeded/Failed outlives its progress ticks) and a warning is
 logged once. `flush()` / `close()` wait at most the time they are given.
 
 Defaults from the environment (a KFP step pod), else required as arguments:
-  run_id     KFP_RUN_ID (set it from `dsl.PIPELINE_JOB_ID_PLACEHOLDER` or the pod label
-             `pipeline/runid`; KFP itself does not export the run id to steps)
+  run_id     KFP_RUN_ID, else the `--run_id` of KFP v2's launcher, the step's parent process
+             (kfp_viz.step_pod); else pass `dsl.PIPELINE_JOB_ID_PLACEHOLDER`. Not required
+             when there is nowhere to send ("local").
   node_id    KFP_NODE_ID, else ARGO_NODE_ID (set by Argo in every step pod), else
              KFP_POD_NAME (set by KFP v2's launcher), else HOSTNAME
   namespace  KFP_NAMESPACE, else the pod's service-account namespace file
+  server     KFP_VIZ_SERVER_URL, e.g. http://ml-pipeline-visualizationserver.kubeflow:8888
   brokers    KAFKA_BOOTSTRAP_SERVERS;  topic KAFKA_PROGRESS_TOPIC (default kfp-progress)
 """
 
@@ -47,12 +51,16 @@ from .events import (
     validate_node_id,
     validate_run_id,
 )
+from .http_transport import HttpTransport
 from .kafka_transport import KafkaTransport
-from .transport import Transport
+from .step_pod import launcher_run_id
+from .transport import NullTransport, Transport
 
 log = logging.getLogger("kfp_viz.progress")
 
 DEFAULT_TOPIC = "kfp-progress"
+LOCAL_RUN_ID = "local"
+"""The run id of a Reporter with nowhere to send and no run id given."""
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 T = TypeVar("T")
 
@@ -93,9 +101,15 @@ class Reporter:
         buffer_size: int = 10_000,
         producer_config: Mapping[str, Any] | None = None,
         transport: Transport | None = None,
+        server_url: str | None = None,
     ) -> None:
-        self.run_id, self.node_id, self.namespace = _identity(run_id, node_id, namespace)
-        self.transport = transport or _kafka(bootstrap_servers, topic, producer_config)
+        self.transport = transport or _transport(
+            server_url, bootstrap_servers, topic, producer_config
+        )
+        self._discard = isinstance(self.transport, NullTransport)
+        self.run_id, self.node_id, self.namespace = _identity(
+            run_id, node_id, namespace, required=not self._discard
+        )
         self._key = self.run_id.encode()
         self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
         self._buffer_size = buffer_size
@@ -219,6 +233,8 @@ class Reporter:
         self._enqueue(kind, event.to_json())
 
     def _enqueue(self, kind: str, value: bytes) -> None:
+        if self._discard:
+            return  # checked, and nowhere to go
         with self._lock:
             if self._closed:
                 self._warn_once("closed", "progress event after close() is not sent")
@@ -333,13 +349,19 @@ class Reporter:
 
 
 def _identity(
-    run_id: str | None, node_id: str | None, namespace: str | None
+    run_id: str | None, node_id: str | None, namespace: str | None, *, required: bool = True
 ) -> tuple[str, str, str]:
-    """Which run, step and namespace the events are of: the arguments, else the step pod's."""
-    run_id = run_id or _env_first("KFP_RUN_ID")
+    """Which run, step and namespace the events are of: the arguments, else the step pod's.
+    Without anywhere to send (`required` false), a missing run or step is no error."""
+    run_id = run_id or _env_first("KFP_RUN_ID") or launcher_run_id()
     node_id = node_id or _env_first("KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "HOSTNAME")
+    if not required:
+        run_id, node_id = run_id or LOCAL_RUN_ID, node_id or "step"
     if not run_id:
-        raise ReporterError("run_id is required: pass Reporter(run_id=...) or set KFP_RUN_ID")
+        raise ReporterError(
+            "run_id is required: pass Reporter(run_id=...) (in KFP v2, a component argument "
+            "given dsl.PIPELINE_JOB_ID_PLACEHOLDER) or set KFP_RUN_ID"
+        )
     if not node_id:
         raise ReporterError("node_id is required: pass Reporter(node_id=...) or set KFP_NODE_ID")
     namespace = default_namespace() if namespace is None else namespace
@@ -349,17 +371,50 @@ def _identity(
         raise ReporterError(str(error)) from None
 
 
-def _kafka(
-    bootstrap_servers: str | None, topic: str | None, producer_config: Mapping[str, Any] | None
-) -> KafkaTransport:
-    """The default transport, from the arguments or else a KFP step's environment."""
+def _transport(
+    server_url: str | None,
+    bootstrap_servers: str | None,
+    topic: str | None,
+    producer_config: Mapping[str, Any] | None,
+) -> Transport:
+    """Where events go when no transport is given: what the arguments name, else what the
+    step's environment names (the server's URL before Kafka: it is kfp-viz's own setting,
+    while Kafka's may be set for other programs), else nowhere, with one warning."""
+    if server_url and bootstrap_servers:
+        raise ReporterError("give server_url or bootstrap_servers, not both")
+    if server_url or (not bootstrap_servers and _env_first("KFP_VIZ_SERVER_URL")):
+        url = server_url or _env_first("KFP_VIZ_SERVER_URL")
+        try:
+            return HttpTransport(url)
+        except ValueError as error:
+            raise ReporterError(str(error)) from None
     servers = bootstrap_servers or _env_first("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        raise ReporterError(
-            "Kafka is not configured: pass bootstrap_servers=... or set KAFKA_BOOTSTRAP_SERVERS"
-        )
+    if servers:
+        return _kafka(servers, topic, producer_config, named=bool(bootstrap_servers))
+    _warn_nowhere(NullTransport.target)
+    return NullTransport()
+
+
+_nowhere_warned = threading.Lock()
+
+
+def _warn_nowhere(why: str) -> None:
+    """One warning per process: every tqdm bar or callback may make a Reporter."""
+    if _nowhere_warned.acquire(blocking=False):
+        log.warning("kfp_viz.progress: progress is not sent: %s", why)
+
+
+def _kafka(
+    servers: str, topic: str | None, producer_config: Mapping[str, Any] | None, *, named: bool
+) -> Transport:
+    """Kafka's transport; without kafka-python installed, an error when the caller named
+    the brokers, else (they came from the environment) nowhere, with one warning."""
     if importlib.util.find_spec("kafka") is None:
-        raise ReporterError("sending to Kafka needs kafka-python: pip install 'kfp-viz[kafka]'")
+        missing = "sending to Kafka needs kafka-python: pip install 'kfp-viz[kafka]'"
+        if named:
+            raise ReporterError(missing)
+        _warn_nowhere(f"KAFKA_BOOTSTRAP_SERVERS is set, but {missing}")
+        return NullTransport()
     return KafkaTransport(
         [s.strip() for s in servers.split(",") if s.strip()],
         topic or _env_first("KAFKA_PROGRESS_TOPIC") or DEFAULT_TOPIC,

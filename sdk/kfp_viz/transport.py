@@ -2,9 +2,10 @@
 
 A `Reporter` (kfp_viz.progress) owns what every way of sending shares: the schema, the
 bounded buffer, the order of events, the warnings, flush and close. A transport only
-connects, starts sending one serialized event, and closes. Kafka is the one there is
-(`kfp_viz.kafka_transport`); another (e.g. HTTP to the server) is a class with these
-three methods, passed as `Reporter(transport=...)`.
+connects, starts sending one serialized event, and closes. There are three: HTTP to the
+server (`kfp_viz.http_transport`), Kafka (`kfp_viz.kafka_transport`), and `NullTransport`
+below, for a step with nowhere to send; another is a class with these three methods, passed
+as `Reporter(transport=...)`.
 """
 
 from __future__ import annotations
@@ -33,3 +34,21 @@ class Transport(Protocol):
 
     def close(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for what was started, then let go; may raise."""
+
+
+class NullTransport:
+    """Nowhere to send: no server URL and no Kafka are configured. A Reporter with this one
+    still checks every call (a wrong call raises the same as anywhere), then lets the event
+    go, so a step run outside a cluster, or on a cluster without kfp-viz, works unchanged."""
+
+    target = "nowhere (neither KFP_VIZ_SERVER_URL nor KAFKA_BOOTSTRAP_SERVERS is set)"
+
+    def connect(self) -> None:
+        """Nothing to reach."""
+
+    def send(self, key: bytes, value: bytes, done: Done) -> None:
+        """Let the event go; a Reporter does not hand it over in the first place."""
+        done(None)
+
+    def close(self, timeout: float) -> None:
+        """Nothing to wait for."""
