@@ -144,7 +144,7 @@ class HttpTransport:
         """Post `batch` until it is taken, refused, or `delivery_timeout` has passed."""
         run_id = batch[0][0].decode()
         body = b"[" + b",".join(value for _, value, _ in batch) + b"]"
-        path = f"{self._prefix}/progress/{urllib.parse.quote(run_id, safe='')}"
+        path = f"{self._prefix}/progress/{urllib.parse.quote(run_id, safe=':@')}"
         give_up = time.monotonic() + self.delivery_timeout
         pause = self.backoff[0]
         while True:

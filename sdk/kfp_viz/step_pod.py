@@ -17,7 +17,8 @@ from pathlib import Path
 
 PROC = Path("/proc")
 LAUNCHER_NAMES = frozenset({"launch", "launcher-v2"})
-"""The basename of KFP v2's launcher as the driver starts it (/kfp-launcher/launch)."""
+"""The basename of KFP v2's launcher as the driver starts it (/kfp-launcher/launch): the
+process's first argument, or its second when an interpreter runs it as a script."""
 MAX_ANCESTORS = 8
 """How far up the process tree to look: the launcher is the parent, or the parent of a
 shell the component's command starts (`sh -ec "python3 -m kfp.dsl.executor_main ..."`)."""
@@ -32,7 +33,7 @@ def launcher_run_id(proc: Path = PROC, pid: int | None = None) -> str:
         if parent <= 0:
             return ""
         argv = _argv(proc, parent)
-        if argv and os.path.basename(argv[0]) in LAUNCHER_NAMES:
+        if any(os.path.basename(arg) in LAUNCHER_NAMES for arg in argv[:2]):
             return _flag(argv, "--run_id")
         current = parent
     return ""
