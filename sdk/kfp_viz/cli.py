@@ -5,9 +5,12 @@
     kfp-viz progress emit --run-id R --status Succeeded --run-level
     kfp-viz watch R --server localhost:8887
 
-`emit` sends through Kafka (KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers), like the
-SDK, or with --server through the server's gRPC PublishProgress (for a server running
-its in-process bus). `watch` follows the gRPC WatchProgress stream and draws a bar per
+`emit` sends where the SDK's Reporter sends: over HTTP to the server (KFP_VIZ_SERVER_URL or
+--server-url), else through Kafka (KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers); or, with
+--server, through the server's gRPC PublishProgress. With none of these it fails (exit 2):
+a command that sends one event has no other job.
+
+`watch` follows the gRPC WatchProgress stream and draws a bar per
 step (live with rich on a terminal, a line per change otherwise); when the connection
 drops it reconnects and resumes after the last event it got.
 
@@ -27,6 +30,7 @@ from typing import Any
 
 from .events import Cursor, InvalidEvent, from_message, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
+from .transport import NullTransport
 from .watch_view import RunState, open_view
 
 
@@ -51,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     emit.add_argument("--run-id", help="run id (default: $KFP_RUN_ID)")
     emit.add_argument("--node-id", help="step (default: $KFP_NODE_ID, $ARGO_NODE_ID, ...)")
     emit.add_argument("--namespace", help="Kubernetes namespace (default: the pod's)")
+    emit.add_argument(
+        "--server-url", help="the server's HTTP address (default: $KFP_VIZ_SERVER_URL)"
+    )
     emit.add_argument("--bootstrap-servers", help="Kafka (default: $KAFKA_BOOTSTRAP_SERVERS)")
     emit.add_argument(
         "--topic", help="Kafka topic (default: $KAFKA_PROGRESS_TOPIC or kfp-progress)"
@@ -113,20 +120,23 @@ def _emit(args: argparse.Namespace) -> int:
     if fields["kind"] == "metric":
         fields["current"] = args.step
     try:
-        return _emit_grpc(args, fields) if args.server else _emit_kafka(args, fields)
+        return _emit_grpc(args, fields) if args.server else _emit_reporter(args, fields)
     except (InvalidEvent, ReporterError) as error:
         print(f"kfp-viz: {error}", file=sys.stderr)
         return 1
 
 
-def _emit_kafka(args: argparse.Namespace, fields: dict[str, Any]) -> int:
+def _emit_reporter(args: argparse.Namespace, fields: dict[str, Any]) -> int:
     try:
         reporter = Reporter(
-            args.run_id, args.node_id, namespace=args.namespace,
+            args.run_id, args.node_id, namespace=args.namespace, server_url=args.server_url,
             bootstrap_servers=args.bootstrap_servers, topic=args.topic,
         )  # fmt: skip
     except ReporterError as error:
         print(f"kfp-viz: {error}", file=sys.stderr)
+        return 2
+    if isinstance(reporter.transport, NullTransport):
+        print(f"kfp-viz: nothing sent: {reporter.transport.target}", file=sys.stderr)
         return 2
     try:
         reporter.emit(run_level=args.run_level, **fields)

@@ -54,7 +54,7 @@ from .events import (
 from .http_transport import HttpTransport
 from .kafka_transport import KafkaTransport
 from .step_pod import launcher_run_id
-from .transport import NullTransport, Transport
+from .transport import NOTHING_SET, NullTransport, Transport
 
 log = logging.getLogger("kfp_viz.progress")
 
@@ -391,17 +391,19 @@ def _transport(
     servers = bootstrap_servers or _env_first("KAFKA_BOOTSTRAP_SERVERS")
     if servers:
         return _kafka(servers, topic, producer_config, named=bool(bootstrap_servers))
-    _warn_nowhere(NullTransport.target)
-    return NullTransport()
+    return _nowhere(NOTHING_SET)
 
 
 _nowhere_warned = threading.Lock()
 
 
-def _warn_nowhere(why: str) -> None:
-    """One warning per process: every tqdm bar or callback may make a Reporter."""
+def _nowhere(why: str) -> NullTransport:
+    """Nowhere to send, and why: warned once per process, since every tqdm bar or callback
+    of a step may make a Reporter."""
+    transport = NullTransport(why)
     if _nowhere_warned.acquire(blocking=False):
-        log.warning("kfp_viz.progress: progress is not sent: %s", why)
+        log.warning("kfp_viz.progress: progress is not sent: %s", transport.target)
+    return transport
 
 
 def _kafka(
@@ -413,8 +415,7 @@ def _kafka(
         missing = "sending to Kafka needs kafka-python: pip install 'kfp-viz[kafka]'"
         if named:
             raise ReporterError(missing)
-        _warn_nowhere(f"KAFKA_BOOTSTRAP_SERVERS is set, but {missing}")
-        return NullTransport()
+        return _nowhere(f"KAFKA_BOOTSTRAP_SERVERS is set, but {missing}")
     return KafkaTransport(
         [s.strip() for s in servers.split(",") if s.strip()],
         topic or _env_first("KAFKA_PROGRESS_TOPIC") or DEFAULT_TOPIC,

@@ -36,12 +36,16 @@ class Transport(Protocol):
         """Wait up to `timeout` seconds for what was started, then let go; may raise."""
 
 
+NOTHING_SET = "neither KFP_VIZ_SERVER_URL nor KAFKA_BOOTSTRAP_SERVERS is set"
+
+
 class NullTransport:
     """Nowhere to send: no server URL and no Kafka are configured. A Reporter with this one
     still checks every call (a wrong call raises the same as anywhere), then lets the event
     go, so a step run outside a cluster, or on a cluster without kfp-viz, works unchanged."""
 
-    target = "nowhere (neither KFP_VIZ_SERVER_URL nor KAFKA_BOOTSTRAP_SERVERS is set)"
+    def __init__(self, why: str = NOTHING_SET) -> None:
+        self.target = f"nowhere ({why})"
 
     def connect(self) -> None:
         """Nothing to reach."""

@@ -133,3 +133,28 @@ def test_a_step_with_only_the_sdk_reports_to_kafka_and_the_server_shows_it(
     page = server.post(type="progress", source=run, arguments="{}")  # what the KFP UI shows
     assert page.status_code == 200, page.reason
     assert '"node_id": "train-step"' in page.text and "trained on 4 batches" in page.text
+
+
+def test_a_step_with_only_the_base_sdk_reports_over_http(base_venv, start_server, tmp_path):
+    """No Kafka and no extra: the standard library's HTTP client into the server's bus."""
+    run = new_run()
+    server = start_server("--pool-size", "1", "--progress-heartbeat", "0.5")
+    watch = Watch(server.grpc_target, run, from_beginning=True)
+    env = step_env(KFP_RUN_ID=run, ARGO_NODE_ID="train-step", KFP_NAMESPACE="",
+                   KFP_VIZ_SERVER_URL=server.url)  # fmt: skip
+    (tmp_path / "step.py").write_text(STEP)
+    step = run_in(base_venv, "python", "step.py", env=env, cwd=tmp_path)
+    assert step.returncode == 0, step.stderr
+    assert step.stdout.split() == ["sent", "12", "failed", "0", "dropped", "0"]
+    done = run_in(base_venv, "kfp-viz", "progress", "emit", "--status", "Succeeded",
+                  "--run-level", env=env, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert watch.ended.wait(30) and watch.error is None
+    events = [e.event for e in watch.events]
+    assert len(events) == 13 and {e.node_id for e in events[:-1]} == {"train-step"}
+    assert [e.status for e in events if e.kind == "status"] == ["Running", "Succeeded", "Succeeded"]
+    nowhere = run_in(base_venv, "kfp-viz", "progress", "emit", "--run-id", "r", "--log", "x",
+                     env=step_env(), cwd=tmp_path)  # fmt: skip
+    assert nowhere.returncode == 2 and "nothing sent: nowhere (neither KFP_VIZ_SERVER_URL" in (
+        nowhere.stderr
+    )
