@@ -210,6 +210,22 @@ def parse_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def parse_log_pattern(text: str) -> str:
+    """Where TensorBoard logs are: `minio://`/`s3://` bucket and prefix, or a local folder,
+    with `{run_id}` in it (a trailing `**` or `/` means the same: every file below)."""
+    if not text:
+        return text
+    if "{run_id}" not in text:
+        raise ValueError(
+            "expected a pattern with {run_id} in it, e.g. minio://mlpipeline/tb/{run_id}/"
+        )
+    if "://" in text and not re.match(r"(minio|s3)://[a-z0-9][a-z0-9.-]{1,62}/", text):
+        raise ValueError("expected minio://BUCKET/PREFIX, s3://BUCKET/PREFIX or a local folder")
+    if "://" not in text and not text.startswith("/"):
+        raise ValueError("expected an absolute local folder, or minio:// or s3://")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table."""
@@ -354,6 +370,14 @@ SETTINGS: tuple[Setting, ...] = (
             32 * 2**20,
             "Bytes of events the in-process bus keeps in all (the oldest are dropped first, "
             "counted in /metrics).", "32Mi"),
+    Setting("argo_workflows", "--argo-workflows", "ARGO_WORKFLOWS", parse_bool, False,
+            "Publish every KFP run's step status from Argo's Workflow objects (needs the "
+            "argo-status RBAC component): watches the namespace of --namespace, else "
+            "POD_NAMESPACE, else every namespace.", "false", is_switch=True),
+    Setting("tensorboard_logs", "--tensorboard-logs", "TENSORBOARD_LOGS", parse_log_pattern, "",
+            "Where runs' TensorBoard event files are, with {run_id}: e.g. "
+            "minio://mlpipeline/tb/{run_id}/ or /data/tb/{run_id}/; their scalars become "
+            "metric events while a run is watched. Empty = off.", "none"),
 )  # fmt: skip
 
 
@@ -401,6 +425,8 @@ class Config:
     progress_heartbeat: float
     progress_bus_retention: int
     progress_bus_bytes: int
+    argo_workflows: bool
+    tensorboard_logs: str
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: a flag, a variable, or the default (and why, for defaults
     derived from the container, such as the pool size)."""

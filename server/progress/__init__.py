@@ -9,13 +9,16 @@ grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
 page.py          the page template (live page and the `progress` view's snapshot)
 view.py          the `progress` visualization type through KFP's stock request shape
+argo_workflow.py what an Argo Workflow says about its steps (pure)
+argo_source.py   zero-code step status: watching Workflows, a Lease for who publishes
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import Config
+from .argo_source import ArgoStatus, watched_namespace
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
 from .hub import ProgressHub
@@ -37,6 +40,8 @@ class Progress:
     view: ProgressView
     servicer: ProgressServicer
     http_routes: list
+    feeds: list = field(default_factory=list)
+    """Sources the server itself publishes from (Argo, TensorBoard logs); started with it."""
 
     @classmethod
     def from_config(cls, config: Config) -> Progress:
@@ -57,8 +62,40 @@ class Progress:
             view=ProgressView(hub, page, config.public_url),
             servicer=ProgressServicer(hub, publisher, config.progress_heartbeat),
             http_routes=routes(hub, publisher, page, config.progress_heartbeat),
+            feeds=feeds(config, hub),
         )
+
+    def start(self) -> None:
+        self.hub.start()
+        for feed in self.feeds:
+            feed.start()
+
+    async def close(self) -> None:
+        for feed in self.feeds:
+            await feed.close()
+        await self.hub.close()
+
+    def status(self) -> dict:
+        """For /readyz: the hub, and each feed the server publishes from."""
+        return {**self.hub.status(), **{feed.name: feed.status() for feed in self.feeds}}
 
     def grpc_service(self) -> tuple[str, object]:
         """(full service name, function adding it to a grpc.aio server)."""
         return SERVICE_NAME, lambda server: add_to_server(self.servicer, server)
+
+
+def feeds(config: Config, hub: ProgressHub) -> list:
+    """The sources the server publishes from itself, as the settings ask."""
+    found: list = []
+    shared_log = bool(config.kafka_bootstrap_servers)
+    if config.argo_workflows:
+        found.append(
+            ArgoStatus(
+                hub.publish,
+                namespace=watched_namespace(config.namespace),
+                # With Kafka, replicas share the log: one publishes, and reads what is there.
+                history=(lambda run, ns: hub.history(run, namespace=ns)) if shared_log else None,
+                elect=shared_log,
+            )
+        )
+    return found

@@ -44,6 +44,7 @@ MAX_EVENT_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
 MAX_METRIC_NAME = 128
+MAX_PARENTS = 64
 
 
 class InvalidEvent(ValueError):
@@ -88,6 +89,9 @@ class ProgressEvent:
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
     status: str = ""
+    started: float | None = None
+    finished: float | None = None
+    parents: tuple[str, ...] = ()
     v: int = SCHEMA_VERSION
 
     @property
@@ -105,10 +109,12 @@ class ProgressEvent:
             "v": self.v, "run_id": self.run_id, "node_id": self.node_id,
             "namespace": self.namespace, "ts": self.ts, "kind": self.kind,
         }  # fmt: skip
-        for name in ("current", "total", "fraction"):
+        for name in ("current", "total", "fraction", "started", "finished"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.parents:
+            out["parents"] = list(self.parents)
         if self.metrics:
             out["metrics"] = dict(self.metrics)
         if self.message:
@@ -174,6 +180,7 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     current, total, fraction = _progress_fields(obj, kind)
     metrics = _metrics(obj.get("metrics"), required=kind == "metric")
     status = _status(obj.get("status"), required=kind == "status")
+    parents = _parents(obj.get("parents"))
     if kind != "status" and not node_id:
         raise InvalidEvent(
             f"node_id is required for {kind} events (only a status may be run-level)"
@@ -183,7 +190,8 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     return ProgressEvent(
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
-        message=message, status=status,
+        message=message, status=status, started=_number(obj, "started"),
+        finished=_number(obj, "finished"), parents=parents,
     )  # fmt: skip
 
 
@@ -242,6 +250,18 @@ def _metrics(value: Any, *, required: bool) -> dict[str, float]:
             raise InvalidEvent(f"metric {_show(name)} must be a finite number; got {_show(number)}")
         out[name] = float(number)
     return out
+
+
+def _parents(value: Any) -> tuple[str, ...]:
+    """The steps a step depends on (the DAG's edges into it): a list of step ids."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_PARENTS:
+        raise InvalidEvent(f"parents must be a list of at most {MAX_PARENTS} step ids")
+    for parent in value:
+        if not isinstance(parent, str) or not NODE_ID.match(parent):
+            raise InvalidEvent(f"parents: {_show(parent)} is not a step id")
+    return tuple(value)
 
 
 def _status(value: Any, *, required: bool) -> str:

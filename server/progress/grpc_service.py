@@ -147,9 +147,9 @@ def to_message(event: ProgressEvent) -> pb.ProgressEvent:
     message = pb.ProgressEvent(
         v=event.v, run_id=event.run_id, node_id=event.node_id, namespace=event.namespace,
         ts=event.ts, kind=event.kind, metrics=event.metrics, message=event.message,
-        status=event.status,
+        status=event.status, parents=event.parents,
     )  # fmt: skip
-    for name in ("current", "total", "fraction"):
+    for name in ("current", "total", "fraction", "started", "finished"):
         value = getattr(event, name)
         if value is not None:
             setattr(message, name, value)
@@ -165,7 +165,9 @@ def _to_dict(message: pb.ProgressEvent) -> dict:
     }  # fmt: skip
     if message.ts:
         out["ts"] = message.ts
-    for name in ("current", "total", "fraction"):
+    if message.parents:
+        out["parents"] = list(message.parents)
+    for name in ("current", "total", "fraction", "started", "finished"):
         if message.HasField(name):
             out[name] = getattr(message, name)
     return out
