@@ -10,22 +10,28 @@ http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../even
 page.py          the page template (live page and the `progress` view's snapshot)
 view.py          the `progress` visualization type through KFP's stock request shape
 argo_workflow.py what an Argo Workflow says about its steps (pure)
-argo_source.py   zero-code step status: watching Workflows, a Lease for who publishes
+argo_source.py   zero-code step status: watching Workflows
+leadership.py    which replica publishes what the server observes (a Lease, with Kafka)
+tensorboard_source.py  zero-code metrics: tailing runs' TensorBoard event files
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from ..config import Config
-from .argo_source import ArgoStatus, watched_namespace
+from ..object_broker import object_store_client
+from .argo_source import ArgoStatus
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
 from .hub import ProgressHub
 from .kafka_source import KafkaSource
+from .leadership import Leadership, own_namespace
 from .page import LivePage
 from .publish import Publisher
 from .source import LocalBus, Source
+from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
 from .view import ProgressView
 
 __all__ = ["Progress", "ProgressHub"]
@@ -85,17 +91,30 @@ class Progress:
 
 
 def feeds(config: Config, hub: ProgressHub) -> list:
-    """The sources the server publishes from itself, as the settings ask."""
-    found: list = []
+    """The sources the server publishes from itself, as the settings ask (the first one says
+    whether this replica publishes)."""
+    if not (config.argo_workflows or config.tensorboard_logs):
+        return []
+    # With Kafka, replicas share the log: one publishes, after reading what is there.
     shared_log = bool(config.kafka_bootstrap_servers)
+    namespace = own_namespace(config.namespace)
+    leadership = Leadership(elect=shared_log, namespace=namespace)
+
+    def history(run_id: str, run_namespace: str) -> Awaitable[list]:
+        return hub.history(run_id, namespace=run_namespace)
+
+    seen = history if shared_log else None
+    found: list = [leadership]
     if config.argo_workflows:
+        found.append(ArgoStatus(hub.publish, leadership, namespace=namespace, history=seen))
+    if config.tensorboard_logs:
+        pattern = LogPattern.parse(config.tensorboard_logs)
+        folder = (
+            LocalFolder(pattern)
+            if pattern.scheme == "local"
+            else ObjectFolder(pattern, object_store_client(config, pattern.scheme))
+        )
         found.append(
-            ArgoStatus(
-                hub.publish,
-                namespace=watched_namespace(config.namespace),
-                # With Kafka, replicas share the log: one publishes, and reads what is there.
-                history=(lambda run, ns: hub.history(run, namespace=ns)) if shared_log else None,
-                elect=shared_log,
-            )
+            TensorBoardLogs(folder, hub.publish, leadership, namespace=namespace, history=seen)
         )
     return found

@@ -295,9 +295,14 @@ def test_two_replicas_on_kafka_publish_each_change_once_and_hand_over(
 ):
     """With Kafka, the Lease holder alone publishes; when it stops, the other takes over,
     reads what was published, and goes on without repeating or missing a change."""
+    from kafka import KafkaProducer
     from progress_support import new_topic
 
-    kafka_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_PROGRESS_TOPIC": new_topic()}
+    topic = new_topic()
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)  # the topic exists (auto-made)
+    producer.send(topic, key=b"warm-up", value=b"not an event").get(30)
+    producer.close()
+    kafka_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_PROGRESS_TOPIC": topic}
     kubeconfig = server_kubeconfig(argo_cluster, namespace, tmp_path)
     logs = [tmp_path / f"server-{i}.log" for i in range(2)]
     servers = [argo_server(namespace, kubeconfig, log, kafka_env) for log in logs]
