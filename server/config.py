@@ -162,6 +162,13 @@ def parse_topic(text: str) -> str:
     return text
 
 
+def parse_index_topic(text: str) -> str:
+    """A topic name, in which `{topic}` stands for the progress topic's, or `off`."""
+    if text != "off":
+        parse_topic(text.replace("{topic}", "t"))
+    return text
+
+
 # A Kubernetes namespace name, or "" (none); progress events are checked against it too.
 NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
 
@@ -352,6 +359,11 @@ SETTINGS: tuple[Setting, ...] = (
             "in-process bus.", "none (in-process bus)"),
     Setting("kafka_progress_topic", "--kafka-progress-topic", "KAFKA_PROGRESS_TOPIC",
             parse_topic, "kfp-progress", "Kafka topic of progress events.", "kfp-progress"),
+    Setting("kafka_run_index_topic", "--kafka-run-index-topic", "KAFKA_RUN_INDEX_TOPIC",
+            parse_index_topic, "{topic}.runs",
+            "Compacted Kafka topic holding where each run begins in the progress topic, so an "
+            "old run's history starts at its first event ({topic}: the progress topic's "
+            "name; made when missing); off = none.", "{topic}.runs"),
     Setting("namespace", "--namespace", "PROGRESS_NAMESPACE", parse_namespace, "",
             "Serve (and accept) only progress events of this Kubernetes namespace.",
             "none (all namespaces)"),
@@ -420,6 +432,7 @@ class Config:
     public_url: str
     kafka_bootstrap_servers: str
     kafka_progress_topic: str
+    kafka_run_index_topic: str
     namespace: str
     progress_queue_size: int
     progress_heartbeat: float

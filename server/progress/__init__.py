@@ -13,6 +13,7 @@ argo_workflow.py what an Argo Workflow says about its steps (pure)
 argo_source.py   zero-code step status: watching Workflows
 leadership.py    which replica publishes what the server observes (a Lease, with Kafka)
 tensorboard_source.py  zero-code metrics: tailing runs' TensorBoard event files
+run_index.py     where each run begins in the topic, in a compacted topic all replicas read
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .kafka_source import KafkaSource
 from .leadership import Leadership, own_namespace
 from .page import LivePage
 from .publish import Publisher
+from .run_index import RunIndex
 from .source import LocalBus, Source
 from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
 from .view import ProgressView
@@ -52,14 +54,23 @@ class Progress:
     @classmethod
     def from_config(cls, config: Config) -> Progress:
         source: Source
+        index = None
         if config.kafka_bootstrap_servers:
             source = KafkaSource(config.kafka_bootstrap_servers, config.kafka_progress_topic)
+            index_topic = config.kafka_run_index_topic.format(topic=config.kafka_progress_topic)
+            if index_topic != "off":
+                index = RunIndex(source.bootstrap, source.topic, index_topic)
         else:
             source = LocalBus(
                 retention=config.progress_bus_retention,
                 retention_bytes=config.progress_bus_bytes,
             )
-        hub = ProgressHub(source, namespace=config.namespace, queue_size=config.progress_queue_size)
+        hub = ProgressHub(
+            source,
+            namespace=config.namespace,
+            queue_size=config.progress_queue_size,
+            run_index=index,
+        )
         publisher = Publisher(hub)
         page = LivePage()
         return cls(
@@ -68,7 +79,7 @@ class Progress:
             view=ProgressView(hub, page, config.public_url),
             servicer=ProgressServicer(hub, publisher, config.progress_heartbeat),
             http_routes=routes(hub, publisher, page, config.progress_heartbeat),
-            feeds=feeds(config, hub),
+            feeds=([index] if index else []) + feeds(config, hub),
         )
 
     def start(self) -> None:

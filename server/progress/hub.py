@@ -228,8 +228,11 @@ class ProgressHub:
         namespace: str = "",
         queue_size: int = 1000,
         recent_size: int = RECENT_RECORDS,
+        run_index: Any = None,
     ) -> None:
         self.source = source
+        self.run_index = run_index
+        """Where runs begin in the log, shared by every replica (run_index.py), or None."""
         self.namespace = namespace
         self.queue_size = queue_size
         self.recent_size = recent_size
@@ -399,18 +402,26 @@ class ProgressHub:
         home = await self._partition(run_id)
         if resume_after is None:
             watcher.home = home
-            watcher.positions[home] = self._first_offset.get((home, run_id), 0)
+            watcher.positions[home] = self._start_of(home, run_id)
         else:
             watcher.home = resume_after.partition
             watcher.positions[resume_after.partition] = resume_after.offset + 1
             if home != resume_after.partition:
                 # Partitions were added since the cursor was handed out: the run's later
                 # records are in its new home, read whole (no gap; a rare, costly case).
-                watcher.positions[home] = self._first_offset.get((home, run_id), 0)
+                watcher.positions[home] = self._start_of(home, run_id)
         for partition, offset in watcher.positions.items():
             if offset == 0:
                 watcher.full_scans.add(partition)
         await self._catch_up(watcher)
+
+    def _start_of(self, partition: int, run_id: str) -> int:
+        """An offset below which the run has no record in `partition`: from this replica's
+        earlier scans, or from the shared run index."""
+        known = self._first_offset.get((partition, run_id), 0)
+        if self.run_index is not None:
+            known = max(known, self.run_index.start_of(partition, run_id))
+        return known
 
     async def _partition(self, run_id: str) -> int:
         while True:
