@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests" / "integratio
 
 import typedata  # noqa: E402  (the integration tests' real-data builder)
 from kfp_viz_kernels import tfrecord  # noqa: E402
-from kfp_viz_kernels.tfma_proto import MetricsForSlice  # noqa: E402
+from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice  # noqa: E402
 from render_bench import Server  # noqa: E402
 
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -13,6 +13,7 @@ from .errors import (
     RenderError,
     RenderTimeout,
 )
+from .factory import KernelFactory, PoolKernel, ProcessKernels
 from .pool import KernelPool, PoolSettings, PoolStats
 from .renderer import Renderer, RenderRequest, RenderResult
 from .types import CUSTOM, REGISTRY, VisualizationType, lookup
@@ -21,13 +22,16 @@ __all__ = [
     "CUSTOM",
     "REGISTRY",
     "KernelDied",
+    "KernelFactory",
     "KernelPool",
     "KernelStartError",
     "PoolClosed",
+    "PoolKernel",
     "PoolOverloaded",
     "PoolSettings",
     "PoolStats",
     "PoolUnavailable",
+    "ProcessKernels",
     "RenderError",
     "RenderRequest",
     "RenderResult",

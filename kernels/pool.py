@@ -16,8 +16,9 @@ Rules the pool keeps:
   memory limit or hit MemoryError, or ignored an interrupt after a timeout.
   A reused kernel that ran custom code is handed out again only once every
   process the render started has been ended (the kernel factory sweeps it).
-- Every kernel runs in the sandbox (kernels/sandbox.py) the settings describe;
-  `sandbox_status` says what this machine's Linux enforces.
+- Kernels come from a factory handed in at wiring time (kernels/factory.py): real
+  processes in the sandbox the settings describe (`sandbox_status` says what this
+  machine's Linux enforces), or a test's fakes.
 """
 
 from __future__ import annotations
@@ -27,23 +28,16 @@ import contextlib
 import itertools
 import logging
 import math
-import shutil
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import zmq.asyncio
+from typing import Any, Generic
 
 from . import sandbox
 from .errors import PoolClosed, PoolOverloaded, PoolUnavailable
-from .kernel import Kernel, KernelOptions, Listen
-from .launcher import KernelLauncher
+from .factory import K, KernelFactory
 from .outputs import DEFAULT_LIMIT
-from .source_policy import PRIVATE_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -98,44 +92,19 @@ class PoolStats:
         return self.idle + self.busy > 0
 
 
-class KernelPool:
+class KernelPool(Generic[K]):
     """Leases warm kernels to renders; replaces the ones that die or wear out."""
 
-    def __init__(
-        self,
-        settings: PoolSettings,
-        runtime_dir: Path | None = None,
-        object_access: Listen | None = None,
-    ) -> None:
-        """`object_access`: answers kernels' object-store requests (server/object_broker.py)."""
+    def __init__(self, settings: PoolSettings, factory: KernelFactory[K]) -> None:
+        """`factory`: makes, starts, sweeps and stops the kernels (kernels/factory.py)."""
         self.settings = settings
-        self._own_runtime_dir = runtime_dir is None
-        self._runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="kfp-viz-"))
-        (self._runtime_dir / "kernels").mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.sandbox_status = sandbox.status(settings.sandbox)
-        environment = {
-            **settings.environment,
-            PRIVATE_VARIABLE: ",".join([str(self._runtime_dir), *settings.private_folders]),
-        }
-        self._launcher = KernelLauncher(
-            self._runtime_dir, environment, passed_variables=settings.passed_variables
-        )
-        self._context = zmq.asyncio.Context()
-        self._options = KernelOptions(
-            memory_limit=settings.memory_limit,
-            nice=settings.nice,
-            start_timeout=settings.start_timeout,
-            max_output=settings.max_output,
-            sandbox=self._sandbox_policy().to_json(),
-            abstract_sockets=self.sandbox_status.scopes,
-            object_access=object_access,
-        )
+        self._factory = factory
         self._ids = itertools.count(1)
-        self._kernels: dict[str, Kernel] = {}
+        self._kernels: dict[str, K] = {}
         self._ready: set[str] = set()
-        self._idle: deque[Kernel] = deque()
+        self._idle: deque[K] = deque()
         self._leased: set[str] = set()
-        self._waiters: deque[asyncio.Future[Kernel]] = deque()
+        self._waiters: deque[asyncio.Future[K]] = deque()
         self._changed = asyncio.Event()
         self._all_returned = asyncio.Event()
         self._restarts: Counter[str] = Counter()
@@ -150,19 +119,13 @@ class KernelPool:
     def closed(self) -> bool:
         return self._closed
 
-    def _sandbox_policy(self) -> sandbox.SandboxPolicy:
-        private = (str(self._runtime_dir), *self.settings.private_folders)
-        return sandbox.SandboxPolicy(
-            enabled=self.settings.sandbox,
-            data_roots=self.settings.data_roots,
-            private=private,
-            connect_ports=self.settings.connect_ports,
-            read_extra=sandbox.python_paths(exclude=private),
-        )
+    @property
+    def sandbox_status(self) -> sandbox.Status:
+        return self._factory.sandbox_status
 
     @property
     def preload_errors(self) -> dict[str, str]:
-        return self._launcher.preload_errors
+        return dict(self._factory.preload_errors)
 
     def start(self) -> None:
         """Begin starting kernels in the background; `wait_ready()` waits for the first."""
@@ -177,7 +140,7 @@ class KernelPool:
             await asyncio.sleep(0.02)
         return bool(self._ready)
 
-    async def lease(self, timeout: float) -> Kernel:
+    async def lease(self, timeout: float) -> K:
         """An idle kernel for one render, waiting at most `timeout` seconds in line.
 
         Raises PoolClosed, PoolOverloaded (line full), PoolUnavailable (kernels
@@ -191,7 +154,7 @@ class KernelPool:
             raise PoolUnavailable(f"No kernel is running: {self._start_error}")
         if self._excess_waiters() >= self.settings.max_queue:
             raise self._overloaded()
-        waiter: asyncio.Future[Kernel] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[K] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             await asyncio.wait({waiter}, timeout=max(timeout, 0))
@@ -211,7 +174,7 @@ class KernelPool:
         free_slots = self.settings.size - len(self._leased)
         return max(waiting - free_slots, 0)
 
-    def _withdraw(self, waiter: asyncio.Future[Kernel]) -> None:
+    def _withdraw(self, waiter: asyncio.Future[K]) -> None:
         """Leave the line; a kernel handed over in the same instant goes back to the pool."""
         with contextlib.suppress(ValueError):
             self._waiters.remove(waiter)
@@ -225,7 +188,7 @@ class KernelPool:
 
     def give_back(
         self,
-        kernel: Kernel,
+        kernel: K,
         retire: str | None,
         seconds: float | None = None,
         sweep: bool = False,
@@ -252,7 +215,7 @@ class KernelPool:
             self._make_available(kernel)
         self._note_returned()
 
-    def abandon(self, kernel: Kernel, retire_after: str | None, sweep: bool = False) -> None:
+    def abandon(self, kernel: K, retire_after: str | None, sweep: bool = False) -> None:
         """Take back a kernel whose render timed out or was cancelled mid-cell.
 
         The cell is interrupted in the background; a kernel that does not come
@@ -260,9 +223,9 @@ class KernelPool:
         """
         self._run_in_background(self._recover(kernel, retire_after, sweep))
 
-    async def _sweep_and_give_back(self, kernel: Kernel, seconds: float | None) -> None:
+    async def _sweep_and_give_back(self, kernel: K, seconds: float | None) -> None:
         try:
-            killed = await self._launcher.sweep(kernel.pid or 0)
+            killed = await self._factory.sweep(kernel)
         except (TimeoutError, OSError) as error:
             self._leased.discard(kernel.id)
             self._retire(kernel, "unresponsive", f"its processes could not be swept ({error})")
@@ -307,21 +270,18 @@ class KernelPool:
         exits = [k.exited for k in kernels if k.pid is not None]
         if exits:
             await asyncio.wait(exits, timeout=3)
-        await self._launcher.close()
         for kernel in kernels:
             kernel.close()
         self._kernels.clear()
-        self._context.destroy(linger=0)
-        if self._own_runtime_dir:
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+        await self._factory.close()
 
     # -- internals -----------------------------------------------------------
 
-    def _checkout(self, kernel: Kernel) -> Kernel:
+    def _checkout(self, kernel: K) -> K:
         self._leased.add(kernel.id)
         return kernel
 
-    def _make_available(self, kernel: Kernel) -> None:
+    def _make_available(self, kernel: K) -> None:
         """Hand a ready kernel to the first live waiter, or park it as idle."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -335,7 +295,7 @@ class KernelPool:
         if not self._leased:
             self._all_returned.set()
 
-    def _wear(self, kernel: Kernel) -> str | None:
+    def _wear(self, kernel: K) -> str | None:
         if kernel.renders >= self.settings.max_renders:
             return "max_renders"
         limit = self.settings.memory_limit
@@ -344,7 +304,7 @@ class KernelPool:
             return "memory"
         return None
 
-    def _retire(self, kernel: Kernel, reason: str, detail: str | None = None) -> None:
+    def _retire(self, kernel: K, reason: str, detail: str | None = None) -> None:
         log.info("retiring kernel %s (pid %s): %s", kernel.id, kernel.pid, detail or reason)
         self._forget(kernel)
         self._restarts[reason] += 1
@@ -354,14 +314,14 @@ class KernelPool:
         kernel.exited.add_done_callback(lambda _: kernel.close())
         self._changed.set()
 
-    def _forget(self, kernel: Kernel) -> None:
+    def _forget(self, kernel: K) -> None:
         self._kernels.pop(kernel.id, None)
         self._ready.discard(kernel.id)
         self._leased.discard(kernel.id)
         with contextlib.suppress(ValueError):
             self._idle.remove(kernel)
 
-    def _on_exit(self, kernel: Kernel, exited: asyncio.Future[str]) -> None:
+    def _on_exit(self, kernel: K, exited: asyncio.Future[str]) -> None:
         """A kernel process ended; if nobody retired it on purpose, it died."""
         if self._closed or kernel.id not in self._kernels:
             return
@@ -381,7 +341,7 @@ class KernelPool:
             retry_after,
         )
 
-    async def _recover(self, kernel: Kernel, retire_after: str | None, sweep: bool) -> None:
+    async def _recover(self, kernel: K, retire_after: str | None, sweep: bool) -> None:
         if await kernel.interrupt(self.settings.interrupt_grace):
             self.give_back(kernel, retire=retire_after, sweep=sweep)
             return
@@ -418,10 +378,10 @@ class KernelPool:
 
     async def _start_one(self) -> None:
         """Start one kernel in a free slot; after a failure, hold the slot for a back-off."""
-        kernel = Kernel(f"k{next(self._ids)}", self._runtime_dir, self._context)
+        kernel = self._factory.create(f"k{next(self._ids)}")
         self._kernels[kernel.id] = kernel
         try:
-            await kernel.start(self._launcher, self._options)
+            await self._factory.start(kernel)
         except Exception as error:
             kernel.kill("it failed to start")
             kernel.close()

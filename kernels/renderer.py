@@ -36,7 +36,8 @@ class RenderResult:
 
     html: str
     error: str | None
-    kernel_id: str
+    kernel_id: str | None
+    """The kernel that rendered the page; None when none was needed."""
     seconds: float
 
 
@@ -92,7 +93,7 @@ class Renderer:
         )
         output = {"output_type": "display_data", "data": {"text/plain": note}, "metadata": {}}
         html = self.template.render([output], title="custom visualization")
-        return RenderResult(html, None, "none", time.monotonic() - started)
+        return RenderResult(html, None, None, time.monotonic() - started)
 
     def _retires_after(self, request: RenderRequest) -> bool:
         return request.type.is_custom and not self.pool.settings.reuse_custom_kernels

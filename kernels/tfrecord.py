@@ -12,31 +12,18 @@ import gzip
 import struct
 from collections.abc import Iterator
 
+from crc32c import crc32c as _native_crc32c
+
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
 _FOOTER = struct.Struct("<I")
 
 
-def _table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _table()
-
-
 def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), the checksum TFRecord uses."""
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    """CRC-32C (Castagnoli), the checksum TFRecord uses: the `crc32c` package's native code
+    (SSE 4.2 / ARMv8 instructions where the CPU has them): thousands of times faster than
+    a table loop in Python, which took over 100 ms per MiB (bench/crc_bench.py)."""
+    return _native_crc32c(data)
 
 
 def masked_crc(data: bytes) -> int:
@@ -98,8 +85,8 @@ def complete_records(
     """The records complete in `data` (the start of a file that may still be growing), and
     how many bytes they take: a partly written last record is left for the next read.
 
-    TFRecordError only when a complete header's checksum is wrong (not a record file, or
-    corrupt); the data's checksum is checked with `verify_data` (pure Python: slow).
+    TFRecordError when a complete header's or record's checksum is wrong (not a record
+    file, or corrupt).
     """
     out: list[bytes] = []
     position = 0

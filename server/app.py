@@ -25,17 +25,21 @@ import time
 
 import tornado.httpserver
 import tornado.netutil
-from kfp_viz_kernels import KernelPool, PoolSettings, Renderer
+from kfp_viz_kernels import KernelPool, PoolSettings, ProcessKernels, Renderer
 from kfp_viz_kernels.sandbox import not_dumpable
 
+from .addresses import host_port
 from .config import Config, container_limits, kernel_connect_ports, kernel_environment
-from .delivery import PageDelivery, build_store
 from .grpc_api import GrpcServer
 from .http_api import InFlight, make_app
 from .http_limits import HEADER_READ_LIMIT, HeaderLimit
+from .inline_policy import InlinePolicy
 from .metrics import Metrics
 from .object_broker import ObjectBroker
+from .page_store import PageStore, build_store
 from .progress import Progress
+from .replies import Replies
+from .routing import Routes, kernel_routes
 from .service import VisualizationService
 
 log = logging.getLogger(__name__)
@@ -85,15 +89,17 @@ class VizServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.objects = ObjectBroker(config)
-        self.pool = KernelPool(pool_settings(config), object_access=self.objects.listen)
-        self.metrics = Metrics(self.pool)
-        self.delivery = PageDelivery(config, build_store(config), self.metrics.registry)
-        self.service = VisualizationService(
-            config, Renderer(self.pool), self.metrics, delivery=self.delivery
-        )
+        settings = pool_settings(config)
+        kernels = ProcessKernels(settings, object_access=self.objects.listen)
+        self.pool = KernelPool(settings, kernels)
         self.progress = Progress.from_config(config)
-        self.service.progress_view = self.progress.view.render
+        # Every type and what renders it, fixed here (server/routing.py).
+        routes = Routes([*kernel_routes(Renderer(self.pool).render), self.progress.route()])
+        self.metrics = Metrics(self.pool, type_names=routes)
         self.metrics.watch_progress(self.progress.hub)
+        self.pages = PageStore(config, build_store(config), self.metrics.registry)
+        replies = Replies(InlinePolicy(config.inline_limit), self.pages, self.metrics.registry)
+        self.service = VisualizationService(config, routes, self.metrics, replies)
         self.grpc = GrpcServer(
             self.service, config.max_body_size, extra_services=[self.progress.grpc_service()]
         )
@@ -110,7 +116,7 @@ class VizServer:
                 self.config.http_port, self.config.host, family=socket.AF_UNSPEC, backlog=BACKLOG
             )
         except OSError as error:
-            address = f"{self.config.host}:{self.config.http_port}"
+            address = host_port(self.config.host, self.config.http_port)
             raise OSError(f"HTTP cannot listen on {address}: {error.strerror}") from error
         app = make_app(
             self.service,
@@ -136,7 +142,7 @@ class VizServer:
             "kernel sandbox: %s", sandbox.describe()
         )
         self.pool.start()
-        self.delivery.start()
+        self.pages.start()
         await self.grpc.set_serving(False)
         await self.grpc.server.start()
         http_port = sockets[0].getsockname()[1]
@@ -174,7 +180,7 @@ class VizServer:
         await self.progress.close()  # ends progress streams, which would hold up the stop
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
-        await self.delivery.close()
+        await self.pages.close()
         self.objects.close()
         if self._http is not None:
             await self._http.close_all_connections()

@@ -1,8 +1,13 @@
-"""Every setting the server reads, in one table: flag, environment variable, default, meaning.
+"""Every setting the server reads, declared once: flag, environment variable, default, meaning.
 
-Precedence: command-line flag, then environment variable, then default. The
-table below also produces `--help`, and the README's settings section is
-checked against it by the tests, so the three cannot drift apart.
+Each setting is a field of one of four groups (server, kernel pool, page store, live
+progress) and carries its row of the settings table as the field's metadata, the way
+nbclient declares its traits: the table (`SETTINGS`), `Config` (the groups together),
+`--help` and the Markdown table of the docs (`settings_markdown`) all come from those
+declarations, and the README's settings section is checked against them by the tests,
+so none can drift from another.
+
+Precedence: command-line flag, then environment variable, then default.
 
 Environment names follow what KFP operators already use where one exists
 (`KERNEL_TIMEOUT` from the stock server, `ALLOW_CUSTOM_VISUALIZATIONS` from the
@@ -13,6 +18,7 @@ flag, the variable and the value.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import re
@@ -21,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from kfp_viz.events import NAMESPACE
 from kfp_viz_kernels.source_policy import (
     ROOTS_VARIABLE,
     SCHEMES,
@@ -162,17 +169,6 @@ def parse_topic(text: str) -> str:
     return text
 
 
-def parse_index_topic(text: str) -> str:
-    """A topic name, in which `{topic}` stands for the progress topic's, or `off`."""
-    if text != "off":
-        parse_topic(text.replace("{topic}", "t"))
-    return text
-
-
-# A Kubernetes namespace name, or "" (none); progress events are checked against it too.
-NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
-
-
 def parse_namespace(text: str) -> str:
     if not NAMESPACE.match(text):
         raise ValueError("expected a Kubernetes namespace name (lower-case letters, digits, '-')")
@@ -217,6 +213,13 @@ def parse_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def parse_index_topic(text: str) -> str:
+    """A topic name, in which `{topic}` stands for the progress topic's, or `off`."""
+    if text != "off":
+        parse_topic(text.replace("{topic}", "t"))
+    return text
+
+
 def parse_log_pattern(text: str) -> str:
     """Where TensorBoard logs are: `minio://`/`s3://` bucket and prefix, or a local folder,
     with `{run_id}` in it (a trailing `**` or `/` means the same: every file below)."""
@@ -235,7 +238,7 @@ def parse_log_pattern(text: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One row of the settings table."""
+    """One row of the settings table: how a person sets a value, and what it means."""
 
     name: str
     flag: str
@@ -248,206 +251,269 @@ class Setting:
     is_switch: bool = False
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("host", "--host", "VIZ_HOST", str, "0.0.0.0",
-            "Address both ports listen on.", "0.0.0.0"),
-    Setting("http_port", "--http-port", "VIZ_HTTP_PORT", parse_port, 8888,
-            "HTTP port: KFP's form contract, /readyz, /metrics.", "8888"),
-    Setting("grpc_port", "--grpc-port", "VIZ_GRPC_PORT", parse_port, 8887,
-            "gRPC port: api.VisualizationService, health, reflection.", "8887"),
-    Setting("pool_size", "--pool-size", "KERNEL_POOL_SIZE", parse_positive_int,
-            _default_pool_size, "Jupyter kernels rendering at once.",
-            "from the container's limits: 1 per CPU of a CPU limit (at least 2), else 2 to 4; "
-            "no more than fit a memory limit"),
-    Setting("max_queue", "--max-queue", "MAX_QUEUE", parse_non_negative_int,
-            lambda s: 4 * s["pool_size"],
-            "Requests that may wait for a kernel; beyond that, 503 with Retry-After.",
-            "4 x pool size"),
-    Setting("timeout", "--timeout", "KERNEL_TIMEOUT", parse_seconds, 100.0,
-            "Render timeout in seconds when the request sets none.", "100"),
-    Setting("max_timeout", "--max-timeout", "KERNEL_MAX_TIMEOUT", parse_seconds,
-            lambda s: max(600.0, s["timeout"]),
-            "Cap on a request's own timeout (X-Visualization-Timeout header or gRPC deadline).",
-            "600"),
-    Setting("kernel_memory_limit", "--kernel-memory-limit", "KERNEL_MEMORY_LIMIT", parse_bytes,
-            _default_kernel_memory,
-            "Memory per kernel (512Mi, 2G, ...; 0 = no limit). Enforced in the kernel process; "
-            "a kernel above 90% of it after a render is replaced.",
-            "2G, or an equal share of the container's memory limit"),
-    Setting("max_renders", "--max-renders-per-kernel", "KERNEL_MAX_RENDERS", parse_positive_int,
-            500, "Renders after which a kernel is replaced by a fresh one.", "500"),
-    Setting("allow_custom", "--allow-custom-visualizations", "ALLOW_CUSTOM_VISUALIZATIONS",
-            parse_bool, False,
-            "Run `custom` visualizations and roc_curve's target_lambda (both are code).",
-            "false", is_switch=True),
-    Setting("reuse_custom_kernels", "--reuse-custom-kernels", "REUSE_CUSTOM_KERNELS", parse_bool,
-            False,
-            "Reset and reuse a kernel after custom code instead of replacing it: faster, but "
-            "custom code can then leave changes inside imported modules.",
-            "false", is_switch=True),
-    Setting("kernel_sandbox", "--kernel-sandbox", "KERNEL_SANDBOX", parse_sandbox, True,
-            "Confine every kernel with Landlock (files, TCP, signals; see the README's "
-            "Security model): auto uses what this Linux offers, off runs kernels with the "
-            "server's rights.", "auto"),
-    Setting("kernel_connect_ports", "--kernel-connect-ports", "KERNEL_CONNECT_PORTS",
-            parse_connect_ports, PORTS_AUTO,
-            "TCP ports kernels may connect to (Landlock ABI 4+): any, none, or a list such as "
-            "443,9000; auto: any when http, https or gs sources are allowed, else only the "
-            "object store's port.", "auto"),
-    Setting("kernel_env", "--kernel-env", "KERNEL_ENV", parse_names, (),
-            "Names of the server's environment variables kernels also get, comma-separated "
-            "(e.g. GOOGLE_APPLICATION_CREDENTIALS); they get no others beyond PATH, locale, "
-            "proxies and CA bundles.", "none"),
-    Setting("max_output_size", "--max-output-size", "MAX_OUTPUT_SIZE", parse_bytes, 32 * 2**20,
-            "Output one render may produce (prints, displays); past it the rest is dropped "
-            "and the page says where it was cut.", "32Mi"),
-    Setting("source_schemes", "--source-schemes", SCHEMES_VARIABLE, parse_schemes, SCHEMES,
-            "Kinds of source the built-in types may read, comma-separated.",
-            ",".join(SCHEMES)),
-    Setting("local_source_roots", "--local-source-roots", ROOTS_VARIABLE, parse_roots, (),
-            "Folders local sources must be in, comma-separated (symbolic links resolved); "
-            f"empty: any folder but the system ones ({', '.join(SYSTEM_FOLDERS)}).", ""),
-    Setting("max_body_size", "--max-body-size", "MAX_BODY_SIZE", parse_bytes, 32 * 2**20,
-            "Largest request body (HTTP) or message (gRPC); larger ones get 413.", "32Mi"),
-    Setting("shutdown_grace", "--shutdown-grace", "SHUTDOWN_GRACE", parse_seconds, 20.0,
-            "On SIGTERM, seconds running renders may take to finish before they are cancelled.",
-            "20"),
-    Setting("log_level", "--log-level", "LOG_LEVEL", parse_log_level, "INFO",
-            "Logging detail: DEBUG, INFO, WARNING or ERROR.", "INFO"),
-    Setting("inline_limit", "--inline-limit", "INLINE_LIMIT", parse_inline_limit, None,
-            "Largest page sent inline; larger pages are stored and referenced. `auto` keeps "
-            "KFP's whole gRPC reply (page + echoed source and arguments) under 4 MiB; a value "
-            "under 4 MiB only lowers that, one over it replaces it (an API server with a "
-            "raised cap).", "auto"),
-    Setting("store_host", "--object-store-host", "OBJECTSTORECONFIG_HOST", str, "",
-            "S3 / MinIO host for pages past the inline limit; empty = the local folder "
-            "--store-folder.", "none"),
-    Setting("store_port", "--object-store-port", "OBJECTSTORECONFIG_PORT", parse_port, 9000,
-            "Object store port.", "9000"),
-    Setting("store_secure", "--object-store-secure", "OBJECTSTORECONFIG_SECURE", parse_bool,
-            False, "Talk to the object store over TLS.", "false", is_switch=True),
-    Setting("store_bucket", "--object-store-bucket", "OBJECTSTORECONFIG_BUCKETNAME", str,
-            "mlpipeline", "Bucket for stored pages (made if missing).", "mlpipeline"),
-    Setting("store_access_key", "--object-store-access-key", "OBJECTSTORECONFIG_ACCESSKEY", str,
-            "", "Object store access key (secret mlpipeline-minio-artifact, key accesskey).",
-            "none"),
-    Setting("store_secret_key", "--object-store-secret-key",
-            "OBJECTSTORECONFIG_SECRETACCESSKEY", str, "",
-            "Object store secret key (prefer the environment: flags show in process lists).",
-            "none"),
-    Setting("store_region", "--object-store-region", "OBJECTSTORECONFIG_REGION", str, "",
-            "Object store region; empty = ask the store.", "none"),
-    Setting("store_prefix", "--store-prefix", "STORE_PREFIX", parse_store_prefix,
-            "visualizations/", "Key prefix of stored pages (keys are <prefix><sha256>.html).",
-            "visualizations/"),
-    Setting("store_retention_days", "--store-retention-days", "STORE_RETENTION_DAYS",
-            parse_non_negative_int, 30,
-            "Days stored pages are kept: a lifecycle rule on the prefix (folder store: pruned "
-            "hourly); 0 = forever.", "30"),
-    Setting("presign_expiry", "--presign-expiry", "PRESIGN_EXPIRY", parse_presign_expiry,
-            86400.0, "Seconds a stored page's presigned URL stays valid (at most 7 days).",
-            "86400"),
-    Setting("store_folder", "--store-folder", "STORE_FOLDER", str,
-            lambda _: default_store_folder(),
-            "Folder for stored pages when no object store host is set.", "$TMPDIR/kfp-viz-pages"),
-    Setting("public_url", "--public-url", "PUBLIC_URL", parse_url, "",
-            "Base URL browsers reach this server's HTTP port at: links to stored pages (empty = "
-            "the Host the request came to) and live updates in the `progress` view (empty = "
-            "snapshot only).", "none"),
-    Setting("kafka_bootstrap_servers", "--kafka-bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS",
-            str, "", "Kafka brokers (host:port,...) carrying progress events; empty = the "
-            "in-process bus.", "none (in-process bus)"),
-    Setting("kafka_progress_topic", "--kafka-progress-topic", "KAFKA_PROGRESS_TOPIC",
-            parse_topic, "kfp-progress", "Kafka topic of progress events.", "kfp-progress"),
-    Setting("kafka_run_index_topic", "--kafka-run-index-topic", "KAFKA_RUN_INDEX_TOPIC",
-            parse_index_topic, "{topic}.runs",
-            "Compacted Kafka topic holding where each run begins in the progress topic, so an "
-            "old run's history starts at its first event ({topic}: the progress topic's "
-            "name; made when missing); off = none.", "{topic}.runs"),
-    Setting("namespace", "--namespace", "PROGRESS_NAMESPACE", parse_namespace, "",
-            "Serve (and accept) only progress events of this Kubernetes namespace.",
-            "none (all namespaces)"),
-    Setting("progress_queue_size", "--progress-queue-size", "PROGRESS_QUEUE_SIZE",
-            parse_positive_int, 1000,
-            "Events queued per progress watcher; a watcher past it is resynced from Kafka.",
-            "1000"),
-    Setting("progress_heartbeat", "--progress-heartbeat", "PROGRESS_HEARTBEAT_INTERVAL",
-            parse_seconds, 5.0, "Seconds without events after which a watcher gets a heartbeat.",
-            "5"),
-    Setting("progress_bus_retention", "--progress-bus-retention", "PROGRESS_BUS_RETENTION",
-            parse_positive_int, 100_000,
-            "Events the in-process bus keeps per partition (when no Kafka is configured).",
-            "100000"),
-    Setting("progress_bus_bytes", "--progress-bus-bytes", "PROGRESS_BUS_BYTES", parse_bytes,
-            32 * 2**20,
-            "Bytes of events the in-process bus keeps in all (the oldest are dropped first, "
-            "counted in /metrics).", "32Mi"),
-    Setting("argo_workflows", "--argo-workflows", "ARGO_WORKFLOWS", parse_bool, False,
-            "Publish every KFP run's step status from Argo's Workflow objects (needs the "
-            "argo-status RBAC component): watches the namespace of --namespace, else "
-            "POD_NAMESPACE, else every namespace.", "false", is_switch=True),
-    Setting("tensorboard_logs", "--tensorboard-logs", "TENSORBOARD_LOGS", parse_log_pattern, "",
-            "Where runs' TensorBoard event files are, with {run_id}: e.g. "
-            "minio://mlpipeline/tb/{run_id}/ or /data/tb/{run_id}/; their scalars become "
-            "metric events while a run is watched. Empty = off.", "none"),
-)  # fmt: skip
+_ROW = "kfp_viz_setting"
+
+
+def setting(
+    flag: str,
+    env: str,
+    parse: Callable[[str], Any],
+    default: Any,
+    help: str,
+    default_text: str,
+    *,
+    switch: bool = False,
+) -> Any:
+    """A `Config` field declared with its row of the settings table (its name is the field's).
+
+    The field has no default of its own: every value is resolved by `load_config`.
+    """
+    row = Setting("", flag, env, parse, default, help, default_text, switch)
+    return field(metadata={_ROW: row})
+
+
+def settings_of(group: type[Any]) -> tuple[Setting, ...]:
+    """The rows a settings dataclass declares, in order, each named after its field."""
+    return tuple(
+        dataclasses.replace(item.metadata[_ROW], name=item.name)
+        for item in fields(group)
+        if _ROW in item.metadata
+    )
+
+
+# fmt: off
+@dataclass(frozen=True)
+class ServerConfig:
+    """The process and its protocols: where it listens, what a request may ask."""
+
+    host: str = setting("--host", "VIZ_HOST", str, "0.0.0.0",
+                        "Address both ports listen on.", "0.0.0.0")
+    http_port: int = setting("--http-port", "VIZ_HTTP_PORT", parse_port, 8888,
+                             "HTTP port: KFP's form contract, /readyz, /metrics.", "8888")
+    grpc_port: int = setting("--grpc-port", "VIZ_GRPC_PORT", parse_port, 8887,
+                             "gRPC port: api.VisualizationService, health, reflection.", "8887")
+    timeout: float = setting(
+        "--timeout", "KERNEL_TIMEOUT", parse_seconds, 100.0,
+        "Render timeout in seconds when the request sets none.", "100")
+    max_timeout: float = setting(
+        "--max-timeout", "KERNEL_MAX_TIMEOUT", parse_seconds,
+        lambda s: max(600.0, s["timeout"]),
+        "Cap on a request's own timeout (X-Visualization-Timeout header or gRPC deadline).",
+        "600")
+    allow_custom: bool = setting(
+        "--allow-custom-visualizations", "ALLOW_CUSTOM_VISUALIZATIONS", parse_bool, False,
+        "Run `custom` visualizations and roc_curve's target_lambda (both are code).",
+        "false", switch=True)
+    max_body_size: int = setting(
+        "--max-body-size", "MAX_BODY_SIZE", parse_bytes, 32 * 2**20,
+        "Largest request body (HTTP) or message (gRPC); larger ones get 413.", "32Mi")
+    shutdown_grace: float = setting(
+        "--shutdown-grace", "SHUTDOWN_GRACE", parse_seconds, 20.0,
+        "On SIGTERM, seconds running renders may take to finish before they are cancelled.",
+        "20")
+    log_level: str = setting("--log-level", "LOG_LEVEL", parse_log_level, "INFO",
+                             "Logging detail: DEBUG, INFO, WARNING or ERROR.", "INFO")
+    public_url: str = setting(
+        "--public-url", "PUBLIC_URL", parse_url, "",
+        "Base URL browsers reach this server's HTTP port at: links to stored pages (empty = "
+        "the Host the request came to) and live updates in the `progress` view (empty = "
+        "snapshot only).", "none")
+# fmt: on
+
+
+# fmt: off
+@dataclass(frozen=True)
+class PoolConfig:
+    """The kernel pool: how many kernels, what each may use, read and reach."""
+
+    pool_size: int = setting(
+        "--pool-size", "KERNEL_POOL_SIZE", parse_positive_int, _default_pool_size,
+        "Jupyter kernels rendering at once.",
+        "from the container's limits: 1 per CPU of a CPU limit (at least 2), else 2 to 4; "
+        "no more than fit a memory limit")
+    max_queue: int = setting(
+        "--max-queue", "MAX_QUEUE", parse_non_negative_int, lambda s: 4 * s["pool_size"],
+        "Requests that may wait for a kernel; beyond that, 503 with Retry-After.",
+        "4 x pool size")
+    kernel_memory_limit: int = setting(
+        "--kernel-memory-limit", "KERNEL_MEMORY_LIMIT", parse_bytes, _default_kernel_memory,
+        "Memory per kernel (512Mi, 2G, ...; 0 = no limit). Enforced in the kernel process; "
+        "a kernel above 90% of it after a render is replaced.",
+        "2G, or an equal share of the container's memory limit")
+    max_renders: int = setting(
+        "--max-renders-per-kernel", "KERNEL_MAX_RENDERS", parse_positive_int, 500,
+        "Renders after which a kernel is replaced by a fresh one.", "500")
+    reuse_custom_kernels: bool = setting(
+        "--reuse-custom-kernels", "REUSE_CUSTOM_KERNELS", parse_bool, False,
+        "Reset and reuse a kernel after custom code instead of replacing it: faster, but "
+        "custom code can then leave changes inside imported modules.",
+        "false", switch=True)
+    kernel_sandbox: bool = setting(
+        "--kernel-sandbox", "KERNEL_SANDBOX", parse_sandbox, True,
+        "Confine every kernel with Landlock (files, TCP, signals; see the README's "
+        "Security model): auto uses what this Linux offers, off runs kernels with the "
+        "server's rights.", "auto")
+    kernel_connect_ports: str = setting(
+        "--kernel-connect-ports", "KERNEL_CONNECT_PORTS", parse_connect_ports, PORTS_AUTO,
+        "TCP ports kernels may connect to (Landlock ABI 4+): any, none, or a list such as "
+        "443,9000; auto: any when http, https or gs sources are allowed, else only the "
+        "object store's port.", "auto")
+    kernel_env: tuple[str, ...] = setting(
+        "--kernel-env", "KERNEL_ENV", parse_names, (),
+        "Names of the server's environment variables kernels also get, comma-separated "
+        "(e.g. GOOGLE_APPLICATION_CREDENTIALS); they get no others beyond PATH, locale, "
+        "proxies and CA bundles.", "none")
+    max_output_size: int = setting(
+        "--max-output-size", "MAX_OUTPUT_SIZE", parse_bytes, 32 * 2**20,
+        "Output one render may produce (prints, displays); past it the rest is dropped "
+        "and the page says where it was cut.", "32Mi")
+    source_schemes: tuple[str, ...] = setting(
+        "--source-schemes", SCHEMES_VARIABLE, parse_schemes, SCHEMES,
+        "Kinds of source the built-in types may read, comma-separated.", ",".join(SCHEMES))
+    local_source_roots: tuple[str, ...] = setting(
+        "--local-source-roots", ROOTS_VARIABLE, parse_roots, (),
+        "Folders local sources must be in, comma-separated (symbolic links resolved); "
+        f"empty: any folder but the system ones ({', '.join(SYSTEM_FOLDERS)}).", "")
+# fmt: on
+
+
+# fmt: off
+@dataclass(frozen=True)
+class StoreConfig:
+    """Pages past the inline limit: the limit, and the store that keeps them."""
+
+    inline_limit: int | None = setting(
+        "--inline-limit", "INLINE_LIMIT", parse_inline_limit, None,
+        "Largest page sent inline; larger pages are stored and referenced. `auto` keeps "
+        "KFP's whole gRPC reply (page + echoed source and arguments) under 4 MiB; a value "
+        "under 4 MiB only lowers that, one over it replaces it (an API server with a "
+        "raised cap).", "auto")
+    store_host: str = setting(
+        "--object-store-host", "OBJECTSTORECONFIG_HOST", str, "",
+        "S3 / MinIO host for pages past the inline limit; empty = the local folder "
+        "--store-folder.", "none")
+    store_port: int = setting("--object-store-port", "OBJECTSTORECONFIG_PORT", parse_port, 9000,
+                              "Object store port.", "9000")
+    store_secure: bool = setting(
+        "--object-store-secure", "OBJECTSTORECONFIG_SECURE", parse_bool, False,
+        "Talk to the object store over TLS.", "false", switch=True)
+    store_bucket: str = setting(
+        "--object-store-bucket", "OBJECTSTORECONFIG_BUCKETNAME", str, "mlpipeline",
+        "Bucket for stored pages (made if missing).", "mlpipeline")
+    store_access_key: str = setting(
+        "--object-store-access-key", "OBJECTSTORECONFIG_ACCESSKEY", str, "",
+        "Object store access key (secret mlpipeline-minio-artifact, key accesskey).", "none")
+    store_secret_key: str = setting(
+        "--object-store-secret-key", "OBJECTSTORECONFIG_SECRETACCESSKEY", str, "",
+        "Object store secret key (prefer the environment: flags show in process lists).",
+        "none")
+    store_region: str = setting("--object-store-region", "OBJECTSTORECONFIG_REGION", str, "",
+                                "Object store region; empty = ask the store.", "none")
+    store_prefix: str = setting(
+        "--store-prefix", "STORE_PREFIX", parse_store_prefix, "visualizations/",
+        "Key prefix of stored pages (keys are <prefix><sha256>.html).", "visualizations/")
+    store_retention_days: int = setting(
+        "--store-retention-days", "STORE_RETENTION_DAYS", parse_non_negative_int, 30,
+        "Days stored pages are kept: a lifecycle rule on the prefix (folder store: pruned "
+        "hourly); 0 = forever.", "30")
+    presign_expiry: float = setting(
+        "--presign-expiry", "PRESIGN_EXPIRY", parse_presign_expiry, 86400.0,
+        "Seconds a stored page's presigned URL stays valid (at most 7 days).", "86400")
+    store_folder: str = setting(
+        "--store-folder", "STORE_FOLDER", str, lambda _: default_store_folder(),
+        "Folder for stored pages when no object store host is set.", "$TMPDIR/kfp-viz-pages")
+# fmt: on
+
+
+# fmt: off
+@dataclass(frozen=True)
+class ProgressConfig:
+    """Live progress: where events come from, whose they are, how watchers are fed."""
+
+    kafka_bootstrap_servers: str = setting(
+        "--kafka-bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS", str, "",
+        "Kafka brokers (host:port,...) carrying progress events; empty = the in-process bus.",
+        "none (in-process bus)")
+    kafka_progress_topic: str = setting(
+        "--kafka-progress-topic", "KAFKA_PROGRESS_TOPIC", parse_topic, "kfp-progress",
+        "Kafka topic of progress events.", "kfp-progress")
+    kafka_run_index_topic: str = setting(
+        "--kafka-run-index-topic", "KAFKA_RUN_INDEX_TOPIC", parse_index_topic, "{topic}.runs",
+        "Compacted Kafka topic holding where each run begins in the progress topic, so an "
+        "old run's history starts at its first event ({topic}: the progress topic's name; "
+        "made when missing); off = none.", "{topic}.runs")
+    namespace: str = setting(
+        "--namespace", "PROGRESS_NAMESPACE", parse_namespace, "",
+        "Serve (and accept) only progress events of this Kubernetes namespace.",
+        "none (all namespaces)")
+    progress_queue_size: int = setting(
+        "--progress-queue-size", "PROGRESS_QUEUE_SIZE", parse_positive_int, 1000,
+        "Events queued per progress watcher; a watcher past it is resynced from Kafka.", "1000")
+    progress_heartbeat: float = setting(
+        "--progress-heartbeat", "PROGRESS_HEARTBEAT_INTERVAL", parse_seconds, 5.0,
+        "Seconds without events after which a watcher gets a heartbeat.", "5")
+    progress_bus_retention: int = setting(
+        "--progress-bus-retention", "PROGRESS_BUS_RETENTION", parse_positive_int, 100_000,
+        "Events the in-process bus keeps per partition (when no Kafka is configured).",
+        "100000")
+    progress_bus_bytes: int = setting(
+        "--progress-bus-bytes", "PROGRESS_BUS_BYTES", parse_bytes, 32 * 2**20,
+        "Bytes of events the in-process bus keeps in all (the oldest are dropped first, "
+        "counted in /metrics).", "32Mi")
+    argo_workflows: bool = setting(
+        "--argo-workflows", "ARGO_WORKFLOWS", parse_bool, False,
+        "Publish every KFP run's step status from Argo's Workflow objects (needs the "
+        "argo-status RBAC component): watches the namespace of --namespace, else "
+        "POD_NAMESPACE, else every namespace.", "false", switch=True)
+    tensorboard_logs: str = setting(
+        "--tensorboard-logs", "TENSORBOARD_LOGS", parse_log_pattern, "",
+        "Where runs' TensorBoard event files are, with {run_id}: e.g. "
+        "minio://mlpipeline/tb/{run_id}/ or /data/tb/{run_id}/; their scalars become metric "
+        "events while the files grow. Empty = off.", "none")
+# fmt: on
 
 
 @dataclass(frozen=True)
-class Config:
-    """The resolved settings the server runs with."""
+class Config(ProgressConfig, StoreConfig, PoolConfig, ServerConfig):
+    """The resolved settings the server runs with: every group's, as one value.
 
-    host: str
-    http_port: int
-    grpc_port: int
-    pool_size: int
-    max_queue: int
-    timeout: float
-    max_timeout: float
-    kernel_memory_limit: int
-    max_renders: int
-    allow_custom: bool
-    reuse_custom_kernels: bool
-    kernel_sandbox: bool
-    kernel_connect_ports: str
-    kernel_env: tuple[str, ...]
-    max_output_size: int
-    source_schemes: tuple[str, ...]
-    local_source_roots: tuple[str, ...]
-    max_body_size: int
-    shutdown_grace: float
-    log_level: str
-    inline_limit: int | None
-    store_host: str
-    store_port: int
-    store_secure: bool
-    store_bucket: str
-    store_access_key: str
-    store_secret_key: str
-    store_region: str
-    store_prefix: str
-    store_retention_days: int
-    presign_expiry: float
-    store_folder: str
-    public_url: str
-    kafka_bootstrap_servers: str
-    kafka_progress_topic: str
-    kafka_run_index_topic: str
-    namespace: str
-    progress_queue_size: int
-    progress_heartbeat: float
-    progress_bus_retention: int
-    progress_bus_bytes: int
-    argo_workflows: bool
-    tensorboard_logs: str
+    A part of the server that needs one group takes that group's type (the page store
+    takes a `StoreConfig`); the wiring hands every part this whole `Config`.
+    """
+
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: a flag, a variable, or the default (and why, for defaults
     derived from the container, such as the pool size)."""
 
 
-assert [f.name for f in fields(Config) if f.name != "origins"] == [s.name for s in SETTINGS], (
-    "table and Config differ"
+GROUPS: tuple[tuple[str, type[Any]], ...] = (
+    ("Server", ServerConfig),
+    ("Kernel pool", PoolConfig),
+    ("Page store", StoreConfig),
+    ("Live progress", ProgressConfig),
 )
+"""The groups of settings, with their titles in --help and in the docs, in table order."""
+
+SETTINGS: tuple[Setting, ...] = settings_of(Config)
+"""Every setting, group by group."""
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown, a section per group: what operators read in the docs."""
+    lines: list[str] = []
+    for title, group in GROUPS:
+        lines += [f"### {title}", "", "| flag | variable | default | meaning |", "|" + "---|" * 4]
+        lines += [
+            f"| `{row.flag}` | `{row.env}` | {_cell(row.default_text or 'none')} "
+            f"| {_cell(row.help)} |"
+            for row in settings_of(group)
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -457,23 +523,27 @@ def build_parser() -> argparse.ArgumentParser:
         "visualizations on a pool of Jupyter kernels behind KFP's HTTP and gRPC APIs. "
         "Every flag can also be set by the environment variable shown.",
     )
-    for setting in SETTINGS:
-        help_text = f"{setting.help} [env {setting.env}; default {setting.default_text}]"
-        help_text = help_text.replace("%", "%%")  # argparse formats help with %
-        if setting.is_switch:
-            parser.add_argument(
-                setting.flag,
-                dest=setting.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=help_text,
-            )
-        else:
-            metavar = setting.flag.lstrip("-").replace("-", "_").upper()
-            parser.add_argument(
-                setting.flag, dest=setting.name, default=None, metavar=metavar, help=help_text
-            )
+    for title, group in GROUPS:
+        arguments = parser.add_argument_group(title)
+        for row in settings_of(group):
+            _add_argument(arguments, row)
     return parser
+
+
+def _add_argument(parser: argparse._ArgumentGroup, row: Setting) -> None:
+    help_text = f"{row.help} [env {row.env}; default {row.default_text}]"
+    help_text = help_text.replace("%", "%%")  # argparse formats help with %
+    if row.is_switch:
+        parser.add_argument(
+            row.flag,
+            dest=row.name,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=help_text,
+        )
+    else:
+        metavar = row.flag.lstrip("-").replace("-", "_").upper()
+        parser.add_argument(row.flag, dest=row.name, default=None, metavar=metavar, help=help_text)
 
 
 def load_config(
@@ -487,14 +557,14 @@ def load_config(
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for setting in SETTINGS:
-        value, origins[setting.name] = _resolve(setting, getattr(args, setting.name), env)
+    for row in SETTINGS:
+        value, origins[row.name] = _resolve(row, getattr(args, row.name), env)
         if value is _UNSET:
-            value = setting.default(values) if callable(setting.default) else setting.default
-            origins[setting.name] = "default"
+            value = row.default(values) if callable(row.default) else row.default
+            origins[row.name] = "default"
             if isinstance(value, Sizing):
-                value, origins[setting.name] = value.value, f"default: {value.reason}"
-        values[setting.name] = value
+                value, origins[row.name] = value.value, f"default: {value.reason}"
+        values[row.name] = value
     if values["timeout"] > values["max_timeout"]:
         raise ConfigError(
             f"--timeout ({values['timeout']:g}) is above --max-timeout "
@@ -506,22 +576,20 @@ def load_config(
 _UNSET = object()
 
 
-def _resolve(setting: Setting, given: Any, env: Mapping[str, str]) -> tuple[Any, str]:
+def _resolve(row: Setting, given: Any, env: Mapping[str, str]) -> tuple[Any, str]:
     """The value given by flag or environment (or _UNSET), and which of the two gave it."""
     if isinstance(given, bool):
-        return given, setting.flag
+        return given, row.flag
     if given is not None:
-        source, text = setting.flag, given
-    elif setting.env in env:
-        source, text = setting.env, env[setting.env]
+        source, text = row.flag, given
+    elif row.env in env:
+        source, text = row.env, env[row.env]
     else:
         return _UNSET, ""
     try:
-        return setting.parse(text), source
+        return row.parse(text), source
     except ValueError as error:
-        raise ConfigError(
-            f"{setting.flag} / {setting.env}: {error}; got {text!r} from {source}"
-        ) from None
+        raise ConfigError(f"{row.flag} / {row.env}: {error}; got {text!r} from {source}") from None
 
 
 def kernel_environment(config: Config) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 import grpc
+from kfp_viz.safe_text import escaped
 from kfp_viz_kernels import (
     KernelDied,
     PoolClosed,
@@ -35,7 +36,7 @@ class ErrorKind(enum.Enum):
     TIMEOUT = (504, grpc.StatusCode.DEADLINE_EXCEEDED)
     KERNEL_DIED = (500, grpc.StatusCode.INTERNAL)
     CORRUPT = (500, grpc.StatusCode.DATA_LOSS)
-    """Stored data that no longer matches its digest (server/delivery.py)."""
+    """Stored data that no longer matches its digest (server/page_store.py)."""
 
     @property
     def http_status(self) -> int:
@@ -55,14 +56,16 @@ class RequestFailed(Exception):
     """A request that gets no page: its kind, a message a person can act on, maybe a retry hint.
 
     The message is made fit for an HTTP reason phrase here, once, so both protocols carry
-    the same text, whatever a request echoed into it.
+    the same text, whatever a request echoed into it. `detail` keeps the text as it was
+    given, for replies that can carry any text (the progress endpoints' JSON bodies).
     """
 
     def __init__(self, kind: ErrorKind, message: str, retry_after: int | None = None) -> None:
-        message = reason_phrase(message)
-        super().__init__(message)
+        sanitized = reason_phrase(message)
+        super().__init__(sanitized)
         self.kind = kind
-        self.message = message
+        self.message = sanitized
+        self.detail = message
         self.retry_after = retry_after
 
 
@@ -74,15 +77,8 @@ def reason_phrase(text: str, limit: int = REASON_LIMIT) -> str:
     too long. Other characters are escaped (é → \\xe9), never dropped: Tornado would
     otherwise send "Unknown" for a reason with `<` or a character past Latin-1, and the
     reason phrase is all a KFP UI user sees."""
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
-    text = "".join(_reason_char(ch) for ch in text)
+    text = escaped(text, line_breaks=" ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _reason_char(ch: str) -> str:
-    if ch in "\r\n\t":
-        return " "
-    return ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}"
 
 
 def from_render_error(error: RenderError) -> RequestFailed:

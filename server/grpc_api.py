@@ -16,13 +16,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from kfp_viz.pb import kfpviz_pages_pb2_grpc, visualization_pb2, visualization_pb2_grpc
 
+from .addresses import host_port, own_base_url
 from .errors import RequestFailed
+from .grpc_support import abort, service_name, type_name
 from .page_bytes import utf8_size
 from .pages_grpc import SERVICE_NAME as PAGES_SERVICE_NAME
-from .pages_grpc import VisualizationsServicer, grpc_base_url
+from .pages_grpc import VisualizationsServicer
 from .service import VisualizationService
 
-SERVICE_NAME = visualization_pb2.DESCRIPTOR.services_by_name["VisualizationService"].full_name
+SERVICE_NAME = service_name(visualization_pb2, "VisualizationService")
 
 
 class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer):
@@ -30,6 +32,8 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
 
     def __init__(self, service: VisualizationService) -> None:
         self._service = service
+        config = service.config
+        self._base_url = own_base_url(config.public_url, config.http_port)
 
     async def CreateVisualizationV1(
         self,
@@ -47,9 +51,7 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
             result = await self._service.render(render_request, via="grpc")
             page = await self._deliver(visualization, result.html, result.error or "")
         except RequestFailed as failure:
-            if failure.retry_after:
-                context.set_trailing_metadata((("retry-after", str(failure.retry_after)),))
-            await context.abort(failure.kind.grpc_code, failure.message)
+            await abort(context, failure)
         return visualization_pb2.Visualization(
             type=visualization.type,
             source=visualization.source,
@@ -62,20 +64,12 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
         self, visualization: visualization_pb2.Visualization, page: str, error: str
     ) -> str:
         """The page, or (past the inline limit) the small page standing in for the stored one."""
-        delivery = self._service.delivery
-        if delivery is None:
+        replies = self._service.replies
+        if replies is None:
             return page
         echoed = (visualization.source, visualization.arguments, error)
         sizes = [utf8_size(text) for text in echoed]
-        return await delivery.for_kfp(page, sizes, grpc_base_url(self._service))
-
-
-def type_name(value: int) -> str:
-    """The HTTP form's name for an enum value (ROC_CURVE → roc_curve); unknown numbers as text."""
-    try:
-        return visualization_pb2.Visualization.Type.Name(value).lower()
-    except ValueError:
-        return str(value)
+        return await replies.for_kfp(page, sizes, self._base_url)
 
 
 class GrpcServer:
@@ -112,7 +106,7 @@ class GrpcServer:
 
     def bind(self, host: str, port: int) -> int:
         """Listen on host:port; return the port actually bound."""
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        address = host_port(host, port)
         try:
             bound = self.server.add_insecure_port(address)
         except RuntimeError:

@@ -21,44 +21,38 @@ from typing import Any
 import tornado.iostream
 import tornado.web
 from kfp_viz_kernels import KernelPool
-from tornado import httputil
 
-from .config import Config
-from .delivery import PageDelivery
+from .addresses import base_url
 from .errors import ErrorKind, RequestFailed
 from .forms import Form, parse_form
-from .http_limits import PAGE_POLICY, LingeringRefusal
+from .http_base import EdgeHandler, StreamedBodyHandler
+from .http_limits import PAGE_POLICY
 from .metrics import CONTENT_TYPE, Metrics
+from .page_store import PageStore
 from .service import VisualizationService
 from .validation import TIMEOUT_HEADER, validate_page_id
 
 
 @tornado.web.stream_request_body
-class VisualizationHandler(LingeringRefusal):
+class VisualizationHandler(StreamedBodyHandler):
     """`GET /` liveness; `POST /` render a visualization from KFP's form."""
 
     def initialize(
         self, service: VisualizationService, max_body_size: int, in_flight: InFlight
     ) -> None:
         self._service = service
-        self._limit = max_body_size
+        self.body_limit = max_body_size
         self._in_flight = in_flight
-        self._body = bytearray()
         self._render: asyncio.Task[Any] | None = None
         self._client_gone = False
 
-    def prepare(self) -> None:
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > self._limit:
-            self._refuse_too_large(int(declared))
-
-    def data_received(self, chunk: bytes) -> None:
-        if self.refused:
-            self.drop(chunk)
-            return
-        self._body += chunk
-        if len(self._body) > self._limit:
-            self._refuse_too_large(len(self._body))
+    def too_large(self, size: int) -> RequestFailed:
+        self._service.metrics.record("", ErrorKind.TOO_LARGE.outcome)
+        return RequestFailed(
+            ErrorKind.TOO_LARGE,
+            f"Request body too large: {size} bytes, the limit is {self.body_limit} bytes "
+            "(--max-body-size)",
+        )
 
     def get(self) -> None:
         self.write("alive")
@@ -82,9 +76,7 @@ class VisualizationHandler(LingeringRefusal):
             result = await self._render
             page = await self._deliver(result.html, form)
         except RequestFailed as failure:
-            self.send_error(
-                failure.kind.http_status, reason=failure.message, retry_after=failure.retry_after
-            )
+            self.fail(failure)
             return
         except asyncio.CancelledError:
             if self._client_gone:
@@ -96,8 +88,7 @@ class VisualizationHandler(LingeringRefusal):
 
     async def _read_form(self) -> Form:
         """The buffered body as KFP's form; the buffer is let go as soon as it is copied."""
-        body = bytes(self._body)
-        self._body = bytearray()
+        body = self.take_body()
         try:
             return await parse_form(
                 self.request.headers.get("Content-Type", ""), body, self.request.headers
@@ -112,32 +103,19 @@ class VisualizationHandler(LingeringRefusal):
         The limit counts the raw `source` and `arguments` as sent, which KFP's API
         server echoes in its reply.
         """
-        delivery = self._service.delivery
-        if delivery is None:
+        replies = self._service.replies
+        if replies is None:
             return page
         echoed = [form.raw_sizes[name] for name in ECHOED]
-        return await delivery.for_kfp(page, echoed, base_url(self.request, self._service.config))
+        public_url = self._service.config.public_url
+        where = base_url(public_url, self.request.protocol, self.request.host)
+        return await replies.for_kfp(page, echoed, where)
 
     def on_connection_close(self) -> None:
         self._client_gone = True
         if self._render is not None and not self._render.done():
             self._render.cancel()
         super().on_connection_close()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        retry_after = kwargs.get("retry_after")
-        if retry_after:
-            self.set_header("Retry-After", str(retry_after))
-        super().write_error(status_code, **kwargs)
-
-    def _refuse_too_large(self, size: int) -> None:
-        self._service.metrics.record("", ErrorKind.TOO_LARGE.outcome)
-        self._body = bytearray()
-        self.refuse_body(
-            ErrorKind.TOO_LARGE.http_status,
-            f"Request body too large: {size} bytes, the limit is {self._limit} bytes "
-            "(--max-body-size)",
-        )
 
 
 class InFlight:
@@ -168,26 +146,20 @@ ECHOED = ("source", "arguments")
 """Form fields KFP's API server echoes back in its reply, beside the page."""
 
 
-def base_url(request: httputil.HTTPServerRequest, config: Config) -> str:
-    """Where browsers reach this server: --public-url, else the Host the request came to."""
-    return config.public_url or f"{request.protocol}://{request.host}"
-
-
-class StoredPageHandler(tornado.web.RequestHandler):
+class StoredPageHandler(EdgeHandler):
     """`GET /visualizations/<id>`: a stored page, streamed from the store in chunks."""
 
-    def initialize(self, service: VisualizationService) -> None:
-        self._service = service
+    def initialize(self, pages: PageStore | None) -> None:
+        self._pages = pages
 
     async def get(self, page_id: str) -> None:
-        delivery = self._service.delivery
         try:
             validate_page_id(page_id)
-            if delivery is None:
+            if self._pages is None:
                 raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
-            reference, chunks = await delivery.open(page_id, via="http")
+            reference, chunks = await self._pages.open(page_id, via="http")
         except RequestFailed as failure:
-            self.send_error(failure.kind.http_status, reason=failure.message)
+            self.fail(failure)
             return
         self.set_header("Content-Type", reference.content_type)
         # The page's own scripts run, in an opaque origin (as in KFP's sandboxed iframe),
@@ -214,12 +186,12 @@ class ReadyHandler(tornado.web.RequestHandler):
     def initialize(
         self,
         pool: KernelPool,
-        delivery: PageDelivery | None = None,
+        pages: PageStore | None = None,
         progress: Callable[[], dict] | None = None,
         sizing: dict | None = None,
     ) -> None:
         self._pool = pool
-        self._delivery = delivery
+        self._pages = pages
         self._progress = progress  # live progress's upstream (server/progress/hub.py: status)
         self._sizing = sizing  # how the pool was sized (server/app.py: sizing_report)
 
@@ -244,7 +216,7 @@ class ReadyHandler(tornado.web.RequestHandler):
                     "start_error": stats.start_error,
                     "preload_errors": self._pool.preload_errors,
                     "sandbox": sandbox_report(self._pool),
-                    "store": self._delivery.status() if self._delivery else None,
+                    "store": self._pages.status() if self._pages else None,
                     "progress": self._progress() if self._progress else None,
                 }
             )
@@ -291,6 +263,7 @@ def make_app(
     sizing: dict | None = None,
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
+    pages = service.replies.pages if service.replies is not None else None
     return _Application(
         [
             (r"/", VisualizationHandler, handler_args),
@@ -299,12 +272,12 @@ def make_app(
                 ReadyHandler,
                 {
                     "pool": pool,
-                    "delivery": service.delivery,
+                    "pages": pages,
                     "progress": progress_status,
                     "sizing": sizing,
                 },
             ),
-            (r"/visualizations/([^/]*)", StoredPageHandler, {"service": service}),
+            (r"/visualizations/([^/]*)", StoredPageHandler, {"pages": pages}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
             *extra_routes,  # live progress (server/progress)
         ]

@@ -9,7 +9,7 @@ in one process (tests) without clashing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from kfp_viz_kernels import REGISTRY, KernelPool
@@ -30,7 +30,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class Metrics:
     """The server's metrics registry."""
 
-    def __init__(self, pool: KernelPool) -> None:
+    def __init__(self, pool: KernelPool, type_names: Collection[str] = REGISTRY) -> None:
+        self._type_names = type_names
+        """Types the server routes (server/routing.py): other names share one label."""
         disable_created_metrics()  # the *_created series only add noise to scrapes
         self.registry = CollectorRegistry(auto_describe=True)
         self._renders = Counter(
@@ -50,7 +52,7 @@ class Metrics:
 
     def record(self, type_name: str, outcome: str, seconds: float | None = None) -> None:
         """Count one request; unknown type names share one label to bound cardinality."""
-        label = type_name if type_name in REGISTRY else "unknown"
+        label = type_name if type_name in self._type_names else "unknown"
         self._renders.labels(type=label, outcome=outcome).inc()
         if seconds is not None:
             self._latency.labels(type=label).observe(seconds)

@@ -24,6 +24,7 @@ from typing import Any
 from minio import Minio
 from minio.error import S3Error
 
+from .addresses import host_port
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,7 @@ def object_store_client(config: Config, scheme: str) -> Minio:
     """A client for `minio://` (KFP's object store, from its settings) or `s3://` (the same
     store when one is set, else AWS with the standard AWS_* variables)."""
     if config.store_host:
-        host = config.store_host
-        address = f"[{host}]:{config.store_port}" if ":" in host else f"{host}:{config.store_port}"
+        address = host_port(config.store_host, config.store_port)
         return _minio(address, config.store_secure, config.store_access_key,
                       config.store_secret_key, config.store_region)  # fmt: skip
     if scheme == "s3":

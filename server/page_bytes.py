@@ -13,6 +13,8 @@ import threading
 import zlib
 from collections.abc import Iterator
 
+from .wire import field_size, varint_size
+
 KFP_REPLY_CAP = 4_194_304
 """gRPC's default largest message, which KFP's API server and gateway keep."""
 REPLY_MARGIN = 1024
@@ -20,20 +22,6 @@ REPLY_MARGIN = 1024
 (e.g. whitespace the form parser strips from `source`)."""
 ENCODE_CHARS = 4 * 2**20
 """Characters encoded at a time when hashing, compressing or uploading a page."""
-
-
-def varint_size(value: int) -> int:
-    """Bytes protobuf needs for `value` as a varint."""
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
-
-
-def field_size(length: int) -> int:
-    """Bytes a non-empty string field of `length` bytes takes in a protobuf message."""
-    return 1 + varint_size(length) + length if length else 0
 
 
 def kfp_inline_limit(*echoed_lengths: int) -> int:

@@ -9,7 +9,6 @@ reference first, so `kfp_viz.pages` can reassemble it and check its SHA-256.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import grpc
@@ -17,21 +16,17 @@ from google.protobuf import timestamp_pb2
 from kfp_viz.pb import kfpviz_pages_pb2 as pb
 from kfp_viz.pb import kfpviz_pages_pb2_grpc
 
+from .addresses import own_base_url
 from .errors import ErrorKind, RequestFailed
+from .grpc_support import abort, service_name, type_name
 from .page_bytes import utf8_size
 from .service import VisualizationService
 from .store import READ_CHUNK
 from .stored_page import StoredPage
 from .validation import validate_page_id
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Visualizations"].full_name
+SERVICE_NAME = service_name(pb, "Visualizations")
 MAX_CHUNK = 2**20
-
-
-def grpc_base_url(service: VisualizationService) -> str:
-    """Where browsers reach this server's HTTP port, for references handed out over gRPC."""
-    config = service.config
-    return config.public_url or f"http://{socket.gethostname()}:{config.http_port}"
 
 
 def reference_message(page: StoredPage, base_url: str) -> pb.PageReference:
@@ -56,14 +51,14 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
 
     def __init__(self, service: VisualizationService) -> None:
         self._service = service
+        config = service.config
+        self._base_url = own_base_url(config.public_url, config.http_port)
 
     async def CreateVisualization(
         self, request: pb.CreateVisualizationRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateVisualizationResponse:
-        from .grpc_api import type_name  # the enum-to-name rule lives with KFP's servicer
-
         visualization = request.visualization
-        delivery = self._service.delivery
+        replies = self._service.replies
         try:
             render_request = await self._service.request(
                 request.type_name or type_name(visualization.type),
@@ -74,29 +69,28 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
             result = await self._service.render(render_request, via="grpc")
             error = result.error or ""
             page: str | StoredPage = result.html
-            if delivery is not None:
-                page = await delivery.for_typed(result.html, delivery.limit_for(utf8_size(error)))
+            if replies is not None:
+                limit = replies.policy.limit_for(utf8_size(error))
+                page = await replies.for_typed(result.html, limit)
         except RequestFailed as failure:
-            if failure.retry_after:
-                context.set_trailing_metadata((("retry-after", str(failure.retry_after)),))
-            await context.abort(failure.kind.grpc_code, failure.message)
+            await abort(context, failure)
         if isinstance(page, str):
             return pb.CreateVisualizationResponse(html=page, error=error)
-        reference = reference_message(page, grpc_base_url(self._service))
+        reference = reference_message(page, self._base_url)
         return pb.CreateVisualizationResponse(reference=reference, error=error)
 
     async def FetchVisualization(
         self, request: pb.FetchVisualizationRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.PageChunk]:
-        delivery = self._service.delivery
+        replies = self._service.replies
         try:
             validate_page_id(request.id)
-            if delivery is None:
+            if replies is None:
                 raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
-            reference, chunks = await delivery.open(request.id, via="grpc")
+            reference, chunks = await replies.pages.open(request.id, via="grpc")
         except RequestFailed as failure:
-            await context.abort(failure.kind.grpc_code, failure.message)
-        first = reference_message(reference, grpc_base_url(self._service))
+            await abort(context, failure)
+        first: pb.PageReference | None = reference_message(reference, self._base_url)
         offset = 0
         try:
             async for chunk in chunks:
@@ -106,7 +100,7 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
                     first = None
                     offset += len(data)
         except RequestFailed as failure:  # the store went away mid-page
-            await context.abort(failure.kind.grpc_code, failure.message)
+            await abort(context, failure)
         if first is not None:  # an empty page still tells the client what it is
             yield pb.PageChunk(reference=first, offset=0, data=b"")
 

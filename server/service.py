@@ -1,9 +1,10 @@
 """The path every visualization request takes, whichever protocol brought it.
 
 HTTP and gRPC both call `VisualizationService`: `request()` validates the wire
-fields into a `RenderRequest` (the one validation), `render()` runs it and
-turns core failures into `RequestFailed`. Metrics and the per-render log line
-are recorded here, so both protocols are counted the same way.
+fields into a `RenderRequest` (the one validation, against the types the server
+routes), `render()` hands it to its type's route (server/routing.py) and turns core
+failures into `RequestFailed`. Metrics and the per-render log line are recorded
+here, so both protocols are counted the same way.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
-from kfp_viz_kernels import Renderer, RenderError, RenderRequest, RenderResult
+from kfp_viz_kernels import RenderError, RenderRequest, RenderResult
 
-from .config import Config
-from .delivery import PageDelivery
+from .config import ServerConfig
 from .errors import RequestFailed, from_render_error
 from .metrics import Metrics
 from .offload import SMALL, offload
-from .progress.view import progress_alias
+from .replies import Replies
+from .routing import Routes
 from .validation import timeout_from_deadline, timeout_from_header, validate
 
 log = logging.getLogger(__name__)
@@ -31,18 +31,17 @@ class VisualizationService:
 
     def __init__(
         self,
-        config: Config,
-        renderer: Renderer,
+        config: ServerConfig,
+        routes: Routes,
         metrics: Metrics,
-        delivery: PageDelivery | None = None,
+        replies: Replies | None = None,
     ) -> None:
         self.config = config
-        self.renderer = renderer
+        self.routes = routes
         self.metrics = metrics
-        self.delivery = delivery
-        """Inline or stored page delivery (server.delivery); None sends every page inline."""
-        self.progress_view: Callable[[RenderRequest], Awaitable[RenderResult]] | None = None
-        """Renders the `progress` type at the edge, from the progress hub (set by the app)."""
+        self.replies = replies
+        """What replies carry past the inline limit (server/replies.py); None: every page
+        inline, and no stored pages to fetch."""
 
     async def request(
         self, type_name: str | None, source: str | None, arguments: str | None, timeout: float
@@ -51,13 +50,19 @@ class VisualizationService:
 
         Large `arguments` are parsed and checked in a thread (server/offload.py).
         """
-        type_name, source = progress_alias(type_name, source)  # KFP UI: progress://RUN_ID
-        check = (type_name, source, arguments)
-        options = {"timeout": timeout, "allow_custom": self.config.allow_custom}
+        type_name, source = self.routes.alias(type_name, source)  # KFP UI: progress://RUN_ID
+        allow_custom, types = self.config.allow_custom, self.routes.type_named
+
+        def check() -> RenderRequest:
+            return validate(
+                type_name, source, arguments, timeout=timeout, allow_custom=allow_custom,
+                types=types,
+            )  # fmt: skip
+
         try:
             if len(arguments or "") <= SMALL:
-                return validate(*check, **options)
-            return await offload(lambda: validate(*check, **options))
+                return check()
+            return await offload(check)
         except RequestFailed as failure:
             self.metrics.record((type_name or "").strip(), failure.kind.outcome)
             raise
@@ -77,10 +82,7 @@ class VisualizationService:
         started = time.monotonic()
         name = request.type.name
         try:
-            if name == "progress" and self.progress_view is not None:
-                result = await self.progress_view(request)
-            else:
-                result = await self.renderer.render(request)
+            result = await self.routes[name].render(request)
         except RenderError as error:
             failure = from_render_error(error)
             seconds = time.monotonic() - started
@@ -99,7 +101,7 @@ class VisualizationService:
             name,
             outcome,
             result.seconds,
-            result.kernel_id,
+            result.kernel_id or "no kernel",
             len(result.html),
         )
         return result

@@ -13,7 +13,7 @@ the folder store writes a temporary file and renames it), so a key that exists
 never holds a partial page.
 
 Every method here blocks (network or disk); callers run them off the event
-loop (see `kfp_viz_server.delivery`). Failures to reach the store, or a store that
+loop (see `kfp_viz_server.page_store`). Failures to reach the store, or a store that
 refuses the credentials, raise `StoreUnavailable` naming the endpoint and the
 cause, so a person reading the error knows where to look.
 """
@@ -35,6 +35,8 @@ from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
+
+from .addresses import host_port
 
 log = logging.getLogger(__name__)
 # urllib3 logs every retry of a refused connection; StoreUnavailable says it once, clearly.
@@ -128,8 +130,14 @@ class ObjectStore:
         raise NotImplementedError
 
     def prune(self, prefix: str, days: int) -> int:
-        """Delete what retention has expired, where the store does not do it itself."""
+        """Delete what retention has expired, where the store does not do it itself; called
+        periodically whatever the store (an S3 store's lifecycle rule does it: nothing here)."""
         return 0
+
+    def touch(self, key: str) -> None:
+        """Restart an object's retention clock when a stored page is handed out again, where
+        the store lets us (a file's time); S3 expiry counts from the write, so a copy is reused
+        only while fresh instead (kfp_viz_server.page_store)."""
 
 
 # -- S3 ----------------------------------------------------------------------------------
@@ -155,7 +163,7 @@ class S3Store(ObjectStore):
     ) -> None:
         self.bucket = bucket
         self._region_given = bool(region)
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        address = host_port(host, port)
         self.endpoint = f"{'https' if secure else 'http'}://{address}/{bucket}"
         # Fail fast: a store that is down answers within seconds, not after minio's
         # default five retries with back-off.

@@ -10,9 +10,10 @@ byte for byte (the KFP UI shows the message as the error):
   2. arguments not JSON           → "Invalid JSON provided as arguments: <json error>"
   3. arguments JSON, not object   → "Invalid JSON provided as arguments!"
   4. empty source (not custom)    → "No source provided."
-Then the checks the stock server lacked: the type must be registered (it is
-never used as a path), code-running features need ALLOW_CUSTOM_VISUALIZATIONS,
-custom code must be a list of lines, and the type must exist in this build.
+Then the checks the stock server lacked: the type must be one the server routes
+(server/routing.py; a name is never used as a path), code (a `custom` type, or an
+argument its type declares to be code) needs ALLOW_CUSTOM_VISUALIZATIONS, custom code
+must be a list of lines, and the type must exist in this build.
 
 `arguments` must also be JSON the rest of the way can carry: nested at most
 MAX_DEPTH levels (Python's parser gives up, with a RecursionError, near 1,000; the
@@ -27,16 +28,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
+from kfp_viz.safe_text import MAX_DEPTH, json_problem, printable
 from kfp_viz_kernels import CUSTOM, RenderRequest, VisualizationType, lookup
 
 from .errors import ErrorKind, RequestFailed
 from .stored_page import valid_page_id
 
 TIMEOUT_HEADER = "X-Visualization-Timeout"
-_REASON_ECHO_LIMIT = 64
-MAX_DEPTH = 100
 MAX_VALUES = 200_000
 
 
@@ -47,8 +48,13 @@ def validate(
     *,
     timeout: float,
     allow_custom: bool,
+    types: Callable[[str], VisualizationType | None] | None = None,
 ) -> RenderRequest:
-    """Check a request's fields in the stock order; return what to render."""
+    """Check a request's fields in the stock order; return what to render.
+
+    `types` finds a routed type by name (server/routing.py); by default, the kernels'
+    registry.
+    """
     type_name = (type_name or "").strip()
     if not type_name:
         raise RequestFailed(ErrorKind.INVALID, "No type provided.")
@@ -56,7 +62,7 @@ def validate(
     source = (source or "").strip()
     if type_name != CUSTOM and not source:
         raise RequestFailed(ErrorKind.INVALID, "No source provided.")
-    viz_type = lookup(type_name)
+    viz_type = (types or lookup)(type_name)
     if viz_type is None:
         raise RequestFailed(
             ErrorKind.INVALID, f"Unknown visualization type: {printable(type_name)}"
@@ -102,39 +108,6 @@ def too_many_values(text: str | bytes, limit: int = MAX_VALUES) -> bool:
     return 1 + sum(text.count(mark) for mark in marks) > limit
 
 
-def json_problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
-    """Why decoded JSON cannot travel on (too deep, a lone surrogate), or None. Iterative:
-    the structures it checks are the ones too deep for recursion."""
-    todo = [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, str):
-            problem = None if item.isascii() else _surrogate(item)
-            if problem:
-                return problem
-        elif isinstance(item, (dict, list)):
-            if depth > max_depth:
-                return f"nested deeper than {max_depth} levels"
-            if isinstance(item, dict):
-                todo.extend((key, depth) for key in item)
-                todo.extend((child, depth + 1) for child in item.values())
-            else:
-                todo.extend((child, depth + 1) for child in item)
-    return None
-
-
-def _surrogate(text: str) -> str | None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        code = ord(text[error.start])
-        return (
-            f"a string holds the lone surrogate \\u{code:04x}, which is not Unicode text "
-            "(a UTF-16 escape without its pair)"
-        )
-    return None
-
-
 def _check_code_allowed(
     viz_type: VisualizationType, variables: dict[str, Any], allow_custom: bool
 ) -> None:
@@ -151,10 +124,10 @@ def _check_code_allowed(
                 ErrorKind.INVALID,
                 'Custom visualizations need arguments "code": a list of lines of Python',
             )
-    elif viz_type.name == "roc_curve" and variables.get("target_lambda") and not allow_custom:
+    elif (argument := viz_type.code_given(variables)) and not allow_custom:
         raise RequestFailed(
             ErrorKind.FORBIDDEN,
-            "roc_curve's target_lambda is Python code, and custom code is disabled on this "
+            f"{viz_type.name}'s {argument} is Python code, and custom code is disabled on this "
             "server; set ALLOW_CUSTOM_VISUALIZATIONS=true to allow it",
         )
 
@@ -181,15 +154,6 @@ def timeout_from_deadline(remaining: float | None, *, default: float, maximum: f
     if remaining is None:
         return default
     return max(min(remaining, maximum), 0.001)
-
-
-def printable(value: str) -> str:
-    """`value` made safe to echo in an HTTP reason phrase: ASCII, no controls, no markup."""
-    shown = value if len(value) <= _REASON_ECHO_LIMIT else value[:_REASON_ECHO_LIMIT] + "..."
-    escaped = shown.encode("ascii", "backslashreplace").decode("ascii")
-    return "".join(
-        ch if ch.isprintable() and ch not in "<>" else f"\\x{ord(ch):02x}" for ch in escaped
-    )
 
 
 def validate_page_id(page_id: str) -> str:

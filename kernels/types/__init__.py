@@ -25,6 +25,10 @@ STOCK_TYPES = ("roc_curve", "tfdv", "tfma", "table", CUSTOM, "test")
 # Built-in types beyond the stock set: HTTP `type` names only (KFP's enum stays as it is).
 EXTRA_TYPES = ("confusion_matrix", "markdown", "metrics", "html")
 
+# Arguments of built-in types that are code the kernel runs (`eval`), not data: allowed only
+# where custom code is (ALLOW_CUSTOM_VISUALIZATIONS).
+CODE_ARGUMENTS = {"roc_curve": ("target_lambda",)}
+
 
 @dataclass(frozen=True)
 class VisualizationType:
@@ -32,13 +36,20 @@ class VisualizationType:
 
     name: str
     module: str | None
-    """Dotted module path holding `render(variables, source)`; None for `custom`."""
+    """Dotted module path holding `render(variables, source)`; None for `custom` (its cell
+    is the user's code) and for types the server renders itself, never in a kernel."""
     implemented: bool
     """False for a stock name whose module this build does not have yet."""
+    code_arguments: tuple[str, ...] = ()
+    """Arguments whose value is code the type runs (roc_curve's `target_lambda`)."""
 
     @property
     def is_custom(self) -> bool:
-        return self.module is None
+        return self.name == CUSTOM
+
+    def code_given(self, variables: dict) -> str | None:
+        """The first argument of `variables` that is code this type would run, or None."""
+        return next((name for name in self.code_arguments if variables.get(name)), None)
 
     @property
     def shows_streams(self) -> bool:
@@ -57,13 +68,12 @@ def _build_registry() -> dict[str, VisualizationType]:
     for name in (*STOCK_TYPES, *EXTRA_TYPES):
         module = None if name == CUSTOM else f"{__name__}.{name}"
         implemented = module is None or importlib.util.find_spec(module) is not None
-        registry[name] = VisualizationType(name=name, module=module, implemented=implemented)
+        code = CODE_ARGUMENTS.get(name, ())
+        registry[name] = VisualizationType(name, module, implemented, code_arguments=code)
     return registry
 
 
 REGISTRY: dict[str, VisualizationType] = _build_registry()
-# A run's live progress: answered by the server from its progress hub (server/progress/view.py).
-REGISTRY["progress"] = VisualizationType("progress", f"{__name__}.progress", implemented=True)
 
 
 def lookup(name: str) -> VisualizationType | None:

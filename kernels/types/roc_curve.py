@@ -294,7 +294,7 @@ def _column_names(text: str, location: str) -> list[str]:
 def _target(frame: pd.DataFrame, variables: dict, source: str) -> pd.Series:
     target_lambda = variables.get("target_lambda")
     if target_lambda:
-        rule = eval(target_lambda)  # allowed only with custom code on (server/validation.py)
+        rule = eval(target_lambda)  # allowed only with custom code on (CODE_ARGUMENTS)
         return frame.apply(rule, axis=1).astype(int)
     if "target" not in frame.columns:
         raise DataError(

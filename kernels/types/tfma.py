@@ -20,7 +20,7 @@ import json
 
 from google.protobuf import json_format
 from kfp_viz_kernels import sources, tfrecord
-from kfp_viz_kernels.tfma_proto import MetricsForSlice
+from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice
 from kfp_viz_kernels.viz_errors import DataError
 from kfp_viz_kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
 

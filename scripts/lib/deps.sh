@@ -9,6 +9,7 @@
 #   Chromium    Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
 #   podman      Debian's podman (runtime runc) and mmdebstrap, which makes the test image's base
 #   axe-core    npm's `axe-core` (npm pack), injected into pages by the accessibility tests
+#   SDK venvs   `pip install ./sdk` and `./sdk[kafka]` alone (scripts/sdk_venv.py), as a step has it
 # On a fresh 2-CPU machine the first run spends about 25 minutes here (Kubernetes alone ~10).
 
 KFP_VIZ_CACHE="${KFP_VIZ_CACHE:-$HOME/.cache/kfp-viz}"
@@ -158,6 +159,13 @@ ensure_axe() {
   fi
 }
 
+# The SDK installed alone, base and with the kafka extra, as pipeline steps install it
+# (tests/integration/test_sdk_install.py); one venv per SDK digest, so a change to sdk/ makes new ones.
+ensure_sdk_venvs() {
+  /usr/bin/python3 scripts/sdk_venv.py >/dev/null
+  /usr/bin/python3 scripts/sdk_venv.py kafka >/dev/null
+}
+
 # Everything the tests need, installed side by side where the steps wait on different things:
 # the Go builds take the CPU in this shell while pip, Maven, npm, apt and mmdebstrap, which
 # mostly wait on the network and the disk, run beside them. Each ensure_* is a quick no-op
@@ -165,7 +173,7 @@ ensure_axe() {
 ensure_all() {
   local started=$SECONDS pids=() failed=0 pid
   ensure_venv & pids+=($!)
-  { ensure_kafka && ensure_axe; } & pids+=($!)
+  { ensure_kafka && ensure_axe && ensure_sdk_venvs; } & pids+=($!)
   { ensure_chromium && ensure_podman; } & pids+=($!)
   { ensure_minio && ensure_seaweedfs && ensure_kubernetes && ensure_kustomize; } || failed=1
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
@@ -174,7 +182,7 @@ ensure_all() {
     exit 1
   fi
   ensure_venv; ensure_minio; ensure_seaweedfs; ensure_kubernetes; ensure_kustomize
-  ensure_kafka; ensure_axe; ensure_chromium; ensure_podman
+  ensure_kafka; ensure_axe; ensure_sdk_venvs; ensure_chromium; ensure_podman
   if [ $((SECONDS - started)) -gt 5 ]; then
     echo ">> installed in $((SECONDS - started)) s" >&2
   fi

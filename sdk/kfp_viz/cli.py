@@ -8,7 +8,12 @@
 `emit` sends through Kafka (KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers), like the
 SDK, or with --server through the server's gRPC PublishProgress (for a server running
 its in-process bus). `watch` follows the gRPC WatchProgress stream and draws a bar per
-step; when the connection drops it reconnects and resumes after the last event it got.
+step (live with rich on a terminal, a line per change otherwise); when the connection
+drops it reconnects and resumes after the last event it got.
+
+Both paths build the event with the one schema (`kfp_viz.events`), so a bad value is
+refused here with the server's words. Kafka needs the SDK's `kafka` extra, --server and
+`watch` its `grpc` extra, the live bars its `rich` extra.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from types import ModuleType
+from typing import Any
 
-TERMINAL = {
-    "Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted",
-}  # fmt: skip
+from .events import Cursor, InvalidEvent, from_message, new_event, to_message
+from .progress import Reporter, ReporterError, default_namespace
+from .watch_view import RunState, open_view
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,10 +108,17 @@ def _event_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def _emit(args: argparse.Namespace) -> int:
     fields = _event_fields(args)
-    if args.server:
-        return _emit_grpc(args, fields)
-    from .progress import Reporter, ReporterError
+    fields["message"] = args.message or fields.get("message", "")
+    if fields["kind"] == "metric":
+        fields["current"] = args.step
+    try:
+        return _emit_grpc(args, fields) if args.server else _emit_kafka(args, fields)
+    except (InvalidEvent, ReporterError) as error:
+        print(f"kfp-viz: {error}", file=sys.stderr)
+        return 1
 
+
+def _emit_kafka(args: argparse.Namespace, fields: dict[str, Any]) -> int:
     try:
         reporter = Reporter(
             args.run_id, args.node_id, namespace=args.namespace,
@@ -115,210 +127,104 @@ def _emit(args: argparse.Namespace) -> int:
     except ReporterError as error:
         print(f"kfp-viz: {error}", file=sys.stderr)
         return 2
-    kind = fields.pop("kind")
-    message = args.message or fields.pop("message", "")
-    if kind == "progress":
-        reporter.progress(fields.get("current"), fields.get("total"),
-                          fraction=fields.get("fraction"), message=message)  # fmt: skip
-    elif kind == "metric":
-        reporter.metric(step=args.step, **fields["metrics"])
-    elif kind == "log":
-        reporter.log(message)
-    else:
-        reporter.status(fields["status"], message, run_level=args.run_level)
-    delivered = reporter.flush(args.timeout)
-    reporter.close(timeout=0)
+    try:
+        reporter.emit(run_level=args.run_level, **fields)
+        delivered = reporter.flush(args.timeout)
+    finally:
+        reporter.close(timeout=0)
     if not delivered:
-        print(f"kfp-viz: not delivered within {args.timeout:g} s; is Kafka at "
-              f"{','.join(reporter.bootstrap_servers)} reachable?", file=sys.stderr)  # fmt: skip
+        print(f"kfp-viz: not delivered within {args.timeout:g} s; is "
+              f"{reporter.transport.target} reachable?", file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
 
 def _emit_grpc(args: argparse.Namespace, fields: dict[str, Any]) -> int:
-    import grpc
-
-    from kfp_viz.pb import kfpviz_progress_pb2 as pb
-    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
-
-    from .progress import default_namespace
-
+    grpc, pb, pb_grpc = _grpc_modules("--server")
     if not args.run_id:
         print("kfp-viz: --run-id is required with --server", file=sys.stderr)
         return 2
-    event = pb.ProgressEvent(
-        v=1, run_id=args.run_id, node_id="" if args.run_level else (args.node_id or ""),
+    event = new_event(
+        run_id=args.run_id, node_id="" if args.run_level else (args.node_id or ""),
         namespace=args.namespace if args.namespace is not None else default_namespace(),
-        ts=time.time(), kind=fields["kind"], message=args.message or fields.get("message", ""),
-        status=fields.get("status", ""), metrics=fields.get("metrics", {}),
+        **fields,
     )  # fmt: skip
-    for name in ("current", "total", "fraction"):
-        if fields.get(name) is not None:
-            setattr(event, name, fields[name])
-    if fields["kind"] == "metric" and args.step is not None:
-        event.current = args.step
     with grpc.insecure_channel(args.server) as channel:
         try:
             reply = pb_grpc.ProgressStub(channel).PublishProgress(
-                pb.PublishProgressRequest(events=[event]), timeout=args.timeout
+                pb.PublishProgressRequest(events=[to_message(event)]), timeout=args.timeout
             )
         except grpc.RpcError as error:
             print(f"kfp-viz: {error.code().name}: {error.details()}", file=sys.stderr)
             return 1
-    cursor = reply.cursors[0]
-    print(f"{cursor.partition}:{cursor.offset}")
+    print(Cursor.from_message(reply.cursors[0]).text())
     return 0
+
+
+def _grpc_modules(feature: str) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """grpc and the progress service's stubs, or a clear exit when the extra is missing."""
+    try:
+        import grpc
+
+        from .pb import kfpviz_progress_pb2, kfpviz_progress_pb2_grpc
+    except ImportError as error:
+        raise SystemExit(
+            f"kfp-viz: {feature} needs gRPC ({error}); pip install 'kfp-viz[grpc]'"
+        ) from None
+    return grpc, kfpviz_progress_pb2, kfpviz_progress_pb2_grpc
 
 
 # -- watch --------------------------------------------------------------------------
 
 
-@dataclass
-class StepState:
-    fraction: float = 0.0
-    current: float | None = None
-    total: float | None = None
-    status: str = ""
-    message: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class RunState:
-    """What the terminal shows: per step its bar, status and latest metrics."""
-
-    run_id: str
-    status: str = ""
-    steps: dict[str, StepState] = field(default_factory=dict)
-    upstream: str = ""
-    events: int = 0
-
-    def apply(self, event: Any) -> None:
-        self.events += 1
-        if event.kind == "status" and not event.node_id:
-            self.status = event.status
-            return
-        step = self.steps.setdefault(event.node_id, StepState())
-        if event.kind == "progress":
-            step.fraction = event.fraction
-            step.current = event.current if event.HasField("current") else None
-            step.total = event.total if event.HasField("total") else None
-            step.status = step.status or "Running"
-        elif event.kind == "status":
-            step.status = event.status
-            if event.status == "Succeeded":
-                step.fraction = 1.0
-        elif event.kind == "metric":
-            step.metrics.update(event.metrics)
-        if event.message:
-            step.message = event.message
-
-    def final_status(self, node_id: str = "") -> str:
-        """The terminal status that ended the watch (the run's, or the watched step's), or ""."""
-        if self.status in TERMINAL:
-            return self.status
-        step = self.steps.get(node_id) if node_id else None
-        return step.status if step is not None and step.status in TERMINAL else ""
-
-    def lines(self, width: int = 100) -> list[str]:
-        head = f"run {self.run_id}  {self.status or 'waiting'}  ({self.events} events)"
-        out = [head + (f"  [{self.upstream}]" if self.upstream else "")]
-        name_width = min(30, max((len(n) for n in self.steps), default=4))
-        bar_width = max(10, min(40, width - name_width - 40))
-        for name, step in self.steps.items():
-            filled = round(bar_width * step.fraction)
-            bar = "#" * filled + "-" * (bar_width - filled)
-            count = (
-                f" {step.current:g}/{step.total:g}"
-                if step.current is not None and step.total
-                else ""
-            )
-            metrics = " ".join(f"{k}={v:.4g}" for k, v in list(step.metrics.items())[:3])
-            line = f"{name[:name_width]:<{name_width}} [{bar}] {step.fraction:4.0%}{count}"
-            line += f" {step.status}" + (f" {metrics}" if metrics else "")
-            out.append(line[:width])
-        return out
-
-
 def _watch(args: argparse.Namespace) -> int:
-    import grpc
-
-    from kfp_viz.pb import kfpviz_progress_pb2 as pb
-    from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
-
+    grpc, pb, pb_grpc = _grpc_modules("watch")
     state = RunState(args.run_id)
-    screen = _Screen(sys.stdout, plain=args.plain or not sys.stdout.isatty())
+    view = open_view(sys.stdout, plain=args.plain or not sys.stdout.isatty())
     last = None
-    with grpc.insecure_channel(args.server) as channel:
-        stub = pb_grpc.ProgressStub(channel)
-        while True:
-            request = pb.WatchProgressRequest(
-                run_id=args.run_id, node_id=args.node_id, namespace=args.namespace,
-                from_beginning=not args.live_only, resume_after=last,
-            )  # fmt: skip
-            try:
-                for reply in stub.WatchProgress(request):
-                    for streamed in reply.events:
-                        state.apply(streamed.event)
-                        last = streamed.cursor
-                    if reply.HasField("heartbeat"):
-                        hb = reply.heartbeat
-                        state.upstream = (
-                            "" if hb.upstream_reachable else f"{hb.upstream} unreachable"
-                        )
-                    if reply.HasField("caught_up") and not reply.caught_up.events:
-                        screen.note(f"no events for run {args.run_id} yet; waiting")
-                    if reply.HasField("lagged"):
-                        screen.note("fell behind; the server resynced this view from Kafka")
-                    screen.draw(state)
-                screen.draw(state, force=True)
-                final = state.final_status(args.node_id)
-                if final:
-                    return 0 if final == "Succeeded" else 1
-                time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
-            except grpc.RpcError as error:
-                if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-                    state.upstream = f"server {args.server} unreachable; reconnecting"
-                    screen.draw(state, force=True)
-                    time.sleep(1.0)
-                    continue
-                print(f"kfp-viz: {error.code().name}: {error.details()}", file=sys.stderr)
-                return 1
+    try:
+        with grpc.insecure_channel(args.server) as channel:
+            stub = pb_grpc.ProgressStub(channel)
+            while True:
+                request = pb.WatchProgressRequest(
+                    run_id=args.run_id, node_id=args.node_id, namespace=args.namespace,
+                    from_beginning=not args.live_only, resume_after=last,
+                )  # fmt: skip
+                try:
+                    for reply in stub.WatchProgress(request):
+                        last = _follow(reply, state, view) or last
+                    view.draw(state, force=True)
+                    final = state.final_status(args.node_id)
+                    if final:
+                        return 0 if final == "Succeeded" else 1
+                    time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
+                except grpc.RpcError as error:
+                    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                        state.upstream = f"server {args.server} unreachable; reconnecting"
+                        view.draw(state, force=True)
+                        time.sleep(1.0)
+                        continue
+                    print(f"kfp-viz: {error.code().name}: {error.details()}", file=sys.stderr)
+                    return 1
+    finally:
+        view.close()
 
 
-class _Screen:
-    """Redraws the bars in place on a terminal; prints changed lines otherwise."""
-
-    def __init__(self, out: TextIO, plain: bool) -> None:
-        self._out = out
-        self._plain = plain
-        self._drawn = 0
-        self._shown: list[str] = []
-        self._last = 0.0
-
-    def note(self, text: str) -> None:
-        self._out.write(f"{text}\n")
-        self._drawn = 0
-
-    def draw(self, state: RunState, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
-        lines = state.lines()
-        if self._plain:
-            for line in lines[1:]:
-                if line not in self._shown:
-                    self._out.write(line + "\n")
-            if lines[0].split("  (")[0] != (self._shown[:1] or [""])[0].split("  (")[0]:
-                self._out.write(lines[0] + "\n")
-            self._shown = lines
-        else:
-            if self._drawn:
-                self._out.write(f"\x1b[{self._drawn}F")
-            self._out.write("".join(f"\x1b[2K{line}\n" for line in lines))
-            self._drawn = len(lines)
-        self._out.flush()
+def _follow(reply: Any, state: RunState, view: Any) -> Any:
+    """Fold one WatchProgressResponse into the state and the view; the last cursor it held."""
+    last = None
+    for streamed in reply.events:
+        state.apply(from_message(streamed.event))
+        last = streamed.cursor
+    if reply.HasField("heartbeat"):
+        beat = reply.heartbeat
+        state.upstream = "" if beat.upstream_reachable else f"{beat.upstream} unreachable"
+    if reply.HasField("caught_up") and not reply.caught_up.events:
+        view.note(f"no events for run {state.run_id} yet; waiting")
+    if reply.HasField("lagged"):
+        view.note("fell behind; the server resynced this view from Kafka")
+    view.draw(state)
+    return last
 
 
 if __name__ == "__main__":

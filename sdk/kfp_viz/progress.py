@@ -1,4 +1,4 @@
-"""Report a pipeline step's progress to kfp-viz-server through Kafka.
+"""Report a pipeline step's progress to kfp-viz-server (through Kafka, by default).
 
     from kfp_viz.progress import Reporter
 
@@ -7,12 +7,14 @@
             loss = train(batch)
             report.metric(loss=loss)
 
-The only dependency is kafka-python (and only once something is sent). Sending never
-blocks the step for long and never raises because Kafka is away: events go into a
-bounded buffer that a background thread sends; when the buffer is full the oldest
-waiting event that is not a status is dropped (a step's Running/Succeeded/Failed
-outlives its progress ticks) and a warning is logged once. `flush()` / `close()` wait at
-most the time they are given.
+Events follow the one schema (`kfp_viz.events`): a call that would make an invalid event
+raises ReporterError at once, with the reason the server would give. The only dependency is
+kafka-python (the `kafka` extra, imported once something is sent); a `transport=` of another
+kind (see `kfp_viz.transport`) takes Kafka's place. Sending never blocks the step for long
+and never raises because Kafka is away: events go into a bounded buffer that a background
+thread sends; when the buffer is full the oldest waiting event that is not a status is
+dropped (a step's Running/Succeeded/Failed outlives its progress ticks) and a warning is
+logged once. `flush()` / `close()` wait at most the time they are given.
 
 Defaults from the environment (a KFP step pod), else required as arguments:
   run_id     KFP_RUN_ID (set it from `dsl.PIPELINE_JOB_ID_PLACEHOLDER` or the pod label
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import atexit
 import collections
-import json
+import importlib.util
 import logging
 import math
 import os
@@ -37,6 +39,16 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from .events import (
+    InvalidEvent,
+    new_event,
+    validate_namespace,
+    validate_node_id,
+    validate_run_id,
+)
+from .kafka_transport import KafkaTransport
+from .transport import Transport
 
 log = logging.getLogger("kfp_viz.progress")
 
@@ -80,26 +92,11 @@ class Reporter:
         topic: str | None = None,
         buffer_size: int = 10_000,
         producer_config: Mapping[str, Any] | None = None,
+        transport: Transport | None = None,
     ) -> None:
-        self.run_id = run_id or _env_first("KFP_RUN_ID")
-        self.node_id = node_id or _env_first(
-            "KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "HOSTNAME"
-        )
-        if not self.run_id:
-            raise ReporterError("run_id is required: pass Reporter(run_id=...) or set KFP_RUN_ID")
-        if not self.node_id:
-            raise ReporterError(
-                "node_id is required: pass Reporter(node_id=...) or set KFP_NODE_ID"
-            )
-        self.namespace = default_namespace() if namespace is None else namespace
-        servers = bootstrap_servers or _env_first("KAFKA_BOOTSTRAP_SERVERS")
-        if not servers:
-            raise ReporterError(
-                "Kafka is not configured: pass bootstrap_servers=... or set KAFKA_BOOTSTRAP_SERVERS"
-            )
-        self.bootstrap_servers = [s.strip() for s in servers.split(",") if s.strip()]
-        self.topic = topic or _env_first("KAFKA_PROGRESS_TOPIC") or DEFAULT_TOPIC
-        self._producer_config = dict(producer_config or {})
+        self.run_id, self.node_id, self.namespace = _identity(run_id, node_id, namespace)
+        self.transport = transport or _kafka(bootstrap_servers, topic, producer_config)
+        self._key = self.run_id.encode()
         self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
         self._buffer_size = buffer_size
         self._lock = threading.Condition()
@@ -115,6 +112,18 @@ class Reporter:
         self._thread.start()
         _open_reporters.add(self)
 
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """Kafka's brokers, when events go to Kafka; else []."""
+        kafka = self.transport
+        return kafka.bootstrap_servers if isinstance(kafka, KafkaTransport) else []
+
+    @property
+    def topic(self) -> str:
+        """Kafka's topic, when events go to Kafka; else ""."""
+        kafka = self.transport
+        return kafka.topic if isinstance(kafka, KafkaTransport) else ""
+
     # -- what a step calls ------------------------------------------------------------
 
     def progress(
@@ -128,7 +137,7 @@ class Reporter:
         """How far the step is: `current` of `total` items, or a `fraction` from 0 to 1."""
         if fraction is None and (current is None or total is None):
             raise ReporterError("progress() needs current and total, or fraction")
-        self._emit("progress", current=current, total=total, fraction=fraction, message=message)
+        self.emit("progress", current=current, total=total, fraction=fraction, message=message)
 
     def metric(
         self, name: str | None = None, value: float | None = None, *, step: float | None = None,
@@ -144,15 +153,15 @@ class Reporter:
                 raise ReporterError(f"metric {key!r} must be a number, got {number!r}")
             if not math.isfinite(number):
                 return  # a NaN or infinite loss is not plottable; skip it rather than crash
-        self._emit("metric", metrics={k: float(v) for k, v in metrics.items()}, current=step)
+        self.emit("metric", metrics={k: float(v) for k, v in metrics.items()}, current=step)
 
     def log(self, message: str) -> None:
         """A line of text shown with the step."""
-        self._emit("log", message=str(message))
+        self.emit("log", message=str(message))
 
     def status(self, status: str, message: str = "", *, run_level: bool = False) -> None:
         """The step's status (Running, Succeeded, Failed, ...); `run_level` for the whole run."""
-        self._emit("status", status=status, message=message, run_level=run_level)
+        self.emit("status", status=status, message=message, run_level=run_level)
 
     def track(
         self, iterable: Iterable[T], total: int | None = None, *, every: float = 0.5,
@@ -194,13 +203,19 @@ class Reporter:
 
     # -- delivery ---------------------------------------------------------------------
 
-    def _emit(self, kind: str, run_level: bool = False, **fields: Any) -> None:
-        event: dict[str, Any] = {
-            "v": 1, "run_id": self.run_id, "node_id": "" if run_level else self.node_id,
-            "namespace": self.namespace, "ts": time.time(), "kind": kind,
-        }  # fmt: skip
-        event.update({k: v for k, v in fields.items() if v not in (None, "")})
-        value = json.dumps(event, separators=(",", ":")).encode()
+    def emit(self, kind: str, *, run_level: bool = False, **fields: Any) -> None:
+        """Send any event of this step (or of the whole run: `run_level`) by its schema
+        fields, e.g. `emit("log", message="hi")`; the methods above come down to this."""
+        try:
+            event = new_event(
+                kind=kind, run_id=self.run_id, node_id="" if run_level else self.node_id,
+                namespace=self.namespace, **fields,
+            )  # fmt: skip
+        except InvalidEvent as error:
+            raise ReporterError(str(error)) from None
+        self._enqueue(kind, event.to_json())
+
+    def _enqueue(self, kind: str, value: bytes) -> None:
         with self._lock:
             if self._closed:
                 self._warn_once("closed", "progress event after close() is not sent")
@@ -210,8 +225,8 @@ class Reporter:
                 self.dropped += 1
                 self._warn_once(
                     "full",
-                    f"progress buffer full ({self._buffer_size} events; is Kafka at "
-                    f"{','.join(self.bootstrap_servers)} reachable?): dropping the oldest",
+                    f"progress buffer full ({self._buffer_size} events; is "
+                    f"{self.transport.target} reachable?): dropping the oldest",
                 )
             self._buffer.append((kind, value))
             self._lock.notify()
@@ -226,16 +241,16 @@ class Reporter:
         self._buffer.popleft()
 
     def _send_loop(self) -> None:
-        producer = None
+        connected = False
         while True:
             with self._lock:
                 while not self._buffer and not self._closed:
                     self._lock.wait()
                 if not self._buffer and self._closed:
                     break
-            if producer is None:
-                producer = self._connect()
-                if producer is None:
+            if not connected:
+                connected = self._connect()
+                if not connected:
                     with self._lock:
                         self._lock.wait(1.0)  # retry the connection; close() wakes us
                         if self._closed and self._give_up:
@@ -246,58 +261,40 @@ class Reporter:
                 self._buffer.clear()
                 self._in_flight += len(batch)
             for value in batch:
-                self._send(producer, value)
-        if producer is not None:
+                self._send(value)
+        if connected:
             try:
-                producer.flush(timeout=max(0.0, self._close_deadline - time.monotonic()))
-                producer.close(timeout=0)
+                self.transport.close(max(0.0, self._close_deadline - time.monotonic()))
             except Exception as error:
                 self._warn_once("close", f"progress events not delivered at close: {error}")
 
     _give_up = False
     _close_deadline = 0.0
 
-    def _connect(self) -> Any:
+    def _connect(self) -> bool:
         try:
-            from kafka import KafkaProducer
-
-            return KafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id="kfp-viz-progress",
-                acks=1,
-                linger_ms=5,
-                max_in_flight_requests_per_connection=1,  # keep a step's events in order
-                retries=2**31 - 1,
-                delivery_timeout_ms=600_000,  # keep trying for ten minutes while Kafka is away
-                request_timeout_ms=10_000,
-                max_block_ms=2_000,
-                reconnect_backoff_max_ms=2_000,
-                **self._producer_config,
-            )
+            self.transport.connect()
         except Exception as error:
-            self._warn_once("connect", f"Kafka at {','.join(self.bootstrap_servers)}: {error}")
-            return None
+            self._warn_once("connect", f"{self.transport.target}: {error}")
+            return False
+        return True
 
-    def _send(self, producer: Any, value: bytes) -> None:
-        def done(_: Any) -> None:
-            with self._lock:
+    def _send(self, value: bytes) -> None:
+        try:
+            self.transport.send(self._key, value, self._delivered)
+        except Exception as error:
+            self._delivered(error)
+
+    def _delivered(self, error: Exception | None) -> None:
+        with self._lock:
+            if error is None:
                 self.sent += 1
-                self._in_flight -= 1
-                self._lock.notify_all()
-
-        def failed(error: Exception) -> None:
-            with self._lock:
+            else:
                 self.failed += 1
-                self._in_flight -= 1
-                self._lock.notify_all()
+            self._in_flight -= 1
+            self._lock.notify_all()
+        if error is not None:
             self._warn_once("send", f"a progress event was not delivered: {error}")
-
-        try:
-            future = producer.send(self.topic, key=self.run_id.encode(), value=value)
-            future.add_callback(done)
-            future.add_errback(failed)
-        except Exception as error:
-            failed(error)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait up to `timeout` seconds until every event so far is delivered; True if so."""
@@ -330,6 +327,41 @@ class Reporter:
         if what not in self._warned:
             self._warned.add(what)
             log.warning("kfp_viz.progress: %s", message)
+
+
+def _identity(
+    run_id: str | None, node_id: str | None, namespace: str | None
+) -> tuple[str, str, str]:
+    """Which run, step and namespace the events are of: the arguments, else the step pod's."""
+    run_id = run_id or _env_first("KFP_RUN_ID")
+    node_id = node_id or _env_first("KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "HOSTNAME")
+    if not run_id:
+        raise ReporterError("run_id is required: pass Reporter(run_id=...) or set KFP_RUN_ID")
+    if not node_id:
+        raise ReporterError("node_id is required: pass Reporter(node_id=...) or set KFP_NODE_ID")
+    namespace = default_namespace() if namespace is None else namespace
+    try:
+        return validate_run_id(run_id), validate_node_id(node_id), validate_namespace(namespace)
+    except InvalidEvent as error:
+        raise ReporterError(str(error)) from None
+
+
+def _kafka(
+    bootstrap_servers: str | None, topic: str | None, producer_config: Mapping[str, Any] | None
+) -> KafkaTransport:
+    """The default transport, from the arguments or else a KFP step's environment."""
+    servers = bootstrap_servers or _env_first("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        raise ReporterError(
+            "Kafka is not configured: pass bootstrap_servers=... or set KAFKA_BOOTSTRAP_SERVERS"
+        )
+    if importlib.util.find_spec("kafka") is None:
+        raise ReporterError("sending to Kafka needs kafka-python: pip install 'kfp-viz[kafka]'")
+    return KafkaTransport(
+        [s.strip() for s in servers.split(",") if s.strip()],
+        topic or _env_first("KAFKA_PROGRESS_TOPIC") or DEFAULT_TOPIC,
+        producer_config,
+    )
 
 
 _open_reporters: weakref.WeakSet[Reporter] = weakref.WeakSet()

@@ -5,10 +5,12 @@ source.py        what the hub reads (interface) and the in-process bus
 kafka_source.py  the Kafka topic, read in background threads (every partition, no group)
 hub.py           fan-out to watchers with bounded queues, history, resume, lag and resync
 publish.py       taking events in (namespace rule, upstream failures)
+checks.py        schema errors as refusals; watch requests checked once for both protocols
 grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
 page.py          the page template (live page and the `progress` view's snapshot)
-view.py          the `progress` visualization type through KFP's stock request shape
+view.py          the `progress` visualization type through KFP's stock request shape (its
+                 route, server/routing.py, also takes `progress://RUN` sources of any type)
 argo_workflow.py what an Argo Workflow says about its steps (pure)
 argo_source.py   zero-code step status: watching Workflows
 leadership.py    which replica publishes what the server observes (a Lease, with Kafka)
@@ -18,11 +20,14 @@ run_index.py     where each run begins in the topic, in a compacted topic all re
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+import grpc
 
 from ..config import Config
 from ..object_broker import object_store_client
+from ..routing import Route
 from .argo_source import ArgoStatus
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
@@ -34,7 +39,7 @@ from .publish import Publisher
 from .run_index import RunIndex
 from .source import LocalBus, Source
 from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
-from .view import ProgressView
+from .view import PROGRESS, SCHEME, ProgressView
 
 __all__ = ["Progress", "ProgressHub"]
 
@@ -96,7 +101,11 @@ class Progress:
         """For /readyz: the hub, and each feed the server publishes from."""
         return {**self.hub.status(), **{feed.name: feed.status() for feed in self.feeds}}
 
-    def grpc_service(self) -> tuple[str, object]:
+    def route(self) -> Route:
+        """The `progress` type, rendered by the view (and `progress://` sources of any type)."""
+        return Route(PROGRESS, self.view.render, scheme=SCHEME)
+
+    def grpc_service(self) -> tuple[str, Callable[[grpc.aio.Server], None]]:
         """(full service name, function adding it to a grpc.aio server)."""
         return SERVICE_NAME, lambda server: add_to_server(self.servicer, server)
 

@@ -27,8 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_event
+
 from .argo_workflow import StepState, run_id_of, run_state, step_states
-from .events import Cursor, InvalidEvent, ProgressEvent, parse_event
 from .hub import Delivered
 from .leadership import Leadership, kube_client, short_error
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .events import NODE_ID, STATUSES
+from kfp_viz.events import NODE_ID, STATUSES
 
 RUN_ID_LABEL = "pipeline/runid"
 GROUP_TYPES = frozenset({"StepGroup", "TaskGroup"})

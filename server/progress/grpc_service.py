@@ -15,19 +15,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from kfp_viz.events import Cursor, message_fields, to_message
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 
-from .events import Cursor, InvalidEvent, ProgressEvent, validate_run_id
-from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
-from .publish import Publisher, PublishRefused
+from ..errors import ErrorKind, RequestFailed
+from ..grpc_support import abort, service_name
+from ..wire import length_delimited
+from .checks import INVALID_EVENT, WatchRequest
+from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
+from .publish import Publisher
 
-_REFUSAL_CODES = {
-    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
-    "forbidden": grpc.StatusCode.PERMISSION_DENIED,
-    "unavailable": grpc.StatusCode.UNAVAILABLE,
-}
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Progress"].full_name
+SERVICE_NAME = service_name(pb, "Progress")
 
 
 class ProgressServicer(pb_grpc.ProgressServicer):
@@ -41,24 +40,21 @@ class ProgressServicer(pb_grpc.ProgressServicer):
     async def WatchProgress(
         self, request: pb.WatchProgressRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchProgressResponse]:
+        resume = None
+        if request.HasField("resume_after"):
+            resume = Cursor.from_message(request.resume_after)
         try:
-            run_id = validate_run_id(request.run_id)
-            resume = None
-            if request.HasField("resume_after"):
-                resume = Cursor(request.resume_after.partition, request.resume_after.offset)
-                self._hub.check_cursor(run_id, resume)
-            watch = self._hub.watch(
-                run_id,
+            watch = WatchRequest.check(
+                self._hub,
+                request.run_id,
                 node_id=request.node_id,
                 namespace=request.namespace,
                 from_beginning=request.from_beginning,
                 resume_after=resume,
-            )
+            ).open(self._hub)
             watcher = await watch.__aenter__()
-        except InvalidEvent as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except WatchRefused as error:
-            await context.abort(_REFUSAL_CODES[error.reason], str(error))
+        except RequestFailed as failure:
+            await abort(context, failure)
         try:
             async for batch in self._hub.follow(watcher, self._heartbeat):
                 for message in _messages(batch):
@@ -70,17 +66,13 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         self, request: pb.PublishProgressRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishProgressResponse:
         try:
-            events = await self._publisher.check_all([_to_dict(e) for e in request.events])
-            if not events:
-                raise InvalidEvent("no events given")
+            if not request.events:
+                raise RequestFailed(ErrorKind.INVALID, f"{INVALID_EVENT}no events given")
+            events = await self._publisher.check_all([message_fields(e) for e in request.events])
             cursors = await self._publisher.publish_all(events)
-        except InvalidEvent as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except PublishRefused as error:
-            await context.abort(error.grpc_code, str(error))
-        return pb.PublishProgressResponse(
-            cursors=[pb.Cursor(partition=c.partition, offset=c.offset) for c in cursors]
-        )
+        except RequestFailed as failure:
+            await abort(context, failure)
+        return pb.PublishProgressResponse(cursors=[c.to_message() for c in cursors])
 
 
 def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | bytes]:
@@ -105,8 +97,9 @@ def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | 
             messages.append(b"".join(events))
             events = []
         if isinstance(item, Lagged):
-            cursor = pb.Cursor(partition=item.resume_from.partition, offset=item.resume_from.offset)
-            lagged = pb.Lagged(resume_from=cursor, queue_size=item.queue_size)
+            lagged = pb.Lagged(
+                resume_from=item.resume_from.to_message(), queue_size=item.queue_size
+            )
             messages.append(pb.WatchProgressResponse(lagged=lagged))
         elif isinstance(item, CaughtUp):
             messages.append(pb.WatchProgressResponse(caught_up=pb.CaughtUp(events=item.events)))
@@ -124,53 +117,14 @@ def _framed(item: Delivered) -> bytes:
     if cached is None:
         body = pb.StreamedEvent(
             event=to_message(item.event),
-            cursor=pb.Cursor(partition=item.cursor.partition, offset=item.cursor.offset),
+            cursor=item.cursor.to_message(),
         ).SerializeToString()
-        cached = item.encoded["grpc"] = _EVENTS_TAG + _varint(len(body)) + body
+        cached = item.encoded["grpc"] = length_delimited(_EVENTS_TAG, body)
     return cached
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
-
-
-def to_message(event: ProgressEvent) -> pb.ProgressEvent:
-    message = pb.ProgressEvent(
-        v=event.v, run_id=event.run_id, node_id=event.node_id, namespace=event.namespace,
-        ts=event.ts, kind=event.kind, metrics=event.metrics, message=event.message,
-        status=event.status, parents=event.parents,
-    )  # fmt: skip
-    for name in ("current", "total", "fraction", "started", "finished"):
-        value = getattr(event, name)
-        if value is not None:
-            setattr(message, name, value)
-    return message
-
-
-def _to_dict(message: pb.ProgressEvent) -> dict:
-    """The JSON-shaped dict of a published message, so one validation serves every path."""
-    out: dict = {
-        "v": message.v or 1, "run_id": message.run_id, "node_id": message.node_id,
-        "namespace": message.namespace, "kind": message.kind, "message": message.message,
-        "status": message.status, "metrics": dict(message.metrics),
-    }  # fmt: skip
-    if message.ts:
-        out["ts"] = message.ts
-    if message.parents:
-        out["parents"] = list(message.parents)
-    for name in ("current", "total", "fraction", "started", "finished"):
-        if message.HasField(name):
-            out[name] = getattr(message, name)
-    return out
 
 
 def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:

@@ -20,53 +20,46 @@ from urllib.parse import urlencode
 
 import tornado.iostream
 import tornado.web
+from kfp_viz.events import validate_run_id
 
-from ..errors import reason_phrase
-from ..http_limits import PAGE_POLICY, LingeringRefusal
+from ..errors import ErrorKind, RequestFailed
+from ..http_base import EdgeHandler, StreamedBodyHandler
+from ..http_limits import PAGE_POLICY
 from ..offload import SMALL, offload
 from ..validation import too_many_values
-from .events import Cursor, InvalidEvent, validate_namespace, validate_run_id
-from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub, WatchRefused
+from .checks import INVALID_EVENT, WatchRequest, refused_if_invalid
+from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
 from .page import LivePage
-from .publish import Publisher, PublishRefused
+from .publish import Publisher
 
 MAX_PUBLISH_BODY = 4 * 2**20
 MAX_PUBLISH_VALUES = 500_000
 """Values a publish may hold, counted before parsing (20,000 events of 25 fields)."""
 
 
-def _error(handler: tornado.web.RequestHandler, status: int, message: str) -> None:
-    handler.set_status(status, reason=reason_phrase(message))
-    handler.set_header("Content-Type", "application/json")
-    handler.finish(json.dumps({"error": message}))
-
-
 @tornado.web.stream_request_body
-class RunHandler(LingeringRefusal):
+class RunHandler(StreamedBodyHandler):
     """`/progress/<run_id>`: POST appends events to the run's log; GET is the live page."""
+
+    json_errors = True
+    body_limit = MAX_PUBLISH_BODY
 
     def initialize(self, publisher: Publisher, page: LivePage) -> None:
         self._publisher = publisher
         self._page = page
-        self._body = bytearray()
 
     def set_default_headers(self) -> None:
         self.set_header("Access-Control-Allow-Origin", "*")
 
-    def data_received(self, chunk: bytes) -> None:
-        if self.refused:
-            self.drop(chunk)
-            return
-        self._body += chunk
-        if len(self._body) > MAX_PUBLISH_BODY:
-            self._body = bytearray()
-            self.refuse_body(413, f"Request body over {MAX_PUBLISH_BODY} bytes")
+    def too_large(self, size: int) -> RequestFailed:
+        return RequestFailed(ErrorKind.TOO_LARGE, f"Request body over {MAX_PUBLISH_BODY} bytes")
 
     def get(self, run_id: str) -> None:
         try:
-            validate_run_id(run_id)
-        except InvalidEvent as error:
-            _error(self, 400, str(error))
+            with refused_if_invalid():
+                validate_run_id(run_id)
+        except RequestFailed as failure:
+            self.fail(failure)
             return
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Content-Security-Policy", PAGE_POLICY)  # its events allow any origin
@@ -81,47 +74,48 @@ class RunHandler(LingeringRefusal):
             self.end_lingering()
             return
         try:
-            validate_run_id(run_id)
+            with refused_if_invalid(INVALID_EVENT):
+                validate_run_id(run_id)
             objects = await self._objects(run_id)
             events = await self._publisher.check_all(objects)
             cursors = await self._publisher.publish_all(events)
-        except InvalidEvent as error:
-            _error(self, 400, f"Invalid progress event: {error}")
-            return
-        except PublishRefused as error:
-            _error(self, error.http_status, str(error))
+        except RequestFailed as failure:
+            self.fail(failure)
             return
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"cursors": [c.text() for c in cursors]}))
 
     async def _objects(self, run_id: str) -> list[dict[str, Any]]:
-        data = bytes(self._body)
-        self._body = bytearray()
+        """The body's event objects, each with its `v` and `run_id` filled in; a refusal
+        naming the first problem."""
+        data = self.take_body()
         if too_many_values(data, MAX_PUBLISH_VALUES):
-            raise InvalidEvent(
+            raise _invalid(
                 f"body is too large to parse: more than {MAX_PUBLISH_VALUES} JSON values"
             )
         try:
             body = json.loads(data) if len(data) <= SMALL else await offload(json.loads, data)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidEvent(f"body is not valid JSON: {error}") from None
+            raise _invalid(f"body is not valid JSON: {error}") from None
         except RecursionError:
-            raise InvalidEvent("body is not valid JSON: nested too deeply") from None
+            raise _invalid("body is not valid JSON: nested too deeply") from None
         objects = body if isinstance(body, list) else [body]
         if not objects:
-            raise InvalidEvent("the array holds no events")
+            raise _invalid("the array holds no events")
         for obj in objects:
             if not isinstance(obj, dict):
-                raise InvalidEvent(f"each event must be a JSON object, got {type(obj).__name__}")
+                raise _invalid(f"each event must be a JSON object, got {type(obj).__name__}")
             obj.setdefault("v", 1)
             named = obj.setdefault("run_id", run_id)
             if named != run_id:
-                raise InvalidEvent(f"the event names run_id {named!r} but was posted to {run_id!r}")
+                raise _invalid(f"the event names run_id {named!r} but was posted to {run_id!r}")
         return objects
 
 
-class EventsHandler(tornado.web.RequestHandler):
+class EventsHandler(EdgeHandler):
     """`GET /progress/<run_id>/events`: the watch stream as server-sent events."""
+
+    json_errors = True
 
     def initialize(self, hub: ProgressHub, heartbeat: float) -> None:
         self._hub = hub
@@ -135,25 +129,21 @@ class EventsHandler(tornado.web.RequestHandler):
         self._closed = True
 
     async def get(self, run_id: str) -> None:
+        resume = self.request.headers.get("Last-Event-ID") or self.get_query_argument(
+            "resume_after", ""
+        )
         try:
-            validate_run_id(run_id)
-            namespace = validate_namespace(self.get_query_argument("namespace", ""))
-            resume = self._resume()
-            if resume is not None:
-                self._hub.check_cursor(run_id, resume)
-            watch = self._hub.watch(
+            watch = WatchRequest.check(
+                self._hub,
                 run_id,
                 node_id=self.get_query_argument("node_id", ""),
-                namespace=namespace,
+                namespace=self.get_query_argument("namespace", ""),
                 from_beginning=self.get_query_argument("from_beginning", "1") not in ("0", "false"),
                 resume_after=resume,
-            )
+            ).open(self._hub)
             watcher = await watch.__aenter__()
-        except InvalidEvent as error:
-            _error(self, 400, str(error))
-            return
-        except WatchRefused as error:
-            _error(self, {"forbidden": 403, "unavailable": 503}.get(error.reason, 400), str(error))
+        except RequestFailed as failure:
+            self.fail(failure)
             return
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
@@ -175,12 +165,6 @@ class EventsHandler(tornado.web.RequestHandler):
         finally:
             await watch.__aexit__(None, None, None)
         self.finish()
-
-    def _resume(self) -> Cursor | None:
-        text = self.request.headers.get("Last-Event-ID") or self.get_query_argument(
-            "resume_after", ""
-        )
-        return Cursor.parse(text) if text else None
 
 
 def _items(batch: list[Item] | Heartbeat) -> list[Item | Heartbeat]:
@@ -218,3 +202,7 @@ def routes(hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: fl
         (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat}),
         (run, RunHandler, {"publisher": publisher, "page": page}),
     ]
+
+
+def _invalid(problem: str) -> RequestFailed:
+    return RequestFailed(ErrorKind.INVALID, f"{INVALID_EVENT}{problem}")

@@ -31,11 +31,13 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import Cursor, InvalidEvent, ProgressEvent, parse_json
+from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
+
+from ..errors import ErrorKind, RequestFailed
 from .source import Record, Source
 
 log = logging.getLogger(__name__)
@@ -98,22 +100,18 @@ class _Closed:
 _CLOSED: Any = _Closed()
 
 
-class WatchRefused(ValueError):
-    """A watch request that cannot be served as asked.
+class Watcher:
+    """One client's view of one run (optionally one step), and where it stands in the log.
 
-    `reason`: "invalid" (a cursor of another partition), "forbidden" (another namespace
-    than the server's) or "unavailable" (shutting down); protocols map it to their codes.
+    The watcher owns its position: which offsets it has had, whether it is live or
+    catching up (and the task doing that), what it must still be told (a lag, the end of
+    history). The hub decides *when* (a record arrives, a scan finds events) and calls
+    these methods; it never sets a watcher's state itself.
     """
 
-    def __init__(self, message: str, reason: str = "invalid") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class Watcher:
-    """One client's view of one run (optionally one step)."""
-
-    def __init__(self, run_id: str, node_id: str, namespace: str, queue_size: int) -> None:
+    def __init__(
+        self, run_id: str, node_id: str, namespace: str, queue_size: int, positions: dict[int, int]
+    ) -> None:
         self.run_id = run_id
         self.node_id = node_id
         self.namespace = namespace
@@ -121,7 +119,7 @@ class Watcher:
         self.live = False
         self.home: int | None = None
         """The partition catching up reads first: the run's, or the resume cursor's."""
-        self.positions: dict[int, int] = {}
+        self.positions = positions
         """Partition → next offset: every offset below it was delivered or is not this
         watcher's. A partition missing here was added after the watch began: from 0."""
         self.full_scans: set[int] = set()
@@ -138,6 +136,136 @@ class Watcher:
             return False
         # A step watcher still gets run-level statuses: they end its run too.
         return not self.node_id or event.node_id in (self.node_id, "")
+
+    # -- live -------------------------------------------------------------------------
+
+    def offer(self, delivered: Delivered, partition: int, offset: int) -> bool:
+        """Take a live record's event if it is new to this watcher and its kind; False when
+        the queue is full (the caller then has it fall behind, see `fall_behind`)."""
+        if not self.live or offset < self.positions.get(partition, 0):
+            return True
+        if not self.wants(delivered.event):
+            self.positions[partition] = offset + 1
+            return True
+        if self.queue.full():
+            return False
+        self.queue.put_nowait(delivered)  # one object for every watcher: encoded once
+        self.positions[partition] = offset + 1
+        return True
+
+    def go_live_now(self) -> None:
+        """No history asked for: live from the read's current position on."""
+        self.live = True
+        self.caught_up = True
+        self.queue.put_nowait(CaughtUp(0))
+
+    def fall_behind(self, live_position: dict[int, int], partition: int, missed: int) -> None:
+        """Stop taking live events; catching up re-reads from the first record missed.
+
+        It was live, so it was offered every record dispatched so far: in the other
+        partitions it has missed nothing yet, and it resumes from where the read is.
+        """
+        self.live = False
+        self.lagged = True
+        self.lag_count += 1
+        self.positions.update(live_position)
+        self.positions[partition] = missed
+        self.resume_from = Cursor(partition, missed)
+
+    # -- catching up --------------------------------------------------------------------
+
+    def start_history(self, home: int, home_start: int, resume_after: Cursor | None) -> None:
+        """Where history starts: the run's home partition from `home_start` (its first
+        known offset there), or just after the client's cursor."""
+        if resume_after is None:
+            self.home = home
+            self.positions[home] = home_start
+        else:
+            self.home = resume_after.partition
+            self.positions[resume_after.partition] = resume_after.offset + 1
+            if home != resume_after.partition:
+                # Partitions were added since the cursor was handed out: the run's later
+                # records are in its new home, read whole (no gap; a rare, costly case).
+                self.positions[home] = home_start
+        self.full_scans.update(p for p, offset in self.positions.items() if offset == 0)
+
+    def catch_up_with(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the hub's catching up for this watcher as its own task."""
+        self.task = asyncio.create_task(work)
+
+    def lag_notice(self) -> Lagged | None:
+        """The `Lagged` item owed after falling behind, once."""
+        if not self.lagged or self.resume_from is None:
+            return None
+        self.lagged = False
+        return Lagged(self.resume_from, self.queue.maxsize)
+
+    def behind(self, live_position: dict[int, int]) -> int | None:
+        """The first partition (the home one first) where the watcher is behind the live read."""
+        order = sorted(live_position)
+        if self.home is not None:
+            order.insert(0, self.home)
+        for partition in order:
+            if self.positions.get(partition, 0) < live_position.get(partition, 0):
+                return partition
+        return None
+
+    def position(self, partition: int) -> int:
+        """The next offset of `partition` this watcher has not had."""
+        return self.positions.get(partition, 0)
+
+    def scans_whole(self, partition: int) -> bool:
+        return partition in self.full_scans
+
+    def advance(self, partition: int, offset: int) -> bool:
+        """Move past `offset`; False when it was had already (so it is skipped)."""
+        if offset < self.positions.get(partition, 0):
+            return False
+        self.positions[partition] = offset + 1
+        return True
+
+    def skip_to(self, partition: int, offset: int) -> None:
+        """Offsets below `offset` hold no record (transaction markers, compaction)."""
+        self.positions[partition] = offset
+
+    def count_history(self) -> None:
+        """One more event found by catching up; counted in CaughtUp until it is sent."""
+        if not self.caught_up:
+            self.history_sent += 1
+
+    async def mark_caught_up(self) -> bool:
+        """Queue `CaughtUp` once history is done. True when that meant waiting for room in
+        the queue: the live read may have moved on meanwhile, so look again before going live."""
+        if self.caught_up:
+            return False
+        marker = CaughtUp(self.history_sent)
+        if self.queue.full():
+            await self.queue.put(marker)
+            self.caught_up = True
+            return True
+        self.queue.put_nowait(marker)
+        self.caught_up = True
+        return False
+
+    def turn_live(self) -> None:
+        """Caught up: live events from now on (atomic on the loop with the dispatcher)."""
+        self.live = True
+        self.full_scans.clear()  # a later resync starts mid-partition
+        self.task = None
+
+    # -- ending -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """The client left: stop catching up."""
+        if self.task is not None:
+            self.task.cancel()
+
+    def close(self) -> None:
+        """The server stops: the stream ends after what it is reading now."""
+        self.stop()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_CLOSED)
 
     async def next_items(self, limit: int, timeout: float) -> list[Item]:
         """Up to `limit` queued items; an empty list when nothing came within `timeout`."""
@@ -257,11 +385,7 @@ class ProgressHub:
         self._closed = True
         for watchers in list(self._by_run.values()):
             for watcher in list(watchers):
-                if watcher.task is not None:
-                    watcher.task.cancel()
-                while not watcher.queue.empty():
-                    watcher.queue.get_nowait()
-                watcher.queue.put_nowait(_CLOSED)
+                watcher.close()
         await self.source.close()
 
     # -- the source's side ------------------------------------------------------------
@@ -281,19 +405,8 @@ class ProgressHub:
                 continue
             delivered = Delivered(event, record.cursor)
             for watcher in self._by_run.get(delivered.event.run_id, ()):
-                self._offer(watcher, delivered, record.partition, record.offset)
-
-    def _offer(self, watcher: Watcher, delivered: Delivered, partition: int, offset: int) -> None:
-        if not watcher.live or offset < watcher.positions.get(partition, 0):
-            return
-        if not watcher.wants(delivered.event):
-            watcher.positions[partition] = offset + 1
-            return
-        if watcher.queue.full():
-            self._lag(watcher, partition, offset)
-            return
-        watcher.queue.put_nowait(delivered)  # one object for every watcher: encoded once
-        watcher.positions[partition] = offset + 1
+                if not watcher.offer(delivered, record.partition, record.offset):
+                    self._lag(watcher, record.partition, record.offset)
 
     def _recent_log(self, partition: int) -> RecentLog:
         log = self._recent.get(partition)
@@ -302,23 +415,14 @@ class ProgressHub:
         return log
 
     def _lag(self, watcher: Watcher, partition: int, missed_offset: int) -> None:
-        """Stop feeding a full watcher; it re-reads from the first record it missed.
-
-        It was live, so it was offered every record dispatched so far: in the other
-        partitions it has missed nothing yet, and it resumes from where the read is.
-        """
-        watcher.live = False
-        watcher.lagged = True
-        watcher.lag_count += 1
-        watcher.positions.update(self._live_position)
-        watcher.positions[partition] = missed_offset
-        watcher.resume_from = Cursor(partition, missed_offset)
+        """Stop feeding a full watcher; it re-reads from the first record it missed."""
+        watcher.fall_behind(self._live_position, partition, missed_offset)
         self.stats.lagged += 1
         log.info(
             "progress: a watcher of run %s lagged (%d queued); resyncing from %d:%d",
             watcher.run_id, self.queue_size, partition, missed_offset,
         )  # fmt: skip
-        watcher.task = asyncio.create_task(self._catch_up(watcher))
+        watcher.catch_up_with(self._catch_up(watcher))
 
     def _parse(self, record: Record, path: str) -> ProgressEvent | None:
         try:
@@ -364,55 +468,40 @@ class ProgressHub:
     ) -> AsyncIterator[Watcher]:
         """Register a watcher; history (if asked) is queued first, then live events."""
         if self._closed:
-            raise WatchRefused("the server is shutting down", "unavailable")
+            raise RequestFailed(ErrorKind.UNAVAILABLE, "the server is shutting down")
         if self.namespace and namespace and namespace != self.namespace:
-            raise WatchRefused(
+            raise RequestFailed(
+                ErrorKind.FORBIDDEN,
                 f"this server serves namespace {self.namespace!r} only, not {namespace!r}",
-                "forbidden",
             )
-        watcher = Watcher(run_id, node_id, namespace or self.namespace, self.queue_size)
         # Other partitions than the run's are followed from now on; partitions not yet
         # known (added later, or all of them while the topic does not exist) from 0.
-        watcher.positions = dict(self._live_position)
+        watcher = Watcher(
+            run_id, node_id, namespace or self.namespace, self.queue_size,
+            positions=dict(self._live_position),
+        )  # fmt: skip
         self._by_run.setdefault(run_id, set()).add(watcher)
         self.stats.watchers += 1
         try:
             if resume_after is not None or from_beginning:
-                watcher.task = asyncio.create_task(self._start_history(watcher, resume_after))
+                watcher.catch_up_with(self._start_history(watcher, resume_after))
             else:
-                await self._go_live_now(watcher)
+                watcher.go_live_now()
             yield watcher
         finally:
             self.stats.watchers -= 1
-            if watcher.task is not None:
-                watcher.task.cancel()
+            watcher.stop()
             runs = self._by_run.get(run_id)
             if runs is not None:
                 runs.discard(watcher)
                 if not runs:
                     del self._by_run[run_id]
 
-    async def _go_live_now(self, watcher: Watcher) -> None:
-        watcher.live = True
-        watcher.caught_up = True
-        watcher.queue.put_nowait(CaughtUp(0))
-
     async def _start_history(self, watcher: Watcher, resume_after: Cursor | None) -> None:
-        run_id = watcher.run_id
-        home = await self._partition(run_id)
-        if resume_after is None:
-            watcher.home = home
-            watcher.positions[home] = self._start_of(home, run_id)
-        else:
-            watcher.home = resume_after.partition
-            watcher.positions[resume_after.partition] = resume_after.offset + 1
-            if home != resume_after.partition:
-                # Partitions were added since the cursor was handed out: the run's later
-                # records are in its new home, read whole (no gap; a rare, costly case).
-                watcher.positions[home] = self._start_of(home, run_id)
-        for partition, offset in watcher.positions.items():
-            if offset == 0:
-                watcher.full_scans.add(partition)
+        home = await self._partition(watcher.run_id)
+        home_start = self._start_of(home, watcher.run_id)
+        watcher.start_history(home, home_start, resume_after)
+
         await self._catch_up(watcher)
 
     def _start_of(self, partition: int, run_id: str) -> int:
@@ -441,39 +530,23 @@ class ProgressHub:
         if partition is None or cursor.partition == partition:
             return
         if cursor.partition not in self.source.homes(run_id):
-            raise WatchRefused(
+            raise RequestFailed(
+                ErrorKind.INVALID,
                 f"resume_after {cursor.text()} is not on partition {partition}, "
-                f"where run {run_id} is"
+                f"where run {run_id} is",
             )
-
-    def _behind(self, watcher: Watcher) -> int | None:
-        """The first partition (the home one first) where the watcher is behind the live read."""
-        order = sorted(self._live_position)
-        if watcher.home is not None:
-            order.insert(0, watcher.home)
-        for partition in order:
-            if watcher.positions.get(partition, 0) < self._live_position.get(partition, 0):
-                return partition
-        return None
 
     async def _catch_up(self, watcher: Watcher) -> None:
         """Read from the source until the live position, then turn live (atomically)."""
-        if watcher.lagged:
-            watcher.lagged = False
-            await watcher.queue.put(Lagged(watcher.resume_from, self.queue_size))
+        lagged = watcher.lag_notice()
+        if lagged is not None:
+            await watcher.queue.put(lagged)
         while True:
-            partition = self._behind(watcher)
+            partition = watcher.behind(self._live_position)
             if partition is None:
-                if not watcher.caught_up:
-                    if watcher.queue.full():
-                        await watcher.queue.put(CaughtUp(watcher.history_sent))
-                        watcher.caught_up = True
-                        continue  # the live position may have moved while we waited
-                    watcher.queue.put_nowait(CaughtUp(watcher.history_sent))
-                    watcher.caught_up = True
-                watcher.live = True
-                watcher.full_scans.clear()  # a later resync starts mid-partition
-                watcher.task = None
+                if await watcher.mark_caught_up():
+                    continue  # the live position may have moved while we waited
+                watcher.turn_live()
                 return
             await self._read_some(watcher, partition)
 
@@ -485,7 +558,7 @@ class ProgressHub:
         once, the loop spends at most one slice on scanning between two of its turns (two
         hundred watchers opening a run delay a `GET /` by a slice, not by two hundred).
         """
-        start = watcher.positions.get(partition, 0)
+        start = watcher.position(partition)
         until = self._live_position.get(partition, 0)
         records: list[Record] | None = None
         rows = self._recent_log(partition).since(start, until, SCAN_BATCH)
@@ -493,7 +566,7 @@ class ProgressHub:
             records, reached = await self.source.fetch(partition, start, until, SCAN_BATCH)
             if not records:
                 if reached > start:
-                    watcher.positions[partition] = reached  # offsets without records
+                    watcher.skip_to(partition, reached)
                 else:
                     await asyncio.sleep(RETRY_DELAY)  # upstream away; heartbeats say so
                 return
@@ -508,8 +581,7 @@ class ProgressHub:
             while index < len(rows):
                 index, found = self._scan(watcher, partition, rows, index)
                 for delivered in found:
-                    if not watcher.caught_up:
-                        watcher.history_sent += 1
+                    watcher.count_history()
                     if watcher.queue.full():  # wait for the reader without the turn
                         turn.release()
                         held = False
@@ -528,7 +600,7 @@ class ProgressHub:
     ) -> tuple[int, list[Delivered]]:
         """Scan `rows` (offset, key, value, timestamp) from `index` for at most SCAN_SLICE;
         return where it stopped and the watcher's events found."""
-        full_scan = partition in watcher.full_scans
+        full_scan = watcher.scans_whole(partition)
         slice_ends = time.monotonic() + SCAN_SLICE
         found: list[Delivered] = []
         run_id = watcher.run_id
@@ -537,9 +609,8 @@ class ProgressHub:
                 break
             offset, key, value, timestamp = rows[index]
             index += 1
-            if offset < watcher.positions.get(partition, 0):
+            if not watcher.advance(partition, offset):
                 continue
-            watcher.positions[partition] = offset + 1
             if full_scan and key is not None:
                 self._remember_first(partition, key, offset)
             # An event whose record key is another run's is refused by parsing anyway:

@@ -38,8 +38,9 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
+from kfp_viz.events import Cursor
 
-from .events import Cursor
+from ..addresses import split_host_port
 from .source import OnAssigned, OnRecords, Record
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,8 @@ class KafkaSource:
 
     def _probe(self) -> tuple[bool, str]:
         for server in self.bootstrap:
-            host, _, port = server.rpartition(":")
             try:
-                socket.create_connection((host.strip("[]") or "localhost", int(port)), 0.5).close()
+                socket.create_connection(split_host_port(server), 0.5).close()
                 return True, ""
             except (OSError, ValueError) as error:
                 reason = f"{server}: {getattr(error, 'strerror', None) or error}"
@@ -312,9 +312,10 @@ class KafkaSource:
             **(BATCHED_FETCH if live else EAGER_FETCH),
             # Live: refresh the topic's metadata this often, to notice added partitions.
             metadata_max_age_ms=int(PARTITION_CHECK * 1000) if live else 300_000,
-            # kafka-python checks CRC32C in pure Python, which costs more than all else the
-            # server does per event; the broker already checked each batch when it was written.
-            check_crcs=False,
+            # With the `crc32c` package installed kafka-python checks CRCs in native code, a
+            # negligible cost per batch (bench/crc_bench.py); in pure Python it cost more than
+            # all else the server does per event.
+            check_crcs=True,
             request_timeout_ms=5000,
             reconnect_backoff_max_ms=1000,
         )

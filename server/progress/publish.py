@@ -3,7 +3,8 @@
 A server started with `--namespace X` stamps X on events that name no namespace and
 refuses events of another namespace (403 / PERMISSION_DENIED): it must not write
 into a log other tenants read. When the broker does not take an event, the caller
-gets 503 / UNAVAILABLE naming the broker and the cause.
+gets 503 / UNAVAILABLE naming the broker and the cause. Every refusal is a `RequestFailed`
+(server/errors.py), so both protocols map it the same way.
 """
 
 from __future__ import annotations
@@ -13,23 +14,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import grpc
+from kfp_viz.events import Cursor, ProgressEvent, parse_event
 
-from .events import Cursor, ProgressEvent, parse_event
+from ..errors import ErrorKind, RequestFailed
+from .checks import INVALID_EVENT, refused_if_invalid
 from .hub import ProgressHub
 from .kafka_source import PublishFailed
 
 SLICE = 200
 """Events validated or published between two turns of the event loop (a few ms)."""
-
-
-class PublishRefused(Exception):
-    """An event this server will not or cannot publish; carries the protocol codes."""
-
-    def __init__(self, message: str, http_status: int, grpc_code: grpc.StatusCode) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.grpc_code = grpc_code
 
 
 class Publisher:
@@ -45,22 +38,22 @@ class Publisher:
         if not event.namespace:
             return dataclasses.replace(event, namespace=self.namespace)
         if event.namespace != self.namespace:
-            raise PublishRefused(
+            raise RequestFailed(
+                ErrorKind.FORBIDDEN,
                 f"this server serves namespace {self.namespace!r} only; the event is for "
                 f"{event.namespace!r}",
-                403,
-                grpc.StatusCode.PERMISSION_DENIED,
             )
         return event
 
     async def check_all(self, objects: Sequence[dict[str, Any]]) -> list[ProgressEvent]:
-        """Validate every event (InvalidEvent for the first bad one) before any is published;
+        """Validate every event (RequestFailed for the first bad one) before any is published;
         the loop gets a turn every SLICE events, so one large post does not stall it."""
         events = []
-        for index, obj in enumerate(objects):
-            events.append(self.check(parse_event(obj)))
-            if index % SLICE == SLICE - 1:
-                await asyncio.sleep(0)
+        with refused_if_invalid(INVALID_EVENT):
+            for index, obj in enumerate(objects):
+                events.append(self.check(parse_event(obj)))
+                if index % SLICE == SLICE - 1:
+                    await asyncio.sleep(0)
         return events
 
     async def publish_all(self, events: Sequence[ProgressEvent]) -> list[Cursor]:
@@ -75,4 +68,4 @@ class Publisher:
         try:
             return await self._hub.publish(event)
         except PublishFailed as error:
-            raise PublishRefused(str(error), 503, grpc.StatusCode.UNAVAILABLE) from None
+            raise RequestFailed(ErrorKind.UNAVAILABLE, str(error)) from None

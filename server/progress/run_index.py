@@ -237,7 +237,7 @@ def _consumer(bootstrap: list[str], role: str) -> KafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",  # a watermark below the retention: from the first kept
-        check_crcs=False,  # as the live read (kafka_source.py): the broker checked them
+        check_crcs=True,  # as the live read (kafka_source.py): native CRC-32C, cheap
         request_timeout_ms=5000,
         fetch_max_bytes=16 * 2**20,
         max_partition_fetch_bytes=4 * 2**20,

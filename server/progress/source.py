@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .events import Cursor
+from kfp_viz.events import Cursor
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,10 +42,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_viz.events import MAX_METRIC_NAME, MAX_METRICS, RUN_ID, InvalidEvent, parse_event
 from kfp_viz_kernels.tfrecord import TFRecordError, complete_records
 
 from .argo_source import History, Publish, publish_until_done
-from .events import MAX_METRIC_NAME, MAX_METRICS, RUN_ID, InvalidEvent, parse_event
 from .leadership import Leadership, short_error
 
 log = logging.getLogger(__name__)

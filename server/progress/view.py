@@ -19,26 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from kfp_viz_kernels import RenderRequest, RenderResult
+from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
+from kfp_viz_kernels import RenderRequest, RenderResult, VisualizationType
 
-from ..errors import ErrorKind, RequestFailed
-from .events import InvalidEvent, validate_namespace, validate_run_id
-from .hub import ProgressHub, WatchRefused
+from .checks import refused_if_invalid
+from .hub import ProgressHub
 from .page import LivePage
 
-TYPE_NAME = "progress"
+PROGRESS = VisualizationType("progress", module=None, implemented=True)
+"""The type, as the server routes it (server/routing.py): to this view, never to a kernel."""
 SCHEME = "progress://"
 MAX_SNAPSHOT_WAIT = 5.0
-
-
-def progress_alias(type_name: str | None, source: str | None) -> tuple[str | None, str | None]:
-    """`progress://RUN` with a predefined type means the progress view (see the docstring)."""
-    stripped = (source or "").strip()
-    if stripped.startswith(SCHEME) and (type_name or "").strip() not in ("", "custom"):
-        return TYPE_NAME, stripped[len(SCHEME) :]
-    return type_name, source
 
 
 class ProgressView:
@@ -47,7 +41,7 @@ class ProgressView:
     def __init__(self, hub: ProgressHub, page: LivePage, public_url: str) -> None:
         self._hub = hub
         self._page = page
-        self._public_url = public_url.rstrip("/")
+        self._public_url = public_url
 
     async def render(self, request: RenderRequest) -> RenderResult:
         started = time.monotonic()
@@ -60,29 +54,22 @@ class ProgressView:
             complete = True
         except TimeoutError:
             events, complete = [], False
-        except WatchRefused as error:
-            kind = {"forbidden": ErrorKind.FORBIDDEN, "unavailable": ErrorKind.UNAVAILABLE}
-            raise RequestFailed(kind.get(error.reason, ErrorKind.INVALID), str(error)) from None
         ended = any(d.event.ends(node_id) for d in events)
         note = self._note(run_id, events, complete, ended)
         html = self._page.render(
             run_id, events=events, events_url=self._events_url(run_id, node_id, namespace, events),
             note=note, ended=ended,
         )  # fmt: skip
-        return RenderResult(html, None, "progress-hub", time.monotonic() - started)
+        return RenderResult(html, None, None, time.monotonic() - started)
 
     def _target(self, request: RenderRequest) -> tuple[str, str, str]:
         run_id, _, query = request.source.partition("?")
-        given = {k: v[-1] for k, v in parse_qs(query).items()}
+        given: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
         given.update(request.variables)
-        try:
+        with refused_if_invalid("Invalid progress request: "):
             run_id = validate_run_id(run_id)
-            node_id = given.get("node_id", "") or ""
-            namespace = validate_namespace(given.get("namespace", "") or "")
-            if not isinstance(node_id, str):
-                raise InvalidEvent("arguments.node_id must be a string")
-        except (InvalidEvent, TypeError, AttributeError) as error:
-            raise RequestFailed(ErrorKind.INVALID, f"Invalid progress request: {error}") from None
+            node_id = _text_argument(given, "node_id")
+            namespace = validate_namespace(_text_argument(given, "namespace"))
         return run_id, node_id, namespace
 
     def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
@@ -113,3 +100,10 @@ class ProgressView:
         if not self._public_url and not ended:
             parts.append("snapshot only: set PUBLIC_URL for live updates")
         return "; ".join(parts)
+
+
+def _text_argument(given: dict[str, Any], name: str) -> str:
+    value = given.get(name) or ""
+    if not isinstance(value, str):
+        raise InvalidEvent(f"arguments.{name} must be a string")
+    return value

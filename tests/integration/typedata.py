@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from kfp_viz_kernels import tfrecord
-from kfp_viz_kernels.tfma_proto import MetricsForSlice
+from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice
 from minio import Minio
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression

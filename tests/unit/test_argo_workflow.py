@@ -4,8 +4,8 @@ event fields it fills (`started`, `finished`, `parents`)."""
 from __future__ import annotations
 
 import pytest
+from kfp_viz.events import InvalidEvent, parse_event
 from kfp_viz_server.progress.argo_workflow import run_id_of, run_state, step_states
-from kfp_viz_server.progress.events import InvalidEvent, parse_event
 
 
 def workflow(phase: str = "Running", **nodes: dict) -> dict:

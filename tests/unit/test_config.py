@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 from kfp_viz_server.config import (
+    GROUPS,
     SETTINGS,
+    Config,
     ConfigError,
     build_parser,
     kernel_connect_ports,
     kernel_environment,
     load_config,
     parse_bytes,
+    settings_markdown,
+    settings_of,
 )
 
 
@@ -136,3 +143,26 @@ def test_origins_say_where_each_value_came_from():
     assert config.origins["timeout"] == "KERNEL_TIMEOUT"
     assert config.origins["max_queue"] == "default"
     assert load_config([], {}).origins["pool_size"].startswith("default: ")
+
+
+def test_every_setting_belongs_to_exactly_one_group_and_config_is_all_of_them():
+    grouped = [row.name for _, group in GROUPS for row in settings_of(group)]
+    assert sorted(grouped) == sorted(row.name for row in SETTINGS)
+    assert len(set(grouped)) == len(grouped)
+    config = load_config([], {})
+    for _, group in GROUPS:
+        assert isinstance(config, group)  # a part that needs one group takes that type
+    assert {f.name for f in dataclasses.fields(Config)} == {*grouped, "origins"}
+
+
+def test_settings_markdown_is_the_table_section_by_section():
+    text = settings_markdown()
+    sections = re.split(r"^### ", text, flags=re.M)[1:]
+    assert [s.splitlines()[0] for s in sections] == [title for title, _ in GROUPS]
+    for section, (_, group) in zip(sections, GROUPS, strict=True):
+        rows = [line for line in section.splitlines() if line.startswith("| `--")]
+        assert [r.split("`")[1] for r in rows] == [row.flag for row in settings_of(group)]
+        for line, row in zip(rows, settings_of(group), strict=True):
+            assert f"`{row.env}`" in line
+            assert line.count(" | ") == 3, "a | in a help text must not split the row"
+    assert "| `--store-prefix` | `STORE_PREFIX` | visualizations/ |" in text

@@ -1,4 +1,5 @@
-"""PageDelivery's decisions, on a real folder store (and a store that is down, faked)."""
+"""Page delivery's decisions (server/replies.py over server/page_store.py), on a real folder
+store (and a store that is down, faked)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ import threading
 
 import pytest
 from kfp_viz_server.config import load_config
-from kfp_viz_server.delivery import PageDelivery
 from kfp_viz_server.errors import ErrorKind, RequestFailed
+from kfp_viz_server.inline_policy import InlinePolicy
 from kfp_viz_server.page_bytes import KFP_REPLY_CAP, kfp_inline_limit
+from kfp_viz_server.page_store import PageStore
+from kfp_viz_server.replies import Replies
 from kfp_viz_server.store import FolderStore, S3Store, StoreUnavailable
 from kfp_viz_server.stored_page import StoredPage
 from minio.error import S3Error
 
 
-def delivery(tmp_path, *flags: str, store=None) -> PageDelivery:
+def delivery(tmp_path, *flags: str, store=None) -> Replies:
     config = load_config(["--store-folder", str(tmp_path), *flags], {})
-    return PageDelivery(config, store or FolderStore(tmp_path))
+    return Replies(
+        InlinePolicy(config.inline_limit), PageStore(config, store or FolderStore(tmp_path))
+    )
 
 
 def reference(page: str) -> dict:
@@ -83,17 +88,17 @@ def test_a_store_that_is_down_fails_large_pages_with_its_endpoint(tmp_path):
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert "http://minio:9000/mlpipeline" in caught.value.message
     assert "connection refused" in caught.value.message
-    assert deliver.status()["ok"] is False
+    assert deliver.pages.status()["ok"] is False
 
 
 def test_an_explicit_inline_limit_replaces_the_computed_one(tmp_path):
-    assert delivery(tmp_path, "--inline-limit", "16Mi").limit_for(4_000_000) == 16 * 2**20
-    assert delivery(tmp_path, "--inline-limit", "16Mi").room_for(4_000_000) == 16 * 2**20
-    assert delivery(tmp_path).limit_for(4_000_000) < 200_000
+    assert delivery(tmp_path, "--inline-limit", "16Mi").policy.limit_for(4_000_000) == 16 * 2**20
+    assert delivery(tmp_path, "--inline-limit", "16Mi").policy.room_for(4_000_000) == 16 * 2**20
+    assert delivery(tmp_path).policy.limit_for(4_000_000) < 200_000
 
 
 def test_an_explicit_limit_under_the_cap_only_lowers_it(tmp_path):
-    lowered = delivery(tmp_path, "--inline-limit", "1000")
+    lowered = delivery(tmp_path, "--inline-limit", "1000").policy
     assert lowered.limit_for(10) == 1000
     assert lowered.room_for(10) == kfp_inline_limit(10)  # the small page may use the cap
     assert lowered.limit_for(KFP_REPLY_CAP - 600) == kfp_inline_limit(KFP_REPLY_CAP - 600) < 1000
@@ -137,10 +142,10 @@ def test_a_store_without_lifecycle_leaves_retention_to_the_operator(tmp_path, ca
     deliver = delivery(tmp_path, "--store-retention-days", "9", store=store)
 
     async def apply() -> None:
-        await deliver._apply_retention()
+        await deliver.pages._apply_retention()
 
     asyncio.run(apply())
-    retention = deliver.status()["retention"]
+    retention = deliver.pages.status()["retention"]
     assert "NotImplemented" in retention and "operator's job" in retention
     assert "visualizations/" in retention and "9 days" in retention
     assert "operator's job" in caplog.text
@@ -172,7 +177,7 @@ def test_a_fetch_hands_out_no_byte_before_the_whole_page_is_verified(tmp_path):
 
     async def fetch() -> list[bytes]:
         page = await deliver.for_typed("firstsecond", 10)
-        opening = asyncio.ensure_future(deliver.open(page.id, via="http"))
+        opening = asyncio.ensure_future(deliver.pages.open(page.id, via="http"))
         await asyncio.sleep(0.2)  # the store's first chunk is read, the second is held back
         assert not opening.done()
         store.release.set()
@@ -191,7 +196,7 @@ def test_a_page_changed_in_the_store_is_never_served_and_is_stored_again(tmp_pat
     path.write_text(page.replace("a", "b", 1))  # same size, other bytes, same name
 
     with pytest.raises(RequestFailed) as refused:
-        asyncio.run(deliver.open(stored.id, via="http"))
+        asyncio.run(deliver.pages.open(stored.id, via="http"))
     assert refused.value.kind is ErrorKind.CORRUPT
     assert "does not match its SHA-256" in refused.value.message
     assert hashlib.sha256(page.replace("a", "b", 1).encode()).hexdigest() in refused.value.message
@@ -201,7 +206,7 @@ def test_a_page_changed_in_the_store_is_never_served_and_is_stored_again(tmp_pat
     assert path.read_text() == page
 
     async def read() -> bytes:
-        _, chunks = await deliver.open(stored.id, via="http")
+        _, chunks = await deliver.pages.open(stored.id, via="http")
         return b"".join([chunk async for chunk in chunks])
 
     assert asyncio.run(read()) == page.encode()

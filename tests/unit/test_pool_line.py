@@ -5,25 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fake_kernels import FakeKernel, fake_pool
 from kfp_viz_kernels import PoolOverloaded
-from kfp_viz_kernels.pool import KernelPool, PoolSettings
+from kfp_viz_kernels.pool import KernelPool
 
 
-class FakeKernel:
-    """Stands in for a started kernel: the line only needs its id and whether it lives."""
-
-    def __init__(self, kernel_id: str) -> None:
-        self.id = kernel_id
-        self.renders = 0
-        self.pid = None
-        self.alive = True
-
-    def rss(self) -> None:
-        return None
-
-
-def line(size: int = 2, max_queue: int = 2) -> KernelPool:
-    pool = KernelPool(PoolSettings(size=size, max_queue=max_queue, nice=0))
+def line(size: int = 2, max_queue: int = 2) -> KernelPool[FakeKernel]:
+    pool = fake_pool(size=size, max_queue=max_queue)
     for index in range(size):  # kernels starting: in the pool, not ready yet
         pool._kernels[f"k{index}"] = FakeKernel(f"k{index}")
     return pool

@@ -1,12 +1,19 @@
-"""The client side: the SDK's defaults from a KFP step's environment and its refusals, and
-the terminal view's drawing. Delivery through real Kafka is tested in integration."""
+"""The client side: the SDK's defaults from a KFP step's environment and its refusals, the
+Reporter's delivery through its transport (a fake here; real Kafka in integration), and the
+terminal view's drawing."""
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 from kfp_viz import cli
+from kfp_viz.events import MAX_MESSAGE_CHARS, from_message, new_event, parse_event
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.progress import Reporter, ReporterError
+from kfp_viz.watch_view import LiveView, PlainView, RunState, open_view, rich_view
+from rich.console import Console
 
 
 @pytest.fixture
@@ -68,10 +75,127 @@ def test_terminal_view_draws_a_bar_per_step():
         pb.ProgressEvent(kind="status", node_id="", status="Running"),
     ]
     for event in events:
-        state.apply(event)
+        state.apply(from_message(event))
     lines = state.lines(width=100)
     assert lines[0].startswith("run r1  Running  (4 events)")
     prep = next(line for line in lines if line.startswith("prep"))
     assert "100% 5/10 Succeeded" in prep and "#" * 20 in prep
     train = next(line for line in lines if line.startswith("train"))
     assert "0%" in train and "loss=0.125" in train
+
+
+class FakeTransport:
+    """Records what a Reporter sends; refuses the first `refusals` connections."""
+
+    target = "a fake"
+
+    def __init__(self, refusals: int = 0, fail_sends: bool = False) -> None:
+        self.refusals, self.fail_sends = refusals, fail_sends
+        self.sent: list[tuple[bytes, dict]] = []
+        self.closed_with: float | None = None
+
+    def connect(self) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise ConnectionError("not yet")
+
+    def send(self, key, value, done) -> None:
+        if self.fail_sends:
+            raise RuntimeError("broken pipe")
+        self.sent.append((key, json.loads(value)))
+        done(None)
+
+    def close(self, timeout: float) -> None:
+        self.closed_with = timeout
+
+
+def test_a_reporter_sends_schema_events_in_order_through_its_transport(clean_env, caplog):
+    transport = FakeTransport(refusals=1)
+    with Reporter("run-1", "train", namespace="team-a", transport=transport) as rep:
+        rep.progress(1, 4, message="first")
+        rep.metric(loss=0.5, step=1)
+        rep.log("hello")
+    assert rep.bootstrap_servers == [] and rep.topic == ""
+    assert rep.sent == 5 and rep.failed == 0 and transport.closed_with is not None
+    keys = {key for key, _ in transport.sent}
+    assert keys == {b"run-1"}, "every event is keyed by its run, so a run stays in order"
+    events = [parse_event(value) for _, value in transport.sent]  # the server's own validation
+    assert [(e.kind, e.status) for e in events] == [
+        ("status", "Running"), ("progress", ""), ("metric", ""), ("log", ""),
+        ("status", "Succeeded"),
+    ]  # fmt: skip
+    assert events[1].fraction == 0.25 and events[2].current == 1.0
+    assert {e.namespace for e in events} == {"team-a"} and {e.v for e in events} == {1}
+    assert "a fake: not yet" in caplog.text, "a refused connection is warned about, then retried"
+
+
+def test_a_transport_that_fails_counts_failures_and_never_raises(clean_env, caplog):
+    rep = Reporter("run-1", "train", namespace="", transport=FakeTransport(fail_sends=True))
+    rep.log("lost")
+    assert rep.flush(5)
+    rep.close()
+    assert (rep.sent, rep.failed) == (0, 1)
+    assert "not delivered: broken pipe" in caplog.text
+
+
+def test_invalid_events_are_refused_with_the_schemas_words(clean_env):
+    rep = Reporter("run-1", "train", namespace="", transport=FakeTransport())
+    try:
+        with pytest.raises(ReporterError, match="status must be one of Pending, Running"):
+            rep.status("Finished")
+        with pytest.raises(ReporterError, match="fraction must be between 0 and 1; got 2"):
+            rep.progress(fraction=2)
+        with pytest.raises(ReporterError, match="kind must be one of"):
+            rep.emit("gossip", message="x")
+    finally:
+        rep.close(timeout=0)
+    with pytest.raises(ReporterError, match=r"run_id '\.\./x' is not a run id"):
+        Reporter("../x", "train", transport=FakeTransport())
+    with pytest.raises(ReporterError, match="namespace 'Team A' is not a Kubernetes namespace"):
+        Reporter("r", "train", namespace="Team A", transport=FakeTransport())
+
+
+def test_a_long_message_is_cut_not_refused(clean_env):
+    transport = FakeTransport()
+    with Reporter("run-1", "train", namespace="", transport=transport) as rep:
+        rep.log("x" * (MAX_MESSAGE_CHARS + 10))
+    assert len(transport.sent[1][1]["message"]) == MAX_MESSAGE_CHARS
+
+
+def _state(*names: str) -> RunState:
+    state = RunState("r1")
+    for index, name in enumerate(names):
+        state.apply(new_event(kind="progress", run_id="r1", node_id=name, current=index + 1,
+                              total=len(names)))  # fmt: skip
+    state.apply(new_event(kind="metric", run_id="r1", node_id=names[0], metrics={"loss": 0.5}))
+    state.apply(new_event(kind="status", run_id="r1", node_id=names[-1], status="Succeeded"))
+    return state
+
+
+@pytest.mark.parametrize("width", [50, 80, 160])
+def test_the_live_view_fits_the_terminal_width(width):
+    """rich draws the bars as wide as the terminal is, never wrapping a step onto two lines."""
+    state = _state("prep", "train-" + "x" * 60)
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(rich_view(state, console.width))
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 3 and all(len(line) <= width for line in lines)
+    assert lines[0].startswith("run r1") and "(4 events)" in lines[0]
+    assert lines[1].startswith("prep") and " 50% 1/2 Running" in lines[1]
+    assert ("loss=0.5" in lines[1]) == (width > 50), "a narrow terminal cuts the metrics short"
+    assert lines[2].startswith("train-xxx") and "…" in lines[2] and "100%" in lines[2]
+    finished_bar = sum(ch == "━" for ch in lines[2])
+    assert finished_bar == state.bar_width(width), "the bar keeps its width; names give way"
+
+
+def test_views_draw_live_on_a_terminal_and_lines_otherwise():
+    out = io.StringIO()
+    plain = open_view(out, plain=True)
+    plain.draw(_state("prep"), force=True)
+    plain.close()
+    assert isinstance(plain, PlainView) and out.getvalue().startswith("prep [")
+    live = open_view(io.StringIO(), plain=False)
+    try:
+        assert isinstance(live, LiveView)
+    finally:
+        live.close()

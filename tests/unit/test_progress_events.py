@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from kfp_viz_server.progress.events import (
+from kfp_viz.events import (
     Cursor,
     InvalidEvent,
     ProgressEvent,

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from kfp_viz_server.progress.events import Cursor, parse_event
+from kfp_viz.events import Cursor, parse_event
+from kfp_viz_server.errors import ErrorKind, RequestFailed
 from kfp_viz_server.progress.hub import (
     CaughtUp,
     Delivered,
     Heartbeat,
     Lagged,
     ProgressHub,
-    WatchRefused,
 )
 from kfp_viz_server.progress.source import LocalBus, Record
 
@@ -111,10 +111,10 @@ async def test_namespace_scoping():
         items = await drain(hub, watcher, 1)
         items += await watcher.next_items(10, 0.3)
         assert messages(items) == ["a"]
-    with pytest.raises(WatchRefused) as refused:
+    with pytest.raises(RequestFailed) as refused:
         async with hub.watch("r", namespace="team-b"):
             pass
-    assert refused.value.reason == "forbidden"
+    assert refused.value.kind is ErrorKind.FORBIDDEN
 
 
 @pytest.mark.asyncio
@@ -148,9 +148,10 @@ async def test_close_ends_open_streams():
         await hub.close()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(anext(stream), 1)
-    with pytest.raises(WatchRefused):
+    with pytest.raises(RequestFailed) as refused:
         async with hub.watch("r"):
             pass
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
 
 
 @pytest.mark.asyncio
@@ -270,7 +271,7 @@ async def test_resume_with_a_cursor_of_the_old_home_misses_nothing_of_the_new():
         assert messages(items) == ["b", "c"]
         items += await watcher.next_items(10, 0.2)
         assert messages(items) == ["b", "c"], "no duplicate"
-    with pytest.raises(WatchRefused, match=f"not on partition 1, where run {run} is"):
+    with pytest.raises(RequestFailed, match=f"not on partition 1, where run {run} is"):
         hub.check_cursor(run, Cursor(7, 0))
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from google.protobuf import json_format, text_format
 from kfp_viz_kernels import feature_stats, tfrecord
-from kfp_viz_kernels.tfma_proto import MetricsForSlice
+from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice
 from kfp_viz_kernels.types import tfdv, tfma
 from kfp_viz_kernels.viz_errors import DataError
 from tensorflow_metadata.proto.v0 import statistics_pb2

@@ -11,6 +11,11 @@ Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-leve
 | `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
 `message`, `status`. Unknown extra fields are ignored so newer writers of version 1
 stay readable; an unknown `v` is refused, because its meaning cannot be guessed.
+
+It lives in the SDK, and the server imports it from here: a step's Reporter, the `kfp-viz`
+command and the server read and write the same fields, and the SDK needs nothing of the server.
+Standard library only; `to_message` and `from_message` (the gRPC form) import the generated
+protobuf module when first called, so only clients that speak gRPC need protobuf installed.
 """
 
 from __future__ import annotations
@@ -22,8 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import NAMESPACE
-from ..validation import json_problem, printable
+from .safe_text import json_problem, printable
 
 SCHEMA_VERSION = 1
 KINDS = ("progress", "metric", "log", "status")
@@ -32,14 +36,16 @@ STATUSES = (
     "Pending", "Running", "Succeeded", "Failed", "Error", "Skipped",
     "Cancelled", "Canceled", "Terminated", "Omitted",
 )  # fmt: skip
-TERMINAL_STATUSES = frozenset(
-    {"Succeeded", "Failed", "Error", "Skipped", "Cancelled", "Canceled", "Terminated", "Omitted"}
-)
+TERMINAL_STATUSES = frozenset(STATUSES) - {"Pending", "Running"}
+"""A step or run in one of these has ended: watching it is over."""
 _STATUS_BY_LOWER = {s.lower(): s for s in STATUSES}
 
+NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
+"""A Kubernetes namespace name, or "" (none): what events carry and servers are scoped to."""
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 """KFP run ids are UUIDs; Argo workflow names and other ids also fit this."""
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/()\[\] -]{0,252}$")
+_NODE_ID_RULE = "a step name of letters, digits and ._:@/()[]- "
 MAX_EVENT_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
@@ -72,6 +78,14 @@ class Cursor:
                 f"resume_after must be PARTITION:OFFSET (two whole numbers), got {text[:40]!r}"
             )
         return cls(int(match[1]), int(match[2]))
+
+    def to_message(self) -> Any:
+        """As the gRPC `kfpviz.v1.Cursor` (needs protobuf: the SDK's `grpc` extra)."""
+        return _pb().Cursor(partition=self.partition, offset=self.offset)
+
+    @classmethod
+    def from_message(cls, message: Any) -> Cursor:
+        return cls(message.partition, message.offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,17 @@ def parse_json(
     return event
 
 
+def new_event(**fields: Any) -> ProgressEvent:
+    """A validated event stamped now, from its fields by name (None and "" mean "not given"),
+    as a writer makes one: a message past the limit is cut short rather than refused, so
+    a long traceback never costs a step its report."""
+    obj = {"v": SCHEMA_VERSION, "ts": time.time()}
+    obj.update((name, value) for name, value in fields.items() if value not in (None, ""))
+    if isinstance(obj.get("message"), str):
+        obj["message"] = obj["message"][:MAX_MESSAGE_CHARS]
+    return parse_event(obj)
+
+
 def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     """Validate a decoded event object; `default_ts` fills a missing `ts` (e.g. receive time).
 
@@ -165,7 +190,7 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     if kind not in KINDS:
         raise InvalidEvent(f"kind must be one of {', '.join(KINDS)}; got {_show(kind)}")
     run_id = validate_run_id(obj.get("run_id"))
-    node_id = _text(obj, "node_id", NODE_ID, "a step name of letters, digits and ._:@/()[]- ")
+    node_id = _text(obj, "node_id", NODE_ID, _NODE_ID_RULE)
     namespace = _text(obj, "namespace", NAMESPACE, "a Kubernetes namespace name")
     ts = _number(obj, "ts")
     if ts is None:
@@ -211,6 +236,52 @@ def validate_namespace(value: str) -> str:
     if not NAMESPACE.match(value):
         raise InvalidEvent(f"namespace {_show(value)} is not a Kubernetes namespace name")
     return value
+
+
+def validate_node_id(value: Any) -> str:
+    """A step name as events carry it ("" for the run itself)."""
+    return _text({"node_id": value}, "node_id", NODE_ID, _NODE_ID_RULE)
+
+
+# -- the gRPC form (kfpviz.v1.ProgressEvent) -----------------------------------------------
+# The message has the schema's field names, so the conversion is by name both ways.
+
+_UNSET_FIELDS: dict[str, Any] = {
+    "v": SCHEMA_VERSION, "run_id": "", "node_id": "", "namespace": "", "kind": "",
+    "message": "", "status": "", "metrics": {},
+}  # fmt: skip
+"""What a message's unset fields mean: v 0 is version 1; ts 0 (left out) is "now"."""
+
+
+def _pb() -> Any:
+    from .pb import kfpviz_progress_pb2
+
+    return kfpviz_progress_pb2
+
+
+def to_message(event: ProgressEvent) -> Any:
+    """The event as a `kfpviz.v1.ProgressEvent` (needs protobuf: the SDK's `grpc` extra)."""
+    return _pb().ProgressEvent(**event.to_dict())
+
+
+def message_fields(message: Any) -> dict[str, Any]:
+    """A `kfpviz.v1.ProgressEvent` as the JSON-shaped object `parse_event` validates, so a
+    published message is checked exactly as a Kafka record or an HTTP body is."""
+    fields = dict(_UNSET_FIELDS)
+    for descriptor, value in message.ListFields():
+        if descriptor.name == "metrics":
+            value = dict(value)
+        elif descriptor.name == "parents":  # a repeated field: a list, as in JSON
+            value = list(value)
+        fields[descriptor.name] = value
+    return fields
+
+
+def from_message(message: Any) -> ProgressEvent:
+    """A streamed `kfpviz.v1.ProgressEvent` as an event, not validated again: the server that
+    sent it did, and a newer server's statuses must not break an older client."""
+    fields = message_fields(message)
+    return ProgressEvent(**{"ts": 0.0, **fields, "parents": tuple(fields.get("parents", ()))})
 
 
 def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, float | None]:
