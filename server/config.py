@@ -570,6 +570,11 @@ def load_config(
             f"--timeout ({values['timeout']:g}) is above --max-timeout "
             f"({values['max_timeout']:g}); raise KERNEL_MAX_TIMEOUT or lower KERNEL_TIMEOUT"
         )
+    if values["tensorboard_logs"].startswith("minio://") and not values["store_host"]:
+        raise ConfigError(
+            "--tensorboard-logs / TENSORBOARD_LOGS: minio:// logs are read from KFP's object "
+            "store; set OBJECTSTORECONFIG_HOST (and _PORT, _ACCESSKEY, _SECRETACCESSKEY)"
+        )
     return Config(**values, origins=origins)
 
 

@@ -99,7 +99,7 @@ class ArgoStatus:
             try:
                 self._api_client = kube_client()
             except Exception as error:
-                raise RuntimeError(
+                raise OSError(  # the server's start fails with this message (cli.py)
                     "--argo-workflows / ARGO_WORKFLOWS: no Kubernetes API to watch (neither a "
                     f"pod's service account nor KUBECONFIG): {error}"
                 ) from None

@@ -35,6 +35,14 @@ def test_a_pattern_without_a_run_or_a_known_place_stops_the_start(value):
         load_config(["--tensorboard-logs", value], {})
 
 
+def test_minio_logs_without_the_object_store_stop_the_start():
+    with pytest.raises(ConfigError, match="OBJECTSTORECONFIG_HOST"):
+        load_config(["--tensorboard-logs", "minio://mlpipeline/tb/{run_id}/"], {})
+    config = load_config(["--tensorboard-logs", "minio://mlpipeline/tb/{run_id}/"],
+                         {"OBJECTSTORECONFIG_HOST": "seaweedfs.kubeflow"})  # fmt: skip
+    assert config.tensorboard_logs == "minio://mlpipeline/tb/{run_id}/"
+
+
 def test_a_partly_written_last_record_is_left_for_the_next_read():
     data = encode([b"one", b"two"])
     assert complete_records(data) == ([b"one", b"two"], len(data))
