@@ -9,7 +9,9 @@ message, and the step's `parents`: the DAG's edges), and a run-level `status` wh
 Workflow's phase changes, into Kafka when configured, else into the in-process bus.
 What a Workflow says: argo_workflow.py. Which replica publishes: leadership.py.
 
-Within a term nothing is published twice: the last phase published per step is kept
+Workflows that finished more than SETTLED (an hour) before a term first sees them are
+taken as published (a previous publisher did), so a new term reads the history of recent
+runs only. Within a term nothing is published twice: the last phase published per step is kept
 (dropped when the Workflow is deleted), so the watch's reconnects and relists repeat
 nothing. At the start of a term, with Kafka, a run's phases already in the log are read
 first (another replica published them, or this one in an earlier term), so a handover
@@ -40,6 +42,9 @@ WATCH_SECONDS = 300
 """Each watch request ends after this long and is renewed from where it was."""
 RETRY_DELAY = 2.0
 SEED_TIMEOUT = 10.0
+SETTLED = 3600.0
+"""A Workflow finished this long before a term first sees it is taken as published: a new
+publisher does not read the history of every old run the namespace still holds."""
 
 Publish = Callable[[ProgressEvent], Awaitable[Cursor]]
 History = Callable[[str, str], Awaitable[list[Delivered]]]
@@ -210,14 +215,17 @@ class ArgoStatus:
             return
         uid = _uid(workflow)
         namespace = (workflow.get("metadata") or {}).get("namespace") or ""
-        published = self._published.get(uid)
-        if published is None:
-            published = self._published[uid] = await self._seed(run_id, namespace)
         states = step_states(workflow)
         run = run_state(workflow)
         if run is not None:
             states.append(run)  # last: a terminal run status ends viewers' streams
         now = time.time()
+        published = self._published.get(uid)
+        if published is None:
+            if run is not None and run.finished is not None and now - run.finished > SETTLED:
+                self._published[uid] = {state.node_id: state.phase for state in states}
+                return
+            published = self._published[uid] = await self._seed(run_id, namespace)
         for state in states:
             if published.get(state.node_id) == state.phase:
                 continue
