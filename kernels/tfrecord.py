@@ -79,9 +79,7 @@ def encode(payloads: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def complete_records(
-    data: bytes | memoryview, verify_data: bool = True
-) -> tuple[list[bytes], int]:
+def complete_records(data: bytes | memoryview, verify_data: bool = True) -> tuple[list[bytes], int]:
     """The records complete in `data` (the start of a file that may still be growing), and
     how many bytes they take: a partly written last record is left for the next read.
 
