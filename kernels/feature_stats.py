@@ -11,6 +11,8 @@ summaries with top values.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
 from google.protobuf import message, text_format
@@ -19,8 +21,9 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from . import tfrecord
 from .viz_errors import DataError
 
-Stats = statistics_pb2.DatasetFeatureStatisticsList
-Feature = statistics_pb2.FeatureNameStatistics
+# tensorflow-metadata ships no types: these name the messages, and mypy sees them as Any.
+Stats: TypeAlias = statistics_pb2.DatasetFeatureStatisticsList
+Feature: TypeAlias = statistics_pb2.FeatureNameStatistics
 HISTOGRAM_BUCKETS = 10
 TOP_VALUES = 20
 

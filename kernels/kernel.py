@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import zmq.asyncio
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.connect import write_connection_file
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.session import json_unpacker
 
 from .errors import KernelDied, KernelStartError
@@ -95,10 +95,10 @@ class Kernel:
         self._object_access: Any = None
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
-        self._connection: dict[str, Any] = {}
+        self._connection: KernelConnectionInfo = {}
         self._running: str | None = None
         self._idle_seen: str | None = None
-        self._reply: tuple[str | None, dict] = (None, {})
+        self._reply: tuple[str | None, dict[str, Any]] = (None, {})
         self.kill_reason: str | None = None
 
     @property
@@ -268,7 +268,9 @@ class Kernel:
                 if time.monotonic() > deadline:
                     raise
 
-    async def _finish(self, msg_id: str, collector: OutputCollector, timeout: float) -> dict:
+    async def _finish(
+        self, msg_id: str, collector: OutputCollector, timeout: float
+    ) -> dict[str, Any]:
         """Collect IOPub output until `msg_id` goes idle and return its shell reply content."""
         client = self._connected()
 
@@ -284,7 +286,7 @@ class Kernel:
                 elif msg["content"].get("execution_state") == "idle":
                     self._idle_seen = msg_id
 
-        async def shell() -> dict:
+        async def shell() -> dict[str, Any]:
             while self._reply[0] != msg_id:
                 msg = await client.shell_channel.get_msg()
                 if msg["parent_header"].get("msg_id") == msg_id:
@@ -302,7 +304,8 @@ class Kernel:
                 with contextlib.suppress(asyncio.CancelledError):
                     await work
         if work in done and not work.cancelled():
-            return work.result()[1]
+            reply: dict[str, Any] = work.result()[1]
+            return reply
         if self.exited.done() or work.cancelled():
             raise KernelDied(f"The kernel running this visualization {self.describe_exit()}")
         raise TimeoutError

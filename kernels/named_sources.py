@@ -10,12 +10,14 @@ them apart: their paths without the folders they share at the start and the end
 
 from __future__ import annotations
 
+from typing import Any
+
 from .viz_errors import DataError
 
 PATTERN_CHARS = "*?["
 
 
-def named_sources(source: str, variables: dict) -> list[tuple[str, str]]:
+def named_sources(source: str, variables: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, source) for `source` and every source in `compare`, in that order."""
     compare = variables.get("compare", [])
     if isinstance(compare, str | dict):

@@ -25,7 +25,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 ACCESS_VARIABLE = "KFP_VIZ_OBJECT_ACCESS"
 MAX_LINE = 64 * 2**20
@@ -45,6 +45,13 @@ class Refused(Exception):
         return f"{self.code}: {self.message}" if self.code else self.message
 
 
+class ListedObject(TypedDict):
+    """One entry of a listing's answer: {"name": KEY, "dir": BOOL}."""
+
+    name: str
+    dir: bool
+
+
 def ask(request: dict[str, Any], path: str | None = None) -> dict[str, Any]:
     """Send one request to the server and return its answer; Refused on an error answer."""
     path = path or os.environ.get(ACCESS_VARIABLE, "")
@@ -59,8 +66,8 @@ def ask(request: dict[str, Any], path: str | None = None) -> dict[str, Any]:
         connection.sendall(json.dumps(request).encode() + b"\n")
         answer = _read_line(connection)
     if "error" in answer:
-        error = answer["error"] or {}
-        raise Refused(str(error.get("code") or ""), str(error.get("message") or "refused"))
+        problem = answer["error"] or {}
+        raise Refused(str(problem.get("code") or ""), str(problem.get("message") or "refused"))
     return answer
 
 
@@ -77,4 +84,5 @@ def _read_line(connection: socket.socket) -> dict[str, Any]:
     data = b"".join(chunks)
     if not data.endswith(b"\n"):
         raise Refused("", "the server's object access answered incompletely")
-    return json.loads(data)
+    answer: dict[str, Any] = json.loads(data)
+    return answer

@@ -104,7 +104,7 @@ class OutputCollector:
 
     def _update_display(self, content: dict[str, Any]) -> None:
         display_id = (content.get("transient") or {}).get("display_id")
-        for index in self._display_ids.get(display_id, []):
+        for index in self._display_ids.get(display_id, []) if display_id else ():
             self._outputs[index]["data"] = content.get("data", {})
             self._outputs[index]["metadata"] = content.get("metadata", {})
 

@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .ansi import ansi_to_html
 from .outputs import Output
@@ -82,7 +83,7 @@ def _output_parts(output: Output, inlined: set[str]) -> tuple[str, ...]:
     return ('<div class="output">', *_mime_parts(output.get("data", {}), inlined), "</div>")
 
 
-def _mime_parts(data: dict, inlined: set[str]) -> tuple[str, ...]:
+def _mime_parts(data: dict[str, Any], inlined: set[str]) -> tuple[str, ...]:
     """The richest representation of a MIME bundle, as HTML (pieces, joined by the caller)."""
     if PLOTLY_MIME in data and plotly_js() is not None:
         library = () if "plotly" in inlined else ("<script>", plotly_js(), "</script>")

@@ -182,7 +182,8 @@ class KernelPool(Generic[K]):
             waiter.cancel()
             return
         handed_over = not waiter.cancelled() and waiter.exception() is None
-        if handed_over and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+        task = asyncio.current_task()  # lease()'s: _withdraw runs inside it
+        if handed_over and task is not None and task.cancelling():
             self._leased.discard(waiter.result().id)
             self._make_available(waiter.result())
 

@@ -58,7 +58,7 @@ def descendants(roots: Iterable[int], children: dict[int, list[int]] | None = No
     return found
 
 
-def kill_all(find: Callable[[], set[int]], reap: Callable[[], None] = lambda: None) -> int:
+def kill_all(find: Callable[[], set[int]], reap: Callable[[], object] = lambda: None) -> int:
     """SIGKILL what `find()` returns, and again, until it returns nothing; return how many.
 
     `reap` collects the exit status of killed children (the subreaper's duty), so that

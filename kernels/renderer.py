@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from .errors import KernelDied, PoolClosed, RenderTimeout
+from .factory import K
 from .kernel import Execution
 from .page import PageTemplate
 from .pool import KernelPool
@@ -41,10 +42,10 @@ class RenderResult:
     seconds: float
 
 
-class Renderer:
+class Renderer(Generic[K]):
     """Renders requests on a kernel pool into pages built from one template."""
 
-    def __init__(self, pool: KernelPool, template: PageTemplate | None = None) -> None:
+    def __init__(self, pool: KernelPool[K], template: PageTemplate | None = None) -> None:
         self.pool = pool
         self.template = template or PageTemplate.default()
 

@@ -35,7 +35,7 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import Any, TextIO
 
 from .outputs import CUT_MIME
 
@@ -78,7 +78,7 @@ class _CappedStream:
     """stdout or stderr for one render: writes pass until the budget is spent, and are sent
     in messages of at most about FLUSH_EVERY."""
 
-    def __init__(self, stream: Any, budget: OutputBudget) -> None:
+    def __init__(self, stream: TextIO, budget: OutputBudget) -> None:
         self._stream = stream
         self._budget = budget
         self._unsent = 0
@@ -141,7 +141,9 @@ class RequestScope:
         sys.stdout = _CappedStream(self._streams[0], budget)
         sys.stderr = _CappedStream(self._streams[1], budget)
 
-        def publish(data: dict, metadata: dict | None = None, *args: Any, **kwargs: Any) -> None:
+        def publish(
+            data: dict[str, Any], metadata: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+        ) -> None:
             size = sum(len(str(value)) for value in (data or {}).values())
             if budget.take(size):
                 self._publish(data, metadata, *args, **kwargs)
@@ -178,7 +180,7 @@ class RequestScope:
             pyplot.close("all")
 
 
-def _restore_dict(current: dict, saved: dict) -> None:
+def _restore_dict(current: dict[str, Any], saved: dict[str, Any]) -> None:
     """Make `current` hold exactly `saved` again, touching only what changed."""
     for key in [k for k in current if k not in saved]:
         del current[key]

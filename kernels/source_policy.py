@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 
 from .viz_errors import VisualizationError
 
@@ -134,13 +134,14 @@ class SourcePolicy:
                 )
 
 
-def open_url(request: urllib.request.Request, timeout: float) -> Any:
+def open_url(request: urllib.request.Request, timeout: float) -> IO[bytes]:
     """urlopen, refusing any hop (the first, a redirect, a re-resolved name) that connects
     to a link-local address; the host named in the URL is checked before connecting too,
     for a proxy would otherwise connect on our behalf."""
     try:
         _check_host(urllib.parse.urlsplit(request.full_url).hostname or "")
-        return _OPENER.open(request, timeout=timeout)
+        reply: IO[bytes] = _OPENER.open(request, timeout=timeout)
+        return reply
     except SourceRefused as error:
         raise SourceRefused(f"Source {request.full_url!r} is refused: {error}") from None
 
@@ -192,13 +193,22 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def https_open(self, req: urllib.request.Request) -> Any:
-        return self.do_open(_GuardedHTTPS, req, context=self._context)
+        # typeshed leaves out HTTPSHandler's `_context` (set by its __init__ since Python 3.2).
+        return self.do_open(_GuardedHTTPS, req, context=self._context)  # type: ignore[attr-defined]
 
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     """Check where a redirect leads before connecting there."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         _check_host(urllib.parse.urlsplit(newurl).hostname or "")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

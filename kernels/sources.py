@@ -30,8 +30,9 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
+from typing import Protocol
 
-from .object_access import Refused, ask
+from .object_access import ListedObject, Refused, ask
 from .source_policy import SourcePolicy, SourceRefused, open_url
 from .viz_errors import VisualizationError
 
@@ -155,7 +156,8 @@ def _match_local(pattern: str, policy: SourcePolicy) -> list[str]:
 
 def _fixed_part(pattern: str) -> str:
     """The folder a local pattern starts from: its path up to the first glob character."""
-    head = pattern[: _GLOB_CHARS.search(pattern).start()]  # type: ignore[union-attr]
+    first = _GLOB_CHARS.search(pattern)  # callers pass a pattern: always found
+    head = pattern[: first.start()] if first else pattern
     return head.rpartition("/")[0] or ("/" if pattern.startswith("/") else ".")
 
 
@@ -170,11 +172,14 @@ def _split_bucket(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _list(scheme: str, bucket: str, prefix: str, recursive: bool, limit: int = 0) -> list[dict]:
+def _list(
+    scheme: str, bucket: str, prefix: str, recursive: bool, limit: int = 0
+) -> list[ListedObject]:
     """Objects under a prefix, listed by the server; Refused when it cannot."""
     request = {"op": "list", "scheme": scheme, "bucket": bucket, "prefix": prefix,
                "recursive": recursive, "limit": limit}  # fmt: skip
-    return ask(request)["objects"]
+    objects: list[ListedObject] = ask(request)["objects"]
+    return objects
 
 
 def _match_object_store(pattern: str, scheme: str) -> list[str]:
@@ -256,8 +261,16 @@ def _s3_error_code(error: urllib.error.HTTPError) -> str:
 # -- GCS -----------------------------------------------------------------------
 
 
+class _GCSFiles(Protocol):
+    """What these functions use of gcsfs.GCSFileSystem (gcsfs ships no types)."""
+
+    def cat_file(self, path: str) -> bytes: ...
+    def glob(self, path: str) -> list[str]: ...
+    def isfile(self, path: str) -> bool: ...
+
+
 @lru_cache(maxsize=1)
-def _gcs():  # -> gcsfs.GCSFileSystem
+def _gcs() -> _GCSFiles:
     try:
         import gcsfs
     except ImportError:
@@ -265,7 +278,8 @@ def _gcs():  # -> gcsfs.GCSFileSystem
             "gs:// sources need the gcsfs package, which this server does not have; "
             "install it in the server's image (pip install gcsfs)"
         ) from None
-    return gcsfs.GCSFileSystem()
+    files: _GCSFiles = gcsfs.GCSFileSystem()
+    return files
 
 
 def _match_gcs(pattern: str) -> list[str]:

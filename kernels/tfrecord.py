@@ -44,6 +44,8 @@ def looks_like_tfrecord(data: bytes) -> bool:
     """True if `data` starts with a valid TFRecord header (its length checksum matches)."""
     if len(data) < _HEADER.size + _FOOTER.size:
         return False
+    length: int
+    length_crc: int
     length, length_crc = _HEADER.unpack_from(data)
     return masked_crc(data[:8]) == length_crc and length <= len(data)
 

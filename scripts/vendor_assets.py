@@ -2,7 +2,8 @@
 """Re-fetch every third-party asset inlined into pages, from the npm registry, and check it.
 
 Pages must display with no network, so the few libraries they use are kept in the
-repository under `kernels/assets/vendor/<package>/`, each with its licence. This script
+repository under `kernels/assets/vendor/<package>/`, each with its licence (the built-in
+types' pages and the live progress pages, server/progress/page.py, inline them). This script
 is the only way those files change: it runs `npm pack <package>@<version>` (npm checks
 the tarball against the registry's integrity hash), takes the listed files out of the
 tarball, checks each against the SHA-256 pinned below and writes it. A digest that does

@@ -22,6 +22,7 @@ import platform
 import signal
 import socket
 import time
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
@@ -199,7 +200,7 @@ class VizServer:
             await asyncio.sleep(0.5)
 
 
-def sizing_report(config: Config) -> dict:
+def sizing_report(config: Config) -> dict[str, Any]:
     """How the pool and each kernel were sized, and what the container allows (for /readyz)."""
     memory = config.kernel_memory_limit
     return {

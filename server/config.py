@@ -4,7 +4,7 @@ Each setting is a field of one of four groups (server, kernel pool, page store, 
 progress) and carries its row of the settings table as the field's metadata, the way
 nbclient declares its traits: the table (`SETTINGS`), `Config` (the groups together),
 `--help` and the Markdown table of the docs (`settings_markdown`) all come from those
-declarations, and the README's settings section is checked against them by the tests,
+declarations, and docs/operators/settings.md is generated from them (a test checks it is current),
 so none can drift from another.
 
 Precedence: command-line flag, then environment variable, then default.
@@ -350,8 +350,8 @@ class PoolConfig:
         "false", switch=True)
     kernel_sandbox: bool = setting(
         "--kernel-sandbox", "KERNEL_SANDBOX", parse_sandbox, True,
-        "Confine every kernel with Landlock (files, TCP, signals; see the README's "
-        "Security model): auto uses what this Linux offers, off runs kernels with the "
+        "Confine every kernel with Landlock (files, TCP, signals; see "
+        "docs/operators/security.md): auto uses what this Linux offers, off runs kernels with the "
         "server's rights.", "auto")
     kernel_connect_ports: str = setting(
         "--kernel-connect-ports", "KERNEL_CONNECT_PORTS", parse_connect_ports, PORTS_AUTO,
@@ -563,7 +563,8 @@ def load_config(
             value = row.default(values) if callable(row.default) else row.default
             origins[row.name] = "default"
             if isinstance(value, Sizing):
-                value, origins[row.name] = value.value, f"default: {value.reason}"
+                origins[row.name] = f"default: {value.reason}"
+                value = value.value
         values[row.name] = value
     if values["timeout"] > values["max_timeout"]:
         raise ConfigError(

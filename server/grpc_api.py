@@ -38,7 +38,9 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
     async def CreateVisualizationV1(
         self,
         request: visualization_pb2.CreateVisualizationRequest,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[
+            visualization_pb2.CreateVisualizationRequest, visualization_pb2.Visualization
+        ],
     ) -> visualization_pb2.Visualization:
         visualization = request.visualization
         try:

@@ -9,7 +9,7 @@ phrase), and, when it carries a retry hint, a `retry-after` trailer, as HTTP sen
 from __future__ import annotations
 
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from kfp_viz.pb import visualization_pb2
@@ -17,7 +17,7 @@ from kfp_viz.pb import visualization_pb2
 from .errors import RequestFailed
 
 
-async def abort(context: grpc.aio.ServicerContext, failure: RequestFailed) -> NoReturn:
+async def abort(context: grpc.aio.ServicerContext[Any, Any], failure: RequestFailed) -> NoReturn:
     """End the call with the failure's status code and message (and retry-after trailer)."""
     if failure.retry_after:
         context.set_trailing_metadata((("retry-after", str(failure.retry_after)),))

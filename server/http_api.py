@@ -16,16 +16,17 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import tornado.iostream
 import tornado.web
 from kfp_viz_kernels import KernelPool
+from tornado.http1connection import HTTP1Connection
 
 from .addresses import base_url
 from .errors import ErrorKind, RequestFailed
 from .forms import Form, parse_form
-from .http_base import EdgeHandler, StreamedBodyHandler
+from .http_base import EdgeHandler, HandlerRule, StreamedBodyHandler
 from .http_limits import PAGE_POLICY
 from .metrics import CONTENT_TYPE, Metrics
 from .page_store import PageStore
@@ -175,7 +176,8 @@ class StoredPageHandler(EdgeHandler):
         except tornado.iostream.StreamClosedError:
             return  # the client left
         except RequestFailed:
-            self.request.connection.close()  # the store went away mid-page: cut it short
+            # the store went away mid-page: cut it short (the connection is Tornado's HTTP/1 one)
+            cast(HTTP1Connection, self.request.connection).close()
             return
         self.finish()
 
@@ -185,10 +187,10 @@ class ReadyHandler(tornado.web.RequestHandler):
 
     def initialize(
         self,
-        pool: KernelPool,
+        pool: KernelPool[Any],
         pages: PageStore | None = None,
-        progress: Callable[[], dict] | None = None,
-        sizing: dict | None = None,
+        progress: Callable[[], dict[str, Any]] | None = None,
+        sizing: dict[str, Any] | None = None,
     ) -> None:
         self._pool = pool
         self._pages = pages
@@ -223,7 +225,7 @@ class ReadyHandler(tornado.web.RequestHandler):
         )
 
 
-def sandbox_report(pool: KernelPool) -> dict[str, Any]:
+def sandbox_report(pool: KernelPool[Any]) -> dict[str, Any]:
     """What the kernel sandbox enforces here (kernels/sandbox.py), for /readyz."""
     status = pool.sandbox_status
     return {
@@ -254,13 +256,13 @@ class _Application(tornado.web.Application):
 
 def make_app(
     service: VisualizationService,
-    pool: KernelPool,
+    pool: KernelPool[Any],
     metrics: Metrics,
     max_body_size: int,
     in_flight: InFlight,
-    extra_routes: Sequence[tuple] = (),
-    progress_status: Callable[[], dict] | None = None,
-    sizing: dict | None = None,
+    extra_routes: Sequence[HandlerRule] = (),
+    progress_status: Callable[[], dict[str, Any]] | None = None,
+    sizing: dict[str, Any] | None = None,
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     pages = service.replies.pages if service.replies is not None else None

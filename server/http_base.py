@@ -21,6 +21,9 @@ import tornado.web
 from .errors import ErrorKind, RequestFailed
 from .http_limits import LingeringRefusal
 
+HandlerRule = tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]
+"""A Tornado URL rule: path pattern, handler class, the arguments of its initialize()."""
+
 
 class EdgeHandler(tornado.web.RequestHandler):
     """A handler whose failures are `RequestFailed`s, replied as the class says."""

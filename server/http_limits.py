@@ -21,11 +21,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import tornado.ioloop
 import tornado.web
 from tornado import escape, httputil
+from tornado.http1connection import HTTP1Connection
 
 PAGE_POLICY = "sandbox allow-scripts"
 MAX_HEADER_SIZE = 64 * 1024
@@ -62,7 +63,8 @@ class _CheckedRequest(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Any:
-        size = sum(len(part) + 1 for part in start_line) + sum(
+        request_line = cast(httputil.RequestStartLine, start_line)  # a server gets requests
+        size = sum(len(part) + 1 for part in request_line) + sum(
             len(name) + len(value) + 4 for name, value in headers.get_all()
         )
         if size <= MAX_HEADER_SIZE:
@@ -150,7 +152,8 @@ class LingeringRefusal(tornado.web.RequestHandler):
             self._linger_timer = None
         if not self._finished:
             self.finish()
-        self.request.connection.close()
+        # Typed as the abstract HTTPConnection; Tornado's HTTP/1 server gives an HTTP1Connection.
+        cast(HTTP1Connection, self.request.connection).close()
 
     def _arm_linger(self) -> None:
         loop = tornado.ioloop.IOLoop.current()

@@ -30,7 +30,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class Metrics:
     """The server's metrics registry."""
 
-    def __init__(self, pool: KernelPool, type_names: Collection[str] = REGISTRY) -> None:
+    def __init__(self, pool: KernelPool[Any], type_names: Collection[str] = REGISTRY) -> None:
         self._type_names = type_names
         """Types the server routes (server/routing.py): other names share one label."""
         disable_created_metrics()  # the *_created series only add noise to scrapes
@@ -68,7 +68,7 @@ class Metrics:
 class _PoolCollector(Collector):
     """Reads the pool's live state at scrape time."""
 
-    def __init__(self, pool: KernelPool) -> None:
+    def __init__(self, pool: KernelPool[Any]) -> None:
         self._pool = pool
 
     def collect(self) -> Iterator[Metric]:

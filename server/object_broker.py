@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
+from kfp_viz_kernels.object_access import ListedObject
 from minio import Minio
 from minio.error import S3Error
 
@@ -102,7 +103,7 @@ class ObjectBroker:
         found = client.list_objects(
             bucket, prefix=str(request.get("prefix", "")), recursive=bool(request.get("recursive"))
         )
-        objects = []
+        objects: list[ListedObject] = []
         for item in found:
             if len(objects) >= limit:
                 if limit == MAX_OBJECTS:

@@ -30,7 +30,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +185,7 @@ class PageStore:
         if not reuse:
             self.store.put(key, encoded_chunks(page), size)
             found = StoredObject(key, size, time.time())
+        assert found is not None  # reused only when found
         return self._reference(digest, found, reuse)
 
     def _fresh(self, found: StoredObject) -> bool:
@@ -248,7 +249,9 @@ class PageStore:
         self._metrics.fetches.labels(via=via, outcome="ok").inc()
         return reference, self._aiter(_spooled_chunks(spool))
 
-    def _verified_copy(self, key: str, page_id: str) -> tuple[Any, int]:
+    def _verified_copy(
+        self, key: str, page_id: str
+    ) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
         """The page's bytes, spooled and rewound, and their count, once their SHA-256 is the
         page's id; PageCorrupt otherwise. Runs in a thread."""
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (the reader closes it)
@@ -276,7 +279,7 @@ class PageStore:
             return False
         return hasher.hexdigest() == digest
 
-    async def _aiter(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    async def _aiter(self, chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
         """The chunks, each read in the store's thread pool; closed at the end (connection freed).
 
         A reader that leaves early (cancelled, client gone) may leave a read running in a
@@ -367,7 +370,9 @@ class PageStore:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
 
 
-def _spooled_chunks(spool: Any) -> Iterator[bytes]:
+def _spooled_chunks(
+    spool: tempfile.SpooledTemporaryFile[bytes],
+) -> Generator[bytes, None, None]:
     with spool:
         while chunk := spool.read(READ_CHUNK):
             yield chunk

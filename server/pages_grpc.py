@@ -55,7 +55,11 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
         self._base_url = own_base_url(config.public_url, config.http_port)
 
     async def CreateVisualization(
-        self, request: pb.CreateVisualizationRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.CreateVisualizationRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CreateVisualizationRequest, pb.CreateVisualizationResponse
+        ],
     ) -> pb.CreateVisualizationResponse:
         visualization = request.visualization
         replies = self._service.replies
@@ -80,7 +84,9 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
         return pb.CreateVisualizationResponse(reference=reference, error=error)
 
     async def FetchVisualization(
-        self, request: pb.FetchVisualizationRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.FetchVisualizationRequest,
+        context: grpc.aio.ServicerContext[pb.FetchVisualizationRequest, pb.PageChunk],
     ) -> AsyncIterator[pb.PageChunk]:
         replies = self._service.replies
         try:

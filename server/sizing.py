@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 UNLIMITED_POOL = 4
 """Kernels when the cgroup shows no CPU limit: the pool must not grow with the node."""
@@ -41,6 +43,7 @@ MIN_KERNEL_MEMORY = 512 * 2**20
 """The least a derived kernel memory limit may be: a kernel starts about 285 MB in."""
 
 _UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a huge number (PAGE_COUNTER_MAX pages)
+_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,6 @@ def _memory_limit(folder: Path) -> int | None:
     return None
 
 
-def _smallest(values) -> float | None:  # type: ignore[no-untyped-def]
+def _smallest(values: Iterable[_N | None]) -> _N | None:
     found = [v for v in values if v is not None]
     return min(found) if found else None

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import urllib3
 from minio import Minio
@@ -41,6 +42,7 @@ from .addresses import host_port
 log = logging.getLogger(__name__)
 # urllib3 logs every retry of a refused connection; StoreUnavailable says it once, clearly.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+T = TypeVar("T")
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 PART_SIZE = 8 * 2**20
@@ -225,7 +227,8 @@ class S3Store(ObjectStore):
             self.client.put_object(
                 self.bucket,
                 key,
-                ChunkReader(chunks),
+                # minio asks for a BinaryIO but only ever calls read(size), which ChunkReader has.
+                ChunkReader(chunks),  # type: ignore[arg-type]
                 length=size,
                 content_type=CONTENT_TYPE,
                 part_size=PART_SIZE,
@@ -235,7 +238,7 @@ class S3Store(ObjectStore):
         self._call(put)
 
     def read(self, key: str) -> Iterator[bytes]:
-        def open_object():
+        def open_object() -> urllib3.BaseHTTPResponse:
             try:
                 return self.client.get_object(self.bucket, key)
             except S3Error as error:
@@ -246,7 +249,7 @@ class S3Store(ObjectStore):
         response = self._call(open_object)
         return self._stream(response)
 
-    def _stream(self, response) -> Iterator[bytes]:
+    def _stream(self, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         try:
             while chunk := self._call(lambda: response.read(READ_CHUNK)):
                 yield chunk
@@ -304,7 +307,7 @@ class S3Store(ObjectStore):
                 log.info("object store: created bucket %s at %s", self.bucket, self.endpoint)
         self._bucket_ready = True
 
-    def _call(self, action: Callable, force: bool = False):
+    def _call(self, action: Callable[[], T], force: bool = False) -> T:
         """Run a client call, turning reachability and credential failures into StoreUnavailable."""
         if force:
             self._bucket_ready = False
@@ -440,7 +443,7 @@ class FolderStore(ObjectStore):
         return self._stream(file)
 
     @staticmethod
-    def _stream(file) -> Iterator[bytes]:
+    def _stream(file: BinaryIO) -> Iterator[bytes]:
         with file:
             while chunk := file.read(READ_CHUNK):
                 yield chunk

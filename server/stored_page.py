@@ -88,7 +88,7 @@ class StoredPageTemplate:
                 "it was stored and can be opened with a link below."
             )
         presigned = ""
-        if page.presigned_url:
+        if page.presigned_url and page.presigned_expires:
             expires = page.presigned_expires.strftime("%Y-%m-%d %H:%M UTC")
             url = html_lib.escape(page.presigned_url)
             presigned = (

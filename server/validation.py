@@ -104,8 +104,11 @@ def too_many_values(text: str | bytes, limit: int = MAX_VALUES) -> bool:
     and openings, counted at C speed without parsing (those inside strings count too)."""
     if len(text) <= limit:
         return False  # no more values than characters
-    marks = (",", "[", "{") if isinstance(text, str) else (b",", b"[", b"{")
-    return 1 + sum(text.count(mark) for mark in marks) > limit
+    if isinstance(text, str):
+        marks = sum(text.count(mark) for mark in (",", "[", "{"))
+    else:
+        marks = sum(text.count(mark) for mark in (b",", b"[", b"{"))
+    return 1 + marks > limit
 
 
 def _check_code_allowed(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import Any
 
 CUSTOM = "custom"
 
@@ -47,7 +48,7 @@ class VisualizationType:
     def is_custom(self) -> bool:
         return self.name == CUSTOM
 
-    def code_given(self, variables: dict) -> str | None:
+    def code_given(self, variables: dict[str, Any]) -> str | None:
         """The first argument of `variables` that is code this type would run, or None."""
         return next((name for name in self.code_arguments if variables.get(name)), None)
 
@@ -56,7 +57,7 @@ class VisualizationType:
         """Stock semantics: only `custom` shows what the code prints."""
         return self.is_custom
 
-    def cell(self, variables: dict) -> str:
+    def cell(self, variables: dict[str, Any]) -> str:
         """The code cell a kernel runs: fixed text for built-ins, the user's lines for custom."""
         if self.is_custom:
             return "\n".join(variables.get("code", []))

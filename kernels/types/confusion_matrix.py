@@ -17,6 +17,8 @@ as sample weights (classes never predicted get precision 0, as there).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from kfp_viz_kernels.csvdata import read_csvs
@@ -27,7 +29,7 @@ from sklearn.metrics import precision_recall_fscore_support
 COLUMNS = ("target", "predicted", "count")
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     names = _names(variables.get("schema"))
     frame = read_csvs(source, names=names)
     missing = [c for c in COLUMNS if c not in frame.columns]

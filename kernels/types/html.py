@@ -13,6 +13,8 @@ With `height` (pixels) the frame has that fixed height.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kfp_viz_kernels import sources
 from kfp_viz_kernels.viz_errors import DataError
 from kfp_viz_kernels.widgets import esc, scripts, show
@@ -28,7 +30,7 @@ SIZE_REPORTER = (
 )
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     if variables.get("storage") == "inline":
         document = source
     else:

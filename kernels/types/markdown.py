@@ -8,6 +8,8 @@ document passes through (the page is sandboxed by the KFP UI's iframe).
 
 from __future__ import annotations
 
+from typing import Any
+
 import markdown as markdown_lib
 from kfp_viz_kernels import sources
 from kfp_viz_kernels.widgets import show
@@ -15,7 +17,7 @@ from kfp_viz_kernels.widgets import show
 EXTENSIONS = ("extra", "sane_lists", "toc")
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     if variables.get("storage") == "inline":
         text = source
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 from kfp_viz_kernels import sources
 from kfp_viz_kernels.viz_errors import DataError
@@ -18,8 +19,8 @@ from kfp_viz_kernels.widgets import esc, number, show
 FORMATS = ("RAW", "PERCENTAGE")
 
 
-def render(variables: dict, source: str) -> None:
-    rows = []
+def render(variables: dict[str, Any], source: str) -> None:
+    rows: list[tuple[str, str, float, str]] = []
     for location in sources.match(source):
         metrics = parse_metrics(sources.read_text(location), location)
         rows.extend((location, *metric) for metric in metrics)

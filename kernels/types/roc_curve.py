@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class Curve:
         return float(auc(self.fpr[order], self.tpr[order]))
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     fprs = _fprs(variables.get("fprs"))  # arguments are checked before any data is read
     named = named_sources(source, variables)
     curves: list[Curve] = []
@@ -80,7 +81,7 @@ def render(variables: dict, source: str) -> None:
     show(roc_html(curves, fprs=fprs, title=title, summaries=summaries), "roc")
 
 
-def curves_of(source: str, variables: dict, prefix: str | None = None) -> list[Curve]:
+def curves_of(source: str, variables: dict[str, Any], prefix: str | None = None) -> list[Curve]:
     """The curve(s) one source gives: its generated curve, its predictions' curve, or one
     one-vs-rest curve per class. `prefix` names the source in front of class names."""
     label = prefix or named_sources(source, {})[0][0]
@@ -108,7 +109,7 @@ def roc_html(
     curves: list[Curve],
     fprs: tuple[float, ...] = DEFAULT_FPRS,
     title: str = "",
-    summaries: list[tuple[str, float]] = (),
+    summaries: Sequence[tuple[str, float]] = (),
 ) -> str:
     """The plot, legend, controls and operating-point table of `curves`."""
     data = {"curves": [_curve_data(c) for c in curves], "fprs": list(fprs)}
@@ -240,7 +241,7 @@ def _curve(name: str, target: pd.Series, scores: pd.Series, source: str) -> Curv
     return Curve(name, fpr, tpr, thresholds, positives, len(target) - positives)
 
 
-def _classes(frame: pd.DataFrame, variables: dict, source: str) -> list[str]:
+def _classes(frame: pd.DataFrame, variables: dict[str, Any], source: str) -> list[str]:
     """The classes to draw one-vs-rest curves for, or [] for the stock single curve."""
     wanted = variables.get("per_class")
     if wanted is not None and not isinstance(wanted, bool):
@@ -291,11 +292,12 @@ def _column_names(text: str, location: str) -> list[str]:
     return [c["name"] for c in schema]
 
 
-def _target(frame: pd.DataFrame, variables: dict, source: str) -> pd.Series:
+def _target(frame: pd.DataFrame, variables: dict[str, Any], source: str) -> pd.Series:
     target_lambda = variables.get("target_lambda")
     if target_lambda:
         rule = eval(target_lambda)  # allowed only with custom code on (CODE_ARGUMENTS)
-        return frame.apply(rule, axis=1).astype(int)
+        target: pd.Series = frame.apply(rule, axis=1).astype(int)
+        return target
     if "target" not in frame.columns:
         raise DataError(
             f"{source!r} has no 'target' column (its columns are {list(frame.columns)}); "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from kfp_viz_kernels.viz_errors import DataError
 from kfp_viz_kernels.widgets import data_table, show
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     headers = variables.get("headers") or None
     if headers is not None and (
         not isinstance(headers, list) or not all(isinstance(h, str | int | float) for h in headers)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 from IPython.display import HTML, display
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     print("the test type ran")  # hidden: predefined types show rich output only
     display(
         HTML(

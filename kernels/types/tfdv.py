@@ -21,6 +21,9 @@ measures TFDV's drift and skew comparators use. It searches features by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
+
 import numpy as np
 import pandas as pd
 from kfp_viz_kernels import sources
@@ -28,14 +31,20 @@ from kfp_viz_kernels.csvdata import read_csvs
 from kfp_viz_kernels.feature_stats import Feature, Stats, feature_name, from_frame, parse
 from kfp_viz_kernels.named_sources import named_sources
 from kfp_viz_kernels.widgets import esc, finite_or_none, json_script, scripts, show
+from tensorflow_metadata.proto.v0 import statistics_pb2
 
 BUCKETS = 10
 TOP_VALUES = 10
 SORTS = [("order", "file order"), ("name", "name"), ("missing", "most missing"),
          ("zeros", "most zeros")]  # fmt: skip
 
+Histogram: TypeAlias = list[tuple[float, float, float]]
+"""A numeric histogram's buckets: (low, high, count)."""
+Datasets: TypeAlias = Sequence[statistics_pb2.DatasetFeatureStatistics]
+_D = TypeVar("_D")
 
-def render(variables: dict, source: str) -> None:
+
+def render(variables: dict[str, Any], source: str) -> None:
     named = named_sources(source, variables)
     stats = Stats()
     for name, location in named:
@@ -88,11 +97,11 @@ def stats_html(stats: Stats, title: str = "") -> str:
     )
 
 
-def comparison(stats: Stats) -> dict:
+def comparison(stats: Stats) -> dict[str, Any]:
     """Every feature across the datasets, as the page's script draws them."""
     datasets = stats.datasets
     names = _unique_names([d.name or "dataset" for d in datasets])
-    by_name: dict[str, list] = {}
+    by_name: dict[str, list[Feature | None]] = {}
     for index, dataset in enumerate(datasets):
         for feature in dataset.features:
             by_name.setdefault(feature_name(feature), [None] * len(datasets))[index] = feature
@@ -124,17 +133,20 @@ def _unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-def _type(feature) -> str:
-    return Feature.Type.Name(feature.type).lower()
+def _type(feature: Feature) -> str:
+    name: str = Feature.Type.Name(feature.type)
+    return name.lower()
 
 
-def _missing_share(common, examples: int) -> float | None:
-    total = common.num_non_missing + common.num_missing or examples
-    return common.num_missing / total if total else None
+def _missing_share(common: statistics_pb2.CommonStatistics, examples: int) -> float | None:
+    total: int = common.num_non_missing + common.num_missing or examples
+    missing: int = common.num_missing
+    return missing / total if total else None
 
 
-def _numeric(name: str, found: list, datasets) -> dict:
-    rows, histograms = [], []
+def _numeric(name: str, found: list[Feature | None], datasets: Datasets) -> dict[str, Any]:
+    rows: list[dict[str, float | None] | None] = []
+    histograms: list[Histogram | None] = []
     for feature, dataset in zip(found, datasets, strict=True):
         if feature is None or feature.WhichOneof("stats") != "num_stats":
             rows.append(None)
@@ -164,7 +176,7 @@ def _numeric(name: str, found: list, datasets) -> dict:
     }
 
 
-def _standard_histogram(num):
+def _standard_histogram(num: statistics_pb2.NumericStatistics) -> Histogram | None:
     standard = [h for h in num.histograms if h.type == h.STANDARD]
     histogram = standard[0] if standard else (num.histograms[0] if num.histograms else None)
     if histogram is None or not histogram.buckets:
@@ -172,7 +184,7 @@ def _standard_histogram(num):
     return [(b.low_value, b.high_value, b.sample_count) for b in histogram.buckets]
 
 
-def common_grid(histograms: list) -> tuple[list[float], list[list[float] | None]]:
+def common_grid(histograms: list[Histogram | None]) -> tuple[list[float], list[list[float] | None]]:
     """One set of BUCKETS equal buckets over every histogram's range, and each histogram's
     share of values per bucket (a source bucket's count spread by overlap)."""
     known = [h for h in histograms if h]
@@ -196,15 +208,18 @@ def common_grid(histograms: list) -> tuple[list[float], list[list[float] | None]
                 )
                 counts += count * overlap / (bucket_high - bucket_low)
             else:
-                index = min(np.searchsorted(edges, bucket_low, side="right") - 1, len(counts) - 1)
+                index = min(
+                    int(np.searchsorted(edges, bucket_low, side="right")) - 1, len(counts) - 1
+                )
                 counts[max(index, 0)] += count
         total = counts.sum()
         shares.append([float(v) for v in (counts / total if total else counts)])
     return [float(e) for e in edges], shares
 
 
-def _categorical(name: str, found: list, datasets) -> dict:
-    rows, frequencies = [], []
+def _categorical(name: str, found: list[Feature | None], datasets: Datasets) -> dict[str, Any]:
+    rows: list[dict[str, float | str | None] | None] = []
+    frequencies: list[dict[str, float] | None] = []
     for feature, dataset in zip(found, datasets, strict=True):
         if feature is None or feature.WhichOneof("stats") != "string_stats":
             rows.append(None)
@@ -228,9 +243,9 @@ def _categorical(name: str, found: list, datasets) -> dict:
         )
         frequencies.append({k: v / present for k, v in values.items()} if present else {})
     first = next(f for f in frequencies if f is not None)
-    labels = sorted(first, key=first.get, reverse=True)[:TOP_VALUES]
+    labels = sorted(first, key=first.__getitem__, reverse=True)[:TOP_VALUES]
     for other in frequencies:
-        for label in sorted(other or {}, key=(other or {}).get, reverse=True):
+        for label in sorted(other or {}, key=(other or {}).__getitem__, reverse=True):
             if len(labels) >= TOP_VALUES:
                 break
             if label not in labels:
@@ -266,7 +281,7 @@ def linf_distance(p: dict[str, float], q: dict[str, float]) -> float:
     return max((abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in {*p, *q}), default=0.0)
 
 
-def _largest(distributions: list, measure) -> float | None:
+def _largest(distributions: list[_D | None], measure: Callable[[_D, _D], float]) -> float | None:
     """The largest distance from the first dataset's distribution to another's."""
     if len(distributions) < 2 or distributions[0] is None:
         return None

@@ -17,10 +17,11 @@ example count.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from google.protobuf import json_format
 from kfp_viz_kernels import sources, tfrecord
-from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice
+from kfp_viz_kernels.tfma_metrics_pb2 import MetricKey, MetricsForSlice, MetricValue
 from kfp_viz_kernels.viz_errors import DataError
 from kfp_viz_kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
 
@@ -29,16 +30,16 @@ COUNT_METRICS = ("example_count", "weighted_example_count")
 METRICS_PATTERNS = ("metrics", "metrics-*", "metrics.*", "metrics_*")
 
 
-def render(variables: dict, source: str) -> None:
+def render(variables: dict[str, Any], source: str) -> None:
     slices = load(source)
     column = variables.get("slicing_column")
     show(slices_html(slices, column, title=source), "tfma")
 
 
-def load(source: str) -> list:
+def load(source: str) -> list[MetricsForSlice]:
     """Every MetricsForSlice in the evaluation output `source` names."""
     locations = _metrics_files(source)
-    found = []
+    found: list[MetricsForSlice] = []
     for location in locations:
         found.extend(_read(location))
     if not found:
@@ -64,7 +65,7 @@ def _metrics_files(source: str) -> list[str]:
     )
 
 
-def _read(location: str) -> list:
+def _read(location: str) -> list[MetricsForSlice]:
     name = location.rsplit("/", 1)[-1]
     if name.endswith(".parquet"):
         raise DataError(
@@ -86,7 +87,7 @@ def _read(location: str) -> list:
     )
 
 
-def _from_json(text: str, location: str) -> list:
+def _from_json(text: str, location: str) -> list[MetricsForSlice]:
     try:
         document = json.loads(text)
         documents = document if isinstance(document, list) else [document]
@@ -108,7 +109,7 @@ def _from_json(text: str, location: str) -> list:
     return slices
 
 
-def slice_columns(item) -> tuple[tuple[str, str], ...]:
+def slice_columns(item: MetricsForSlice) -> tuple[tuple[str, str], ...]:
     """The (column, value) pairs of one slice; () for the Overall slice."""
     pairs = []
     for key in item.slice_key.single_slice_keys:
@@ -120,7 +121,7 @@ def slice_columns(item) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def metric_values(item) -> dict[str, str]:
+def metric_values(item: MetricsForSlice) -> dict[str, str]:
     """Metric name → shown value, from both the old map and the keyed list TFMA writes."""
     values = {name: _value(v) for name, v in item.metrics.items()}
     for entry in item.metric_keys_and_values:
@@ -128,7 +129,7 @@ def metric_values(item) -> dict[str, str]:
     return values
 
 
-def metric_numbers(item) -> dict[str, float]:
+def metric_numbers(item: MetricsForSlice) -> dict[str, float]:
     """Metric name → value, for the metrics that are one number (bounded values: the value)."""
     numbers = {name: _number(v) for name, v in item.metrics.items()}
     for entry in item.metric_keys_and_values:
@@ -136,7 +137,7 @@ def metric_numbers(item) -> dict[str, float]:
     return {name: value for name, value in numbers.items() if value is not None}
 
 
-def _number(value) -> float | None:
+def _number(value: MetricValue) -> float | None:
     kind = value.WhichOneof("type")
     if kind == "double_value":
         return value.double_value.value
@@ -148,7 +149,7 @@ def _number(value) -> float | None:
     return None
 
 
-def _key_name(key) -> str:
+def _key_name(key: MetricKey) -> str:
     name = key.name
     qualifiers = [
         f"{field}={getattr(key.sub_key, field).value}"
@@ -162,7 +163,7 @@ def _key_name(key) -> str:
     return f"{name} [{', '.join(qualifiers)}]" if qualifiers else name
 
 
-def _value(value) -> str:
+def _value(value: MetricValue) -> str:
     kind = value.WhichOneof("type")
     if kind == "double_value":
         return number(value.double_value.value)
@@ -193,7 +194,7 @@ def _value(value) -> str:
     return ""
 
 
-def slices_html(slices: list, column: str | None, title: str = "") -> str:
+def slices_html(slices: list[MetricsForSlice], column: str | None, title: str = "") -> str:
     columns = sorted({c for item in slices for c, _ in slice_columns(item)})
     overall = [s for s in slices if not slice_columns(s)]
     if column:
@@ -217,7 +218,7 @@ def slices_html(slices: list, column: str | None, title: str = "") -> str:
     )
 
 
-def slice_table(chosen: list) -> str:
+def slice_table(chosen: list[MetricsForSlice]) -> str:
     """The chart of one metric across the slices, and the table of every metric."""
     texts = [metric_values(s) for s in chosen]
     numbers = [metric_numbers(s) for s in chosen]

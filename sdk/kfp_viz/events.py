@@ -9,8 +9,10 @@ back (400 / INVALID_ARGUMENT).
 Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-level
 `status`), `namespace`, `ts` (seconds since the epoch), `kind` (`progress` | `metric`
 | `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
-`message`, `status`. Unknown extra fields are ignored so newer writers of version 1
-stay readable; an unknown `v` is refused, because its meaning cannot be guessed.
+`message`, `status`, and for `metric` optionally `group` (the chart its metrics share;
+without it the live page puts names such as `loss` and `val_loss` together). Unknown extra
+fields are ignored so newer writers of version 1 stay readable; an unknown `v` is refused,
+because its meaning cannot be guessed.
 
 It lives in the SDK, and the server imports it from here: a step's Reporter, the `kfp-viz`
 command and the server read and write the same fields, and the SDK needs nothing of the server.
@@ -106,6 +108,7 @@ class ProgressEvent:
     started: float | None = None
     finished: float | None = None
     parents: tuple[str, ...] = ()
+    group: str = ""
     v: int = SCHEMA_VERSION
 
     @property
@@ -135,6 +138,8 @@ class ProgressEvent:
             out["message"] = self.message
         if self.status:
             out["status"] = self.status
+        if self.group:
+            out["group"] = self.group
         return out
 
     def to_json(self) -> bytes:
@@ -163,7 +168,7 @@ def new_event(**fields: Any) -> ProgressEvent:
     """A validated event stamped now, from its fields by name (None and "" mean "not given"),
     as a writer makes one: a message past the limit is cut short rather than refused, so
     a long traceback never costs a step its report."""
-    obj = {"v": SCHEMA_VERSION, "ts": time.time()}
+    obj: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": time.time()}
     obj.update((name, value) for name, value in fields.items() if value not in (None, ""))
     if isinstance(obj.get("message"), str):
         obj["message"] = obj["message"][:MAX_MESSAGE_CHARS]
@@ -212,10 +217,11 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
         )
     if kind == "log" and not message:
         raise InvalidEvent("log events need a non-empty message")
+    group = _group(obj.get("group"), kind)
     return ProgressEvent(
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
-        message=message, status=status, started=_number(obj, "started"),
+        message=message, status=status, group=group, started=_number(obj, "started"),
         finished=_number(obj, "finished"), parents=parents,
     )  # fmt: skip
 
@@ -248,7 +254,7 @@ def validate_node_id(value: Any) -> str:
 
 _UNSET_FIELDS: dict[str, Any] = {
     "v": SCHEMA_VERSION, "run_id": "", "node_id": "", "namespace": "", "kind": "",
-    "message": "", "status": "", "metrics": {},
+    "message": "", "status": "", "metrics": {}, "group": "",
 }  # fmt: skip
 """What a message's unset fields mean: v 0 is version 1; ts 0 (left out) is "now"."""
 
@@ -284,7 +290,9 @@ def from_message(message: Any) -> ProgressEvent:
     return ProgressEvent(**{"ts": 0.0, **fields, "parents": tuple(fields.get("parents", ()))})
 
 
-def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, float | None]:
+def _progress_fields(
+    obj: dict[str, Any], kind: str
+) -> tuple[float | None, float | None, float | None]:
     current, total, fraction = (
         _number(obj, "current"),
         _number(obj, "total"),
@@ -296,11 +304,10 @@ def _progress_fields(obj: dict, kind: str) -> tuple[float | None, float | None, 
         raise InvalidEvent(f"total must be more than 0; got {total:g}")
     if fraction is not None and not 0 <= fraction <= 1:
         raise InvalidEvent(f"fraction must be between 0 and 1; got {fraction:g}")
-    if kind == "progress":
-        if fraction is None and (current is None or total is None):
+    if kind == "progress" and fraction is None:
+        if current is None or total is None:
             raise InvalidEvent("progress events need current and total, or fraction")
-        if fraction is None:
-            fraction = min(1.0, current / total)
+        fraction = min(1.0, current / total)
     return current, total, fraction
 
 
@@ -335,6 +342,19 @@ def _parents(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _group(value: Any, kind: str) -> str:
+    """The chart a metric event's values share: optional, a name like a metric's."""
+    if value in (None, ""):
+        return ""
+    if kind != "metric":
+        raise InvalidEvent(f"group names the chart of a metric event; this is a {kind} event")
+    if not isinstance(value, str) or len(value) > MAX_METRIC_NAME or not value.isprintable():
+        raise InvalidEvent(
+            f"group must be printable text of 1 to {MAX_METRIC_NAME} characters; got {_show(value)}"
+        )
+    return value
+
+
 def _status(value: Any, *, required: bool) -> str:
     if value in (None, ""):
         if required:
@@ -346,7 +366,7 @@ def _status(value: Any, *, required: bool) -> str:
     return canonical
 
 
-def _text(obj: dict, name: str, pattern: re.Pattern, what: str) -> str:
+def _text(obj: dict[str, Any], name: str, pattern: re.Pattern[str], what: str) -> str:
     value = obj.get(name, "")
     if value is None:
         value = ""
@@ -357,7 +377,7 @@ def _text(obj: dict, name: str, pattern: re.Pattern, what: str) -> str:
     return value
 
 
-def _number(obj: dict, name: str) -> float | None:
+def _number(obj: dict[str, Any], name: str) -> float | None:
     value = obj.get(name)
     if value is None:
         return None

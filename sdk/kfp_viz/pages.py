@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -85,7 +86,7 @@ def create_page(
     channel: grpc.Channel,
     type_name: str,
     source: str = "",
-    arguments: dict | str | None = None,
+    arguments: dict[str, Any] | str | None = None,
     timeout: float | None = 120.0,
 ) -> str:
     """Render a visualization through `kfpviz.v1.Visualizations` and return the whole page.
@@ -97,7 +98,7 @@ def create_page(
     if isinstance(arguments, dict):
         arguments = json.dumps(arguments)
     stub = kfpviz_pages_pb2_grpc.VisualizationsStub(channel)
-    reply = stub.CreateVisualization(
+    reply: pb.CreateVisualizationResponse = stub.CreateVisualization(
         pb.CreateVisualizationRequest(
             visualization=visualization_pb2.Visualization(source=source, arguments=arguments or ""),
             type_name=type_name,

@@ -36,7 +36,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -144,16 +144,19 @@ class Reporter:
         **metrics: float,
     ) -> None:  # fmt: skip
         """Numbers to plot, e.g. `metric("loss", 0.3)` or `metric(loss=0.3, acc=0.9, step=10)`."""
+        given: dict[str, object] = dict(metrics)
         if name is not None:
-            metrics[name] = value  # type: ignore[assignment]
-        if not metrics:
+            given[name] = value
+        if not given:
             raise ReporterError("metric() needs at least one name and value")
-        for key, number in metrics.items():
+        numbers: dict[str, float] = {}
+        for key, number in given.items():
             if not isinstance(number, (int, float)) or isinstance(number, bool):
                 raise ReporterError(f"metric {key!r} must be a number, got {number!r}")
             if not math.isfinite(number):
                 return  # a NaN or infinite loss is not plottable; skip it rather than crash
-        self.emit("metric", metrics={k: float(v) for k, v in metrics.items()}, current=step)
+            numbers[key] = float(number)
+        self.emit("metric", metrics=numbers, current=step)
 
     def log(self, message: str) -> None:
         """A line of text shown with the step."""
@@ -170,7 +173,7 @@ class Reporter:
         """Yield from `iterable`; report progress at most every `every` seconds, and at the end."""
         if total is None:
             try:
-                total = len(iterable)  # type: ignore[arg-type]
+                total = len(iterable) if isinstance(iterable, Sized) else None
             except TypeError:
                 total = None
         last = 0.0

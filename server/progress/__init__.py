@@ -1,6 +1,6 @@
 """Live pipeline progress: events from Kafka (or an in-process bus) to watchers.
 
-events.py        the event schema and its one validation; the cursor
+(the event schema and its cursor are the SDK's: kfp_viz.events)
 source.py        what the hub reads (interface) and the in-process bus
 kafka_source.py  the Kafka topic, read in background threads (every partition, no group)
 hub.py           fan-out to watchers with bounded queues, history, resume, lag and resync
@@ -8,7 +8,9 @@ publish.py       taking events in (namespace rule, upstream failures)
 checks.py        schema errors as refusals; watch requests checked once for both protocols
 grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
-page.py          the page template (live page and the `progress` view's snapshot)
+compare.py       GET /progress?runs=A,B: several runs overlaid (the runs checked)
+page.py          the pages' template (live page, comparison, the `progress` snapshot) with
+                 templates/live.js, live.css and uPlot inlined
 view.py          the `progress` visualization type through KFP's stock request shape (its
                  route, server/routing.py, also takes `progress://RUN` sources of any type)
 argo_workflow.py what an Argo Workflow says about its steps (pure)
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from ..config import Config
+from ..http_base import HandlerRule
 from ..object_broker import object_store_client
 from ..routing import Route
 from .argo_source import ArgoStatus
@@ -52,7 +55,7 @@ class Progress:
     publisher: Publisher
     view: ProgressView
     servicer: ProgressServicer
-    http_routes: list
+    http_routes: list[HandlerRule]
     feeds: list = field(default_factory=list)
     """Sources the server itself publishes from (Argo, TensorBoard logs); started with it."""
 

@@ -13,6 +13,7 @@ would write), handed to gRPC as bytes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from kfp_viz.events import Cursor, message_fields, to_message
@@ -38,8 +39,10 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         self._heartbeat = heartbeat
 
     async def WatchProgress(
-        self, request: pb.WatchProgressRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchProgressResponse]:
+        self,
+        request: pb.WatchProgressRequest,
+        context: grpc.aio.ServicerContext[pb.WatchProgressRequest, pb.WatchProgressResponse],
+    ) -> AsyncIterator[pb.WatchProgressResponse | bytes]:
         resume = None
         if request.HasField("resume_after"):
             resume = Cursor.from_message(request.resume_after)
@@ -63,7 +66,9 @@ class ProgressServicer(pb_grpc.ProgressServicer):
             await watch.__aexit__(None, None, None)
 
     async def PublishProgress(
-        self, request: pb.PublishProgressRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.PublishProgressRequest,
+        context: grpc.aio.ServicerContext[pb.PublishProgressRequest, pb.PublishProgressResponse],
     ) -> pb.PublishProgressResponse:
         try:
             if not request.events:
@@ -129,7 +134,7 @@ def _serialize(message: pb.WatchProgressResponse | bytes) -> bytes:
 
 def add_to_server(servicer: ProgressServicer, server: grpc.aio.Server) -> None:
     """Like the generated registration, except that WatchProgress may yield ready bytes."""
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "WatchProgress": grpc.unary_stream_rpc_method_handler(
             servicer.WatchProgress,
             request_deserializer=pb.WatchProgressRequest.FromString,

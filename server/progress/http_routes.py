@@ -3,7 +3,8 @@
 - `POST /progress/<run_id>`: one event object, or an array of them, as JSON. The
   run id comes from the path (an event naming another run is refused). Replies
   `{"cursors": ["PARTITION:OFFSET", ...]}`; bad input gets 400 with the reason.
-- `GET /progress/<run_id>`: the live page (progress bar per step, metric curves).
+- `GET /progress/<run_id>`: the live page (steps with timing, charts, logs).
+- `GET /progress?runs=A,B`: the comparison (compare.py).
 - `GET /progress/<run_id>/events`: server-sent events (`progress`, `heartbeat`,
   `lagged`, `caught_up`, `end`), each event's `id` its cursor, so a browser's
   automatic reconnect (Last-Event-ID) resumes with no gap and no duplicate. Query:
@@ -23,11 +24,12 @@ import tornado.web
 from kfp_viz.events import validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from ..http_base import EdgeHandler, StreamedBodyHandler
+from ..http_base import EdgeHandler, HandlerRule, StreamedBodyHandler
 from ..http_limits import PAGE_POLICY
 from ..offload import SMALL, offload
 from ..validation import too_many_values
 from .checks import INVALID_EVENT, WatchRequest, refused_if_invalid
+from .compare import compare_route
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
 from .page import LivePage
 from .publish import Publisher
@@ -195,12 +197,15 @@ def _sse(item: Item | Heartbeat) -> str:
     return f"event: caught_up\ndata: {json.dumps({'events': item.events})}\n\n"
 
 
-def routes(hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float) -> list:
+def routes(
+    hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float
+) -> list[HandlerRule]:
     """Tornado routes for the progress endpoints."""
     run = r"/progress/([^/]+)"
     return [
         (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat}),
         (run, RunHandler, {"publisher": publisher, "page": page}),
+        compare_route(page),
     ]
 
 

@@ -34,10 +34,11 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
+from kafka.producer.future import RecordMetadata
 from kfp_viz.events import Cursor
 
 from ..addresses import split_host_port
@@ -45,12 +46,20 @@ from .source import OnAssigned, OnRecords, Record
 
 log = logging.getLogger(__name__)
 
+
+class FetchSettings(TypedDict):
+    """The KafkaConsumer settings FetchPacing changes on a live consumer."""
+
+    fetch_min_bytes: int
+    fetch_max_wait_ms: int
+
+
 POLL_MS = 100
 BUSY_BATCH_MS = 5
 """While a topic is busy, the live read lets the broker gather records this long per fetch."""
-BATCHED_FETCH = {"fetch_min_bytes": 2**20, "fetch_max_wait_ms": BUSY_BATCH_MS}
+BATCHED_FETCH: FetchSettings = {"fetch_min_bytes": 2**20, "fetch_max_wait_ms": BUSY_BATCH_MS}
 """The broker answers after BUSY_BATCH_MS, or once it holds 1 MiB."""
-EAGER_FETCH = {"fetch_min_bytes": 1, "fetch_max_wait_ms": POLL_MS}
+EAGER_FETCH: FetchSettings = {"fetch_min_bytes": 1, "fetch_max_wait_ms": POLL_MS}
 """The broker answers as soon as it holds a record (or after POLL_MS with none)."""
 PROBE_INTERVAL = 1.0
 RETRY_DELAY = 1.0
@@ -256,7 +265,8 @@ class KafkaSource:
                 for message in batch.get(tp, ()):
                     if message.offset < until:
                         records.append(_record(message))
-                if len(records) >= limit or reader.position(tp) >= until:
+                # The seek above set the position: kafka-python's None (no position) cannot be.
+                if len(records) >= limit or cast(int, reader.position(tp)) >= until:
                     if not records:
                         reached = until  # only markers or compacted-away offsets were left
                     break
@@ -290,7 +300,9 @@ class KafkaSource:
                         delivery_timeout_ms=10000,
                         max_in_flight_requests_per_connection=1,
                     )
-            metadata = self._producer.send(self.topic, key=run_id.encode(), value=value).get(10)
+            metadata: RecordMetadata = self._producer.send(
+                self.topic, key=run_id.encode(), value=value
+            ).get(10)
         except Exception as error:
             raise PublishFailed(
                 f"Kafka at {','.join(self.bootstrap)} did not take the event: "
@@ -369,7 +381,7 @@ class FetchPacing:
     def __init__(self, consumer: KafkaConsumer) -> None:
         fetcher = getattr(consumer, "_fetcher", None)
         config = getattr(fetcher, "config", None)
-        self._config: dict | None = config if isinstance(config, dict) else None
+        self._config: dict[str, Any] | None = config if isinstance(config, dict) else None
         if self._config is None:
             log.warning("progress: cannot pace kafka-python's fetches; batching all of them")
         self._last_records = -1.0

@@ -19,15 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs, urlencode
 
 from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
 from kfp_viz_kernels import RenderRequest, RenderResult, VisualizationType
 
 from .checks import refused_if_invalid
-from .hub import ProgressHub
-from .page import LivePage
+from .hub import Delivered, ProgressHub
+from .page import Link, LivePage
+
+
+class SnapshotLinks(TypedDict, total=False):
+    """What the snapshot links to (LivePage.render's keywords of the same names)."""
+
+    links: tuple[Link, ...]
+    compare_url: str | None
+    live_url: str
+
 
 PROGRESS = VisualizationType("progress", module=None, implemented=True)
 """The type, as the server routes it (server/routing.py): to this view, never to a kernel."""
@@ -58,7 +67,7 @@ class ProgressView:
         note = self._note(run_id, events, complete, ended)
         html = self._page.render(
             run_id, events=events, events_url=self._events_url(run_id, node_id, namespace, events),
-            note=note, ended=ended,
+            note=note, ended=ended, **self._links(run_id, node_id, namespace),
         )  # fmt: skip
         return RenderResult(html, None, None, time.monotonic() - started)
 
@@ -72,7 +81,24 @@ class ProgressView:
             namespace = validate_namespace(_text_argument(given, "namespace"))
         return run_id, node_id, namespace
 
-    def _events_url(self, run_id: str, node_id: str, namespace: str, events: list) -> str | None:
+    def _links(self, run_id: str, node_id: str, namespace: str) -> SnapshotLinks:
+        """Where the snapshot leads when browsers can reach this server: the live page and
+        the comparison (a snapshot is the KFP UI's view; the live page is the full one)."""
+        if not self._public_url:
+            return {"compare_url": None}
+        query = {k: v for k, v in (("node_id", node_id), ("namespace", namespace)) if v}
+        live = f"{self._public_url}/progress/{run_id}" + (f"?{urlencode(query)}" if query else "")
+        compare = f"{self._public_url}/progress"
+        return {
+            "links": (Link("Open the live page", live),
+                      Link("Compare with other runs", f"{compare}?runs={run_id}")),
+            "compare_url": compare,
+            "live_url": live,
+        }  # fmt: skip
+
+    def _events_url(
+        self, run_id: str, node_id: str, namespace: str, events: list[Delivered]
+    ) -> str | None:
         if not self._public_url:
             return None
         query: dict[str, str] = {"node_id": node_id} if node_id else {}
@@ -84,7 +110,7 @@ class ProgressView:
             query["from_beginning"] = "1"
         return f"{self._public_url}/progress/{run_id}/events?{urlencode(query)}"
 
-    def _note(self, run_id: str, events: list, complete: bool, ended: bool) -> str:
+    def _note(self, run_id: str, events: list[Delivered], complete: bool, ended: bool) -> str:
         parts = []
         reachable, detail = self._hub.source.reachable()
         if not complete:

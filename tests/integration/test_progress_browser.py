@@ -1,5 +1,5 @@
 """The live progress page in headless Chromium (Debian's, via Playwright): bars move and
-metric curves grow as events are produced, on the page itself and inside the KFP UI's
+metric charts grow as events are produced, on the page itself and inside the KFP UI's
 sandboxed iframe (the `progress` view, following the server cross-origin).
 
 These pages must reach the server over loopback, so they use the `online_browser`
@@ -65,8 +65,8 @@ def test_live_page_bar_moves_and_metric_curve_grows(online_browser, page_server)
             f"(document.querySelector('.chart[data-metric=\"train: loss\"]') || {{dataset: {{}}}})"
             f".dataset.points == {step}"
         )
-    polyline = page.get_attribute('.chart[data-metric="train: loss"] polyline', "points")
-    assert len(polyline.split()) == 5
+    drawn = page.get_attribute('.chart[data-metric="train: loss"]', "data-drawn-points")
+    assert drawn == "5" and page.locator('.chart[data-metric="train: loss"] canvas').count()
     publish(page_server, run, node_id="train", kind="progress", current=7, total=10)
     page.wait_for_function(
         "document.querySelector('.step[data-node=\"train\"]').dataset.fraction == '0.7'"

@@ -191,6 +191,7 @@ def test_stock_request_shape_progress_view(bus_server):
     assert reply.status_code == 200
     page = reply.text
     config = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])
+    config = config["runs"][0]  # the snapshot shows one run
     assert config["run_id"] == run
     assert [e["kind"] for e in config["events"]] == ["progress", "metric"]
     assert config["events_url"].startswith(f"{bus_server.url}/progress/{run}/events?")

@@ -3,6 +3,7 @@ and every link between the docs leads somewhere."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -37,6 +38,16 @@ def test_every_setting_is_in_the_settings_page():
         assert row is not None, f"{setting.flag} is missing from docs/operators/settings.md"
         assert f"`{setting.env}`" in row
     assert len(rows) == len(SETTINGS), "the settings page documents a setting the server lacks"
+
+
+def test_the_settings_page_is_generated_from_the_code():
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "scripts" / "gen_settings_doc.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert gen.MARKER in SETTINGS_PAGE
+    assert gen.generated(SETTINGS_PAGE) == SETTINGS_PAGE, (
+        "docs/operators/settings.md is out of date: run scripts/gen_settings_doc.py"
+    )
 
 
 def _slug(heading: str) -> str:

@@ -9,8 +9,10 @@ from kfp_viz.events import (
     Cursor,
     InvalidEvent,
     ProgressEvent,
+    from_message,
     parse_event,
     parse_json,
+    to_message,
 )
 
 BASE = {"v": 1, "run_id": "3f2a-run", "node_id": "train", "ts": 1.5}
@@ -32,6 +34,16 @@ def test_round_trip_through_canonical_json():
     again = parse_json(original.to_json(), key="3f2a-run")
     assert again == original
     assert json.loads(original.to_json())["metrics"] == {"loss": 0.5, "acc": 1.0}
+
+
+def test_a_metric_event_may_name_its_chart_and_keeps_it_on_every_wire():
+    grouped = event(kind="metric", metrics={"top1": 0.7, "top5": 0.9}, group="accuracy")
+    assert grouped.group == "accuracy" and grouped.to_dict()["group"] == "accuracy"
+    assert parse_json(grouped.to_json()) == grouped
+    assert from_message(to_message(grouped)) == grouped  # gRPC's PublishProgress and Watch
+    plain = event(kind="metric", metrics={"loss": 1})
+    assert plain.group == "" and "group" not in plain.to_dict()  # optional: old readers unchanged
+    assert from_message(to_message(plain)) == plain
 
 
 def test_status_is_canonicalised_and_terminal_rules():
@@ -79,6 +91,10 @@ def test_missing_ts_takes_the_default():
         ({"kind": "log", "message": 3}, "message must be a string"),
         ({"kind": "log", "message": "x" * 20000}, "the limit is 16384"),
         ({"kind": "log", "message": "x", "ts": "yesterday"}, "ts must be a finite number"),
+        ({"kind": "log", "message": "x", "group": "loss"}, "group names the chart of a metric"),
+        ({"kind": "metric", "metrics": {"a": 1}, "group": 3}, "group must be printable text"),
+        ({"kind": "metric", "metrics": {"a": 1}, "group": "g" * 129}, "of 1 to 128 characters"),
+        ({"kind": "metric", "metrics": {"a": 1}, "group": "a\nb"}, "group must be printable"),
     ],
 )
 def test_refusals_name_the_field(fields, reason):
