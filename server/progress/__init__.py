@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import grpc
 
@@ -34,7 +35,7 @@ from ..routing import Route
 from .argo_source import ArgoStatus
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
-from .hub import ProgressHub
+from .hub import Delivered, ProgressHub
 from .kafka_source import KafkaSource
 from .leadership import Leadership, own_namespace
 from .page import LivePage
@@ -47,6 +48,19 @@ from .view import PROGRESS, SCHEME, ProgressView
 __all__ = ["Progress", "ProgressHub"]
 
 
+class Feed(Protocol):
+    """Something the progress feature runs beside the hub (the run index, the Lease, the
+    sources the server publishes from): started and stopped with it, reported in /readyz."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class Progress:
     """Everything the progress feature adds to the server, wired from the config."""
@@ -56,7 +70,7 @@ class Progress:
     view: ProgressView
     servicer: ProgressServicer
     http_routes: list[HandlerRule]
-    feeds: list = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)
     """Sources the server itself publishes from (Argo, TensorBoard logs); started with it."""
 
     @classmethod
@@ -100,7 +114,7 @@ class Progress:
             await feed.close()
         await self.hub.close()
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """For /readyz: the hub, and each feed the server publishes from."""
         return {**self.hub.status(), **{feed.name: feed.status() for feed in self.feeds}}
 
@@ -113,7 +127,7 @@ class Progress:
         return SERVICE_NAME, lambda server: add_to_server(self.servicer, server)
 
 
-def feeds(config: Config, hub: ProgressHub) -> list:
+def feeds(config: Config, hub: ProgressHub) -> list[Feed]:
     """The sources the server publishes from itself, as the settings ask (the first one says
     whether this replica publishes)."""
     if not (config.argo_workflows or config.tensorboard_logs):
@@ -123,11 +137,11 @@ def feeds(config: Config, hub: ProgressHub) -> list:
     namespace = own_namespace(config.namespace)
     leadership = Leadership(elect=shared_log, namespace=namespace)
 
-    def history(run_id: str, run_namespace: str) -> Awaitable[list]:
+    def history(run_id: str, run_namespace: str) -> Awaitable[list[Delivered]]:
         return hub.history(run_id, namespace=run_namespace)
 
     seen = history if shared_log else None
-    found: list = [leadership]
+    found: list[Feed] = [leadership]
     if config.argo_workflows:
         found.append(ArgoStatus(hub.publish, leadership, namespace=namespace, history=seen))
     if config.tensorboard_logs:

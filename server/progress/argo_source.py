@@ -86,7 +86,7 @@ class ArgoStatus:
         self._api_client = api_client
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, list[dict]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, list[dict[str, Any]]]] = asyncio.Queue()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         self._term = 0
@@ -184,7 +184,7 @@ class ArgoStatus:
                 raise
             version = stream.resource_version or version
 
-    def _hand(self, kind: str, workflows: list[dict]) -> None:
+    def _hand(self, kind: str, workflows: list[dict[str, Any]]) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
             self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, workflows))
@@ -209,7 +209,7 @@ class ArgoStatus:
                 else:
                     await self._publish_changes(workflow)
 
-    async def _publish_changes(self, workflow: dict) -> None:
+    async def _publish_changes(self, workflow: dict[str, Any]) -> None:
         run_id = run_id_of(workflow)
         if run_id is None:
             return
@@ -255,6 +255,6 @@ class ArgoStatus:
             return None
 
 
-def _uid(workflow: dict) -> str:
+def _uid(workflow: dict[str, Any]) -> str:
     meta = workflow.get("metadata") or {}
     return meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}"

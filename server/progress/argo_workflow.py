@@ -86,7 +86,7 @@ def run_state(workflow: dict[str, Any]) -> StepState | None:
 def step_states(workflow: dict[str, Any]) -> list[StepState]:
     """Every step's state, in the order their current phases began (then by name): the order
     the changes happened, and DAG order for a viewer."""
-    nodes: dict[str, dict] = (workflow.get("status") or {}).get("nodes") or {}
+    nodes: dict[str, dict[str, Any]] = (workflow.get("status") or {}).get("nodes") or {}
     root = (workflow.get("metadata") or {}).get("name")
     names = {node_id: _step_name(node_id, node) for node_id, node in nodes.items()}
     before: dict[str, set[str]] = {}
@@ -106,7 +106,7 @@ def step_states(workflow: dict[str, Any]) -> list[StepState]:
 
 
 def _step_parents(
-    node_id: str, before: dict[str, set[str]], nodes: dict[str, dict], root: str | None
+    node_id: str, before: dict[str, set[str]], nodes: dict[str, dict[str, Any]], root: str | None
 ) -> set[str]:
     """The nearest steps before `node_id`, looking through group nodes (not the root)."""
     found: set[str] = set()
@@ -124,7 +124,7 @@ def _step_parents(
     return found
 
 
-def _step_name(node_id: str, node: dict) -> str:
+def _step_name(node_id: str, node: dict[str, Any]) -> str:
     """The display name when it is a valid step id, else Argo's node id (always one)."""
     name = node.get("displayName")
     if isinstance(name, str) and NODE_ID.match(name):

@@ -223,7 +223,7 @@ def short_error(error: BaseException) -> str:
     if isinstance(status, int) and reason:
         body = getattr(error, "body", None)
         with contextlib.suppress(ValueError, TypeError, AttributeError):
-            return f"{status} {reason}: {json.loads(body)['message']}"[:300]
+            return f"{status} {reason}: {json.loads(str(body))['message']}"[:300]
         return f"{status} {reason}"
     text = str(error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__

@@ -38,6 +38,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class RunIndex:
             consumer.seek_to_beginning(tp)
             end = consumer.end_offsets([tp])[tp]
             watermarks: dict[int, int] = {}
-            while consumer.position(tp) < end and not self._stop.is_set():
+            while (consumer.position(tp) or 0) < end and not self._stop.is_set():
                 for message in consumer.poll(timeout_ms=POLL_MS).get(tp, ()):
                     self._take(message.key, message.value, watermarks)
         finally:
@@ -195,7 +196,9 @@ class RunIndex:
             consumer.close(autocommit=False)
             producer.close(timeout=2)
 
-    def _index(self, batch: dict, producer: KafkaProducer) -> None:
+    def _index(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: KafkaProducer
+    ) -> None:
         for tp, messages in batch.items():
             for message in messages:
                 if message.key is None:
@@ -215,7 +218,9 @@ class RunIndex:
         self, consumer: KafkaConsumer, producer: KafkaProducer, written: dict[int, int]
     ) -> None:
         """Each partition's read position, once the entries below it are in the topic."""
-        positions = {p: consumer.position(TopicPartition(self.topic, p)) for p in self._covered}
+        positions = {
+            p: consumer.position(TopicPartition(self.topic, p)) or 0 for p in self._covered
+        }
         with self._lock:
             self._covered.update(positions)
         changed = {p: o for p, o in positions.items() if written.get(p) != o}
@@ -244,7 +249,7 @@ def _consumer(bootstrap: list[str], role: str) -> KafkaConsumer:
     )
 
 
-def _setting(described: dict, topic: str, name: str) -> str | None:
+def _setting(described: dict[str, Any], topic: str, name: str) -> str | None:
     """A topic's setting from kafka-python's DescribeConfigs result (None: the default)."""
     found = (described.get("topic") or {}).get(topic, {}).get(name)
     return found.get("value") if isinstance(found, dict) else None

@@ -148,7 +148,7 @@ class ObjectFolder:
     def read(self, key: str, start: int, end: int) -> bytes:
         reply = self.client.get_object(self.pattern.bucket, key, offset=start, length=end - start)
         try:
-            return reply.read()
+            return bytes(reply.read())
         finally:
             reply.close()
             reply.release_conn()
