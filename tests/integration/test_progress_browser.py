@@ -126,7 +126,7 @@ def test_steps_stand_in_dag_order_with_their_times(online_browser, page_server):
     order = page.eval_on_selector_all(".step", "rows => rows.map(r => r.dataset.node)")
     assert order.index("prepare") < order.index("train") < order.index("report")
     assert order.index("evaluate") < order.index("report")
-    assert page.get_attribute('.step[data-node="evaluate"]', "data-seconds") == "3.5"
+    assert page.get_attribute('.step[data-node="evaluate"] .timing', "data-elapsed") == "3.5"
     assert "took 3.5 s" in page.text_content('.step[data-node="evaluate"]')
     assert "after train, evaluate" in page.text_content('.step[data-node="report"]')
     page.close()
