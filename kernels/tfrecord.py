@@ -79,3 +79,29 @@ def encode(payloads: list[bytes]) -> bytes:
         out += length + struct.pack("<I", masked_crc(length))
         out += payload + struct.pack("<I", masked_crc(payload))
     return bytes(out)
+
+
+def complete_records(data: bytes | memoryview, verify_data: bool = True) -> tuple[list[bytes], int]:
+    """The records complete in `data` (the start of a file that may still be growing), and
+    how many bytes they take: a partly written last record is left for the next read.
+
+    TFRecordError when a complete header's or record's checksum is wrong (not a record
+    file, or corrupt).
+    """
+    out: list[bytes] = []
+    position = 0
+    size = len(data)
+    while size - position >= _HEADER.size:
+        length, length_crc = _HEADER.unpack_from(data, position)
+        if masked_crc(bytes(data[position : position + 8])) != length_crc:
+            raise TFRecordError(f"bad length checksum at byte {position}")
+        start = position + _HEADER.size
+        end = start + length
+        if end + _FOOTER.size > size:
+            break  # still being written
+        payload = bytes(data[start:end])
+        if verify_data and masked_crc(payload) != _FOOTER.unpack_from(data, end)[0]:
+            raise TFRecordError(f"bad data checksum in the record at byte {position}")
+        out.append(payload)
+        position = end + _FOOTER.size
+    return out, position

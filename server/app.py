@@ -126,7 +126,7 @@ class VizServer:
             self.config.max_body_size,
             self._in_flight,
             extra_routes=self.progress.http_routes,
-            progress_status=self.progress.hub.status,
+            progress_status=self.progress.status,
             sizing=sizing_report(self.config),
         )
         self._http = tornado.httpserver.HTTPServer(
@@ -137,7 +137,7 @@ class VizServer:
         )
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
-        self.progress.hub.start()
+        self.progress.start()
         sandbox = self.pool.sandbox_status
         (log.info if sandbox.files and sandbox.scopes else log.warning)(
             "kernel sandbox: %s", sandbox.describe()
@@ -178,7 +178,7 @@ class VizServer:
         await self.grpc.set_serving(False)
         if self._http is not None:
             self._http.stop()
-        await self.progress.hub.close()  # ends progress streams, which would hold up the stop
+        await self.progress.close()  # ends progress streams, which would hold up the stop
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
         await self.pages.close()

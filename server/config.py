@@ -213,6 +213,29 @@ def parse_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def parse_index_topic(text: str) -> str:
+    """A topic name, in which `{topic}` stands for the progress topic's, or `off`."""
+    if text != "off":
+        parse_topic(text.replace("{topic}", "t"))
+    return text
+
+
+def parse_log_pattern(text: str) -> str:
+    """Where TensorBoard logs are: `minio://`/`s3://` bucket and prefix, or a local folder,
+    with `{run_id}` in it (a trailing `**` or `/` means the same: every file below)."""
+    if not text:
+        return text
+    if "{run_id}" not in text:
+        raise ValueError(
+            "expected a pattern with {run_id} in it, e.g. minio://mlpipeline/tb/{run_id}/"
+        )
+    if "://" in text and not re.match(r"(minio|s3)://[a-z0-9][a-z0-9.-]{1,62}/", text):
+        raise ValueError("expected minio://BUCKET/PREFIX, s3://BUCKET/PREFIX or a local folder")
+    if "://" not in text and not text.startswith("/"):
+        raise ValueError("expected an absolute local folder, or minio:// or s3://")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table: how a person sets a value, and what it means."""
@@ -414,6 +437,11 @@ class ProgressConfig:
     kafka_progress_topic: str = setting(
         "--kafka-progress-topic", "KAFKA_PROGRESS_TOPIC", parse_topic, "kfp-progress",
         "Kafka topic of progress events.", "kfp-progress")
+    kafka_run_index_topic: str = setting(
+        "--kafka-run-index-topic", "KAFKA_RUN_INDEX_TOPIC", parse_index_topic, "{topic}.runs",
+        "Compacted Kafka topic holding where each run begins in the progress topic, so an "
+        "old run's history starts at its first event ({topic}: the progress topic's name; "
+        "made when missing); off = none.", "{topic}.runs")
     namespace: str = setting(
         "--namespace", "PROGRESS_NAMESPACE", parse_namespace, "",
         "Serve (and accept) only progress events of this Kubernetes namespace.",
@@ -432,6 +460,16 @@ class ProgressConfig:
         "--progress-bus-bytes", "PROGRESS_BUS_BYTES", parse_bytes, 32 * 2**20,
         "Bytes of events the in-process bus keeps in all (the oldest are dropped first, "
         "counted in /metrics).", "32Mi")
+    argo_workflows: bool = setting(
+        "--argo-workflows", "ARGO_WORKFLOWS", parse_bool, False,
+        "Publish every KFP run's step status from Argo's Workflow objects (needs the "
+        "argo-status RBAC component): watches the namespace of --namespace, else "
+        "POD_NAMESPACE, else every namespace.", "false", switch=True)
+    tensorboard_logs: str = setting(
+        "--tensorboard-logs", "TENSORBOARD_LOGS", parse_log_pattern, "",
+        "Where runs' TensorBoard event files are, with {run_id}: e.g. "
+        "minio://mlpipeline/tb/{run_id}/ or /data/tb/{run_id}/; their scalars become metric "
+        "events while the files grow. Empty = off.", "none")
 # fmt: on
 
 
@@ -532,6 +570,11 @@ def load_config(
         raise ConfigError(
             f"--timeout ({values['timeout']:g}) is above --max-timeout "
             f"({values['max_timeout']:g}); raise KERNEL_MAX_TIMEOUT or lower KERNEL_TIMEOUT"
+        )
+    if values["tensorboard_logs"].startswith("minio://") and not values["store_host"]:
+        raise ConfigError(
+            "--tensorboard-logs / TENSORBOARD_LOGS: minio:// logs are read from KFP's object "
+            "store; set OBJECTSTORECONFIG_HOST (and _PORT, _ACCESSKEY, _SECRETACCESSKEY)"
         )
     return Config(**values, origins=origins)
 

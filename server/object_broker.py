@@ -124,23 +124,28 @@ class ObjectBroker:
                 f"this server reads only {', '.join(self._config.source_schemes)} sources "
                 "(--source-schemes)",
             )
-        config = self._config
-        if config.store_host:
-            address = host_port(config.store_host, config.store_port)
-            return _minio(address, config.store_secure, config.store_access_key,
-                          config.store_secret_key, config.store_region)  # fmt: skip
-        if scheme == "s3":
-            env = os.environ
-            return _minio(
-                "s3.amazonaws.com", True, env.get("AWS_ACCESS_KEY_ID", ""),
-                env.get("AWS_SECRET_ACCESS_KEY", ""),
-                env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
-            )  # fmt: skip
-        raise BrokerRefusal(
-            "NoObjectStore",
-            "minio:// sources need the object store settings: set OBJECTSTORECONFIG_HOST (and "
-            "_PORT, _ACCESSKEY, _SECRETACCESSKEY) on the visualization server",
-        )
+        return object_store_client(self._config, scheme)
+
+
+def object_store_client(config: Config, scheme: str) -> Minio:
+    """A client for `minio://` (KFP's object store, from its settings) or `s3://` (the same
+    store when one is set, else AWS with the standard AWS_* variables)."""
+    if config.store_host:
+        address = host_port(config.store_host, config.store_port)
+        return _minio(address, config.store_secure, config.store_access_key,
+                      config.store_secret_key, config.store_region)  # fmt: skip
+    if scheme == "s3":
+        env = os.environ
+        return _minio(
+            "s3.amazonaws.com", True, env.get("AWS_ACCESS_KEY_ID", ""),
+            env.get("AWS_SECRET_ACCESS_KEY", ""),
+            env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+        )  # fmt: skip
+    raise BrokerRefusal(
+        "NoObjectStore",
+        "minio:// sources need the object store settings: set OBJECTSTORECONFIG_HOST (and "
+        "_PORT, _ACCESSKEY, _SECRETACCESSKEY) on the visualization server",
+    )
 
 
 @cache

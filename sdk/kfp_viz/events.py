@@ -52,6 +52,7 @@ MAX_EVENT_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
 MAX_METRIC_NAME = 128
+MAX_PARENTS = 64
 
 
 class InvalidEvent(ValueError):
@@ -104,6 +105,9 @@ class ProgressEvent:
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
     status: str = ""
+    started: float | None = None
+    finished: float | None = None
+    parents: tuple[str, ...] = ()
     group: str = ""
     v: int = SCHEMA_VERSION
 
@@ -122,10 +126,12 @@ class ProgressEvent:
             "v": self.v, "run_id": self.run_id, "node_id": self.node_id,
             "namespace": self.namespace, "ts": self.ts, "kind": self.kind,
         }  # fmt: skip
-        for name in ("current", "total", "fraction"):
+        for name in ("current", "total", "fraction", "started", "finished"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.parents:
+            out["parents"] = list(self.parents)
         if self.metrics:
             out["metrics"] = dict(self.metrics)
         if self.message:
@@ -204,6 +210,7 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     current, total, fraction = _progress_fields(obj, kind)
     metrics = _metrics(obj.get("metrics"), required=kind == "metric")
     status = _status(obj.get("status"), required=kind == "status")
+    parents = _parents(obj.get("parents"))
     if kind != "status" and not node_id:
         raise InvalidEvent(
             f"node_id is required for {kind} events (only a status may be run-level)"
@@ -214,7 +221,8 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     return ProgressEvent(
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
-        message=message, status=status, group=group,
+        message=message, status=status, group=group, started=_number(obj, "started"),
+        finished=_number(obj, "finished"), parents=parents,
     )  # fmt: skip
 
 
@@ -267,14 +275,19 @@ def message_fields(message: Any) -> dict[str, Any]:
     published message is checked exactly as a Kafka record or an HTTP body is."""
     fields = dict(_UNSET_FIELDS)
     for descriptor, value in message.ListFields():
-        fields[descriptor.name] = dict(value) if descriptor.name == "metrics" else value
+        if descriptor.name == "metrics":
+            value = dict(value)
+        elif descriptor.name == "parents":  # a repeated field: a list, as in JSON
+            value = list(value)
+        fields[descriptor.name] = value
     return fields
 
 
 def from_message(message: Any) -> ProgressEvent:
     """A streamed `kfpviz.v1.ProgressEvent` as an event, not validated again: the server that
     sent it did, and a newer server's statuses must not break an older client."""
-    return ProgressEvent(**{"ts": 0.0, **message_fields(message)})
+    fields = message_fields(message)
+    return ProgressEvent(**{"ts": 0.0, **fields, "parents": tuple(fields.get("parents", ()))})
 
 
 def _progress_fields(
@@ -315,6 +328,18 @@ def _metrics(value: Any, *, required: bool) -> dict[str, float]:
             raise InvalidEvent(f"metric {_show(name)} must be a finite number; got {_show(number)}")
         out[name] = float(number)
     return out
+
+
+def _parents(value: Any) -> tuple[str, ...]:
+    """The steps a step depends on (the DAG's edges into it): a list of step ids."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_PARENTS:
+        raise InvalidEvent(f"parents must be a list of at most {MAX_PARENTS} step ids")
+    for parent in value:
+        if not isinstance(parent, str) or not NODE_ID.match(parent):
+            raise InvalidEvent(f"parents: {_show(parent)} is not a step id")
+    return tuple(value)
 
 
 def _group(value: Any, kind: str) -> str:

@@ -13,28 +13,52 @@ page.py          the pages' template (live page, comparison, the `progress` snap
                  templates/live.js, live.css and uPlot inlined
 view.py          the `progress` visualization type through KFP's stock request shape (its
                  route, server/routing.py, also takes `progress://RUN` sources of any type)
+argo_workflow.py what an Argo Workflow says about its steps (pure)
+argo_source.py   zero-code step status: watching Workflows
+leadership.py    which replica publishes what the server observes (a Lease, with Kafka)
+tensorboard_source.py  zero-code metrics: tailing runs' TensorBoard event files
+run_index.py     where each run begins in the topic, in a compacted topic all replicas read
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import grpc
 
 from ..config import Config
 from ..http_base import HandlerRule
+from ..object_broker import object_store_client
 from ..routing import Route
+from .argo_source import ArgoStatus
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
-from .hub import ProgressHub
+from .hub import Delivered, ProgressHub
 from .kafka_source import KafkaSource
+from .leadership import Leadership, own_namespace
 from .page import LivePage
 from .publish import Publisher
+from .run_index import RunIndex
 from .source import LocalBus, Source
+from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
 from .view import PROGRESS, SCHEME, ProgressView
 
 __all__ = ["Progress", "ProgressHub"]
+
+
+class Feed(Protocol):
+    """Something the progress feature runs beside the hub (the run index, the Lease, the
+    sources the server publishes from): started and stopped with it, reported in /readyz."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -46,18 +70,29 @@ class Progress:
     view: ProgressView
     servicer: ProgressServicer
     http_routes: list[HandlerRule]
+    feeds: list[Feed] = field(default_factory=list)
+    """Sources the server itself publishes from (Argo, TensorBoard logs); started with it."""
 
     @classmethod
     def from_config(cls, config: Config) -> Progress:
         source: Source
+        index = None
         if config.kafka_bootstrap_servers:
             source = KafkaSource(config.kafka_bootstrap_servers, config.kafka_progress_topic)
+            index_topic = config.kafka_run_index_topic.format(topic=config.kafka_progress_topic)
+            if index_topic != "off":
+                index = RunIndex(source.bootstrap, source.topic, index_topic)
         else:
             source = LocalBus(
                 retention=config.progress_bus_retention,
                 retention_bytes=config.progress_bus_bytes,
             )
-        hub = ProgressHub(source, namespace=config.namespace, queue_size=config.progress_queue_size)
+        hub = ProgressHub(
+            source,
+            namespace=config.namespace,
+            queue_size=config.progress_queue_size,
+            run_index=index,
+        )
         publisher = Publisher(hub)
         page = LivePage()
         return cls(
@@ -66,7 +101,22 @@ class Progress:
             view=ProgressView(hub, page, config.public_url),
             servicer=ProgressServicer(hub, publisher, config.progress_heartbeat),
             http_routes=routes(hub, publisher, page, config.progress_heartbeat),
+            feeds=([index] if index else []) + feeds(config, hub),
         )
+
+    def start(self) -> None:
+        self.hub.start()
+        for feed in self.feeds:
+            feed.start()
+
+    async def close(self) -> None:
+        for feed in self.feeds:
+            await feed.close()
+        await self.hub.close()
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: the hub, and each feed the server publishes from."""
+        return {**self.hub.status(), **{feed.name: feed.status() for feed in self.feeds}}
 
     def route(self) -> Route:
         """The `progress` type, rendered by the view (and `progress://` sources of any type)."""
@@ -75,3 +125,33 @@ class Progress:
     def grpc_service(self) -> tuple[str, Callable[[grpc.aio.Server], None]]:
         """(full service name, function adding it to a grpc.aio server)."""
         return SERVICE_NAME, lambda server: add_to_server(self.servicer, server)
+
+
+def feeds(config: Config, hub: ProgressHub) -> list[Feed]:
+    """The sources the server publishes from itself, as the settings ask (the first one says
+    whether this replica publishes)."""
+    if not (config.argo_workflows or config.tensorboard_logs):
+        return []
+    # With Kafka, replicas share the log: one publishes, after reading what is there.
+    shared_log = bool(config.kafka_bootstrap_servers)
+    namespace = own_namespace(config.namespace)
+    leadership = Leadership(elect=shared_log, namespace=namespace)
+
+    def history(run_id: str, run_namespace: str) -> Awaitable[list[Delivered]]:
+        return hub.history(run_id, namespace=run_namespace)
+
+    seen = history if shared_log else None
+    found: list[Feed] = [leadership]
+    if config.argo_workflows:
+        found.append(ArgoStatus(hub.publish, leadership, namespace=namespace, history=seen))
+    if config.tensorboard_logs:
+        pattern = LogPattern.parse(config.tensorboard_logs)
+        folder = (
+            LocalFolder(pattern)
+            if pattern.scheme == "local"
+            else ObjectFolder(pattern, object_store_client(config, pattern.scheme))
+        )
+        found.append(
+            TensorBoardLogs(folder, hub.publish, leadership, namespace=namespace, history=seen)
+        )
+    return found

@@ -356,8 +356,11 @@ class ProgressHub:
         namespace: str = "",
         queue_size: int = 1000,
         recent_size: int = RECENT_RECORDS,
+        run_index: Any = None,
     ) -> None:
         self.source = source
+        self.run_index = run_index
+        """Where runs begin in the log, shared by every replica (run_index.py), or None."""
         self.namespace = namespace
         self.queue_size = queue_size
         self.recent_size = recent_size
@@ -496,9 +499,18 @@ class ProgressHub:
 
     async def _start_history(self, watcher: Watcher, resume_after: Cursor | None) -> None:
         home = await self._partition(watcher.run_id)
-        home_start = self._first_offset.get((home, watcher.run_id), 0)
+        home_start = self._start_of(home, watcher.run_id)
         watcher.start_history(home, home_start, resume_after)
+
         await self._catch_up(watcher)
+
+    def _start_of(self, partition: int, run_id: str) -> int:
+        """An offset below which the run has no record in `partition`: from this replica's
+        earlier scans, or from the shared run index."""
+        known = self._first_offset.get((partition, run_id), 0)
+        if self.run_index is not None:
+            known = max(known, self.run_index.start_of(partition, run_id))
+        return known
 
     async def _partition(self, run_id: str) -> int:
         while True:

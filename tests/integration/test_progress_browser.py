@@ -106,3 +106,27 @@ def test_progress_view_in_the_kfp_iframe_follows_live_updates(online_browser, pa
     assert frame.text_content("#count") == "4", "an event was shown twice or lost"
     assert shown.errors == []
     shown.page.context.close()
+
+
+def test_steps_stand_in_dag_order_with_their_times(online_browser, page_server):
+    """Argo's status events (parents, start, finish) on the page: a step below the steps it
+    depends on, whatever order they arrived in, with how long it took."""
+    run = new_run()
+    publish(page_server, run, node_id="report", kind="status", status="Running",
+            started=1000.0, parents=["train", "evaluate"])  # fmt: skip
+    publish(page_server, run, node_id="train", kind="status", status="Succeeded",
+            started=900.0, finished=960.0, parents=["prepare"])  # fmt: skip
+    publish(page_server, run, node_id="evaluate", kind="status", status="Failed",
+            started=900.0, finished=903.5, parents=["prepare"])  # fmt: skip
+    publish(page_server, run, node_id="prepare", kind="status", status="Succeeded",
+            started=800.0, finished=890.0)  # fmt: skip
+    page = online_browser.new_page()
+    page.goto(f"{page_server.url}/progress/{run}")
+    page.wait_for_selector('.step[data-node="prepare"]')
+    order = page.eval_on_selector_all(".step", "rows => rows.map(r => r.dataset.node)")
+    assert order.index("prepare") < order.index("train") < order.index("report")
+    assert order.index("evaluate") < order.index("report")
+    assert page.get_attribute('.step[data-node="evaluate"] .timing', "data-elapsed") == "3.5"
+    assert "took 3.5 s" in page.text_content('.step[data-node="evaluate"]')
+    assert "after train, evaluate" in page.text_content('.step[data-node="report"]')
+    page.close()

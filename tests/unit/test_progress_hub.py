@@ -315,3 +315,33 @@ async def test_a_flood_of_malformed_records_is_counted_each_and_logged_sparingly
     warnings = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
     assert warnings and len(warnings) <= 2, warnings
     assert "skipped malformed record at 0:0: event is not valid JSON" in warnings[0]
+
+
+@pytest.mark.asyncio
+async def test_a_runs_history_starts_where_the_run_index_says_it_begins():
+    """With a run index (run_index.py), the first watch of a run reads from the run's first
+    record on, not through the other runs' records before it."""
+
+    class Index:
+        def start_of(self, partition: int, run_id: str) -> int:
+            return first if run_id == "r" else 0
+
+    bus = LocalBus(partitions=1)
+    fetched: list[int] = []
+    fetch = bus.fetch
+
+    async def counting_fetch(partition, offset, until, limit):
+        records, reached = await fetch(partition, offset, until, limit)
+        fetched.extend(r.offset for r in records)
+        return records, reached
+
+    bus.fetch = counting_fetch
+    hub = ProgressHub(bus, run_index=Index(), recent_size=1)
+    for i in range(50):
+        await hub.publish(log_event(f"other{i}", "not mine"))
+    first = (await hub.publish(log_event("r", "first"))).offset
+    await hub.publish(log_event("r", "second"))
+    hub.start()  # the bus's records are all older than the live read: history fetches them
+    async with hub.watch("r") as watcher:
+        assert messages(await drain(hub, watcher, 2)) == ["first", "second"]
+    assert min(fetched) == first == 50

@@ -15,7 +15,7 @@ class Cursor(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ProgressEvent(_message.Message):
-    __slots__ = ("v", "run_id", "node_id", "namespace", "ts", "kind", "current", "total", "fraction", "metrics", "message", "status", "group")
+    __slots__ = ("v", "run_id", "node_id", "namespace", "ts", "kind", "current", "total", "fraction", "metrics", "message", "status", "group", "started", "finished", "parents")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class ProgressEvent(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    PARENTS_FIELD_NUMBER: _ClassVar[int]
     v: int
     run_id: str
     node_id: str
@@ -49,7 +52,10 @@ class ProgressEvent(_message.Message):
     message: str
     status: str
     group: str
-    def __init__(self, v: _Optional[int] = ..., run_id: _Optional[str] = ..., node_id: _Optional[str] = ..., namespace: _Optional[str] = ..., ts: _Optional[float] = ..., kind: _Optional[str] = ..., current: _Optional[float] = ..., total: _Optional[float] = ..., fraction: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ..., status: _Optional[str] = ..., group: _Optional[str] = ...) -> None: ...
+    started: float
+    finished: float
+    parents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, v: _Optional[int] = ..., run_id: _Optional[str] = ..., node_id: _Optional[str] = ..., namespace: _Optional[str] = ..., ts: _Optional[float] = ..., kind: _Optional[str] = ..., current: _Optional[float] = ..., total: _Optional[float] = ..., fraction: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ..., status: _Optional[str] = ..., group: _Optional[str] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., parents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchProgressRequest(_message.Message):
     __slots__ = ("run_id", "node_id", "from_beginning", "resume_after", "namespace")

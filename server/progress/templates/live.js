@@ -31,7 +31,8 @@
   var clockOffset = 0;  /* server clock minus this browser's, from heartbeats (seconds) */
   var total = 0;
   var charts = new Map(), tiles = new Map();
-  var dirty = {steps: new Set(), runs: new Set(), charts: new Set(), tiles: new Set(), logs: [], header: true};
+  var dirty = {steps: new Set(), runs: new Set(), charts: new Set(), tiles: new Set(), logs: [], header: true,
+               order: false};
   var announcements = [];
   var frameQueued = false;
   /* What drawing and applying events cost, for the bench (bench/live_page_bench.py). */
@@ -96,6 +97,7 @@
       s = {run: run, id: id, status: "", fraction: 0, current: null, total: null, start: ts, end: null,
            lastTs: ts, progress: [], counted: false, received: 0, age: 0, message: "", reason: "", lastLog: "", parents: null};
       run.steps.set(id, s);
+      dirty.order = dirty.order || run.steps.size > 1;  /* steps may wait for this one */
       if (!comparing) addLogStep(id);
     }
     return s;
@@ -115,7 +117,8 @@
     var s = step(run, e.node_id, ts);
     if (ts > s.lastTs) s.lastTs = ts;
     if (ts < s.start) s.start = ts;
-    if (Array.isArray(e.parents)) s.parents = e.parents;
+    if (Array.isArray(e.parents)) { s.parents = e.parents; dirty.order = true; }
+    if (e.started != null && e.started < s.start) s.start = e.started;  /* Argo's times */
     if (e.kind === "progress") progress(s, e);
     else if (e.kind === "status") stepStatus(s, e);
     else if (e.kind === "metric") addMetrics(run, s, e);
@@ -143,7 +146,7 @@
     var was = s.status;
     s.status = e.status;
     if (e.status === "Succeeded") s.fraction = 1;
-    if (TERMINAL.indexOf(e.status) >= 0) s.end = e.ts; else s.end = null;
+    if (TERMINAL.indexOf(e.status) >= 0) s.end = e.finished != null ? e.finished : e.ts; else s.end = null;
     if (FAILED.indexOf(was) >= 0) dirty.header = true;  /* retried: the failure is no longer on top */
     s.reason = "";
     if (FAILED.indexOf(e.status) >= 0) {
@@ -571,6 +574,22 @@
     s.msg.hidden = !s.message || s.message === s.reason;
   }
 
+  /* Each step below the steps it depends on (Argo's `parents`), else in order of arrival. */
+  function dagOrder(run) {
+    var left = [], placed = new Set(), box = $("steps"), i;
+    run.steps.forEach(function (s) { if (s.shown) left.push(s); });
+    var waits = function (s) {
+      return (s.parents || []).some(function (p) { return run.steps.has(p) && !placed.has(p); });
+    };
+    while (left.length) {
+      for (i = 0; i < left.length && waits(left[i]); i++) {}
+      if (i === left.length) i = 0;  /* a cycle: keep the order */
+      var s = left.splice(i, 1)[0];
+      placed.add(s.id);
+      box.appendChild(s.shown.row);
+    }
+  }
+
   function timing(s) {
     var parts = ["started " + clockTime(s.start)];
     var running = s.end === null;
@@ -746,6 +765,8 @@
     var started = performance.now();
     if (comparing) dirty.runs.forEach(drawRunRow);
     else dirty.steps.forEach(drawStep);
+    if (dirty.order && !comparing) runs.forEach(dagOrder);
+    dirty.order = false;
     dirty.steps.clear(); dirty.runs.clear();
     dirty.tiles.forEach(drawTile); dirty.tiles.clear();
     if (dirty.logs.length) { drawLogs(false); dirty.logs = []; }

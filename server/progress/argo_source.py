@@ -1,0 +1,260 @@
+"""Step status with no code in the steps: Argo's Workflow objects become `status` events.
+
+With `--argo-workflows`, the server lists and watches `workflows.argoproj.io` in its
+namespace (PROGRESS_NAMESPACE, else POD_NAMESPACE, else the pod's service-account
+namespace; none of them: every namespace) with the official `kubernetes` client, in a
+thread of its own. For each KFP run (the `pipeline/runid` label) it publishes a
+`status` event whenever a step's phase changes (display name, phase, start and finish,
+message, and the step's `parents`: the DAG's edges), and a run-level `status` when the
+Workflow's phase changes, into Kafka when configured, else into the in-process bus.
+What a Workflow says: argo_workflow.py. Which replica publishes: leadership.py.
+
+Workflows that finished more than SETTLED (an hour) before a term first sees them are
+taken as published (a previous publisher did), so a new term reads the history of recent
+runs only. Within a term nothing is published twice: the last phase published per step is kept
+(dropped when the Workflow is deleted), so the watch's reconnects and relists repeat
+nothing. At the start of a term, with Kafka, a run's phases already in the log are read
+first (another replica published them, or this one in an earlier term), so a handover
+publishes only what changed. A publish that fails (the broker away) is retried until it
+succeeds, in order: nothing is lost while the Workflow still exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_event
+
+from .argo_workflow import StepState, run_id_of, run_state, step_states
+from .hub import Delivered
+from .leadership import Leadership, kube_client, short_error
+
+log = logging.getLogger(__name__)
+
+GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "workflows"
+WATCH_SECONDS = 300
+"""Each watch request ends after this long and is renewed from where it was."""
+RETRY_DELAY = 2.0
+SEED_TIMEOUT = 10.0
+SETTLED = 3600.0
+"""A Workflow finished this long before a term first sees it is taken as published: a new
+publisher does not read the history of every old run the namespace still holds."""
+
+Publish = Callable[[ProgressEvent], Awaitable[Cursor]]
+History = Callable[[str, str], Awaitable[list[Delivered]]]
+"""(run id, namespace) → the run's events so far."""
+
+
+async def publish_until_done(publish: Publish, event: ProgressEvent, feed: Any) -> None:
+    """Publish, retrying while the log is away (a feed's events must not be lost)."""
+    while True:
+        try:
+            await publish(event)
+            feed.published += 1
+            feed.detail = ""
+            return
+        except Exception as error:
+            feed.detail = f"publishing: {short_error(error)}"
+            log.warning("progress: publishing %s events failed, retrying: %s", feed.name, error)
+            await asyncio.sleep(RETRY_DELAY)
+
+
+class ArgoStatus:
+    """Watches Workflows in a thread; publishes their steps' phase changes from the loop."""
+
+    name = "argo"
+
+    def __init__(
+        self,
+        publish: Publish,
+        leadership: Leadership,
+        *,
+        namespace: str,
+        history: History | None = None,
+        api_client: Any = None,
+    ) -> None:
+        self.namespace = namespace
+        self.leadership = leadership
+        self._publish = publish
+        self._history = history
+        self._api_client = api_client
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[str, list[dict[str, Any]]]] = asyncio.Queue()
+        self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._term = 0
+        self._published: dict[str, dict[str, str]] = {}
+        """Workflow uid → step id ("" for the run) → the phase last published this term."""
+        self.detail = "starting"
+        """What the watch last met, for /readyz."""
+        self.published = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._api_client is None:
+            try:
+                self._api_client = kube_client()
+            except Exception as error:
+                raise OSError(  # the server's start fails with this message (cli.py)
+                    "--argo-workflows / ARGO_WORKFLOWS: no Kubernetes API to watch (neither a "
+                    f"pod's service account nor KUBECONFIG): {error}"
+                ) from None
+        self._task = asyncio.create_task(self._consume())
+        self._thread = threading.Thread(target=self._watch_forever, name="argo-watch", daemon=True)
+        self._thread.start()
+        where = f"namespace {self.namespace}" if self.namespace else "every namespace"
+        log.info("progress: watching Argo Workflows in %s", where)
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 2.0)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace or "(all)",
+            "leading": self.leadership.leading.is_set(),
+            "detail": self.detail,
+            "published": self.published,
+        }
+
+    # -- the watch (its own thread) -----------------------------------------------
+
+    def _watch_forever(self) -> None:
+        from kubernetes import client
+
+        api = client.CustomObjectsApi(self._api_client)
+        while not self._stop.is_set():
+            if not self.leadership.leading.wait(0.5):
+                continue
+            try:
+                self._list_and_watch(api)
+            except Exception as error:  # the API server away, RBAC missing, ...
+                self.detail = short_error(error)
+                log.warning("progress: watching Argo Workflows failed, retrying: %s", self.detail)
+                self._stop.wait(RETRY_DELAY)
+
+    def _list_and_watch(self, api: Any) -> None:
+        """List every Workflow, then follow changes until the list is stale or the term ends."""
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        scope = {"namespace": self.namespace} if self.namespace else {}
+        lister = (
+            api.list_namespaced_custom_object if self.namespace else api.list_cluster_custom_object
+        )
+        listed = lister(GROUP, VERSION, **scope, plural=PLURAL)
+        self._hand("SYNC", listed.get("items") or [])
+        version = listed["metadata"]["resourceVersion"]
+        self.detail = ""
+        leading = self.leadership.leading
+        while not self._stop.is_set() and leading.is_set():
+            stream = watch.Watch()
+            try:
+                for change in stream.stream(
+                    lister, GROUP, VERSION, **scope, plural=PLURAL, resource_version=version,
+                    timeout_seconds=WATCH_SECONDS, allow_watch_bookmarks=True,
+                ):  # fmt: skip
+                    if self._stop.is_set() or not leading.is_set():
+                        stream.stop()
+                        return
+                    kind, obj = change["type"], change["object"]
+                    if kind == "ERROR":
+                        if isinstance(obj, dict) and obj.get("code") == 410:
+                            return  # our version is gone: list again
+                        raise RuntimeError(f"watch error: {obj}")
+                    if kind != "BOOKMARK":
+                        self._hand(kind, [obj])
+            except ApiException as error:
+                if error.status == 410:
+                    return
+                raise
+            version = stream.resource_version or version
+
+    def _hand(self, kind: str, workflows: list[dict[str, Any]]) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, workflows))
+
+    # -- publishing (on the loop) -------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            kind, workflows = await self._queue.get()
+            if not self.leadership.leading.is_set():
+                continue
+            if self._term != self.leadership.term:  # a new term: read what the log holds
+                self._term = self.leadership.term
+                self._published.clear()
+            if kind == "SYNC":
+                listed = {_uid(w) for w in workflows}
+                for uid in [uid for uid in self._published if uid not in listed]:
+                    del self._published[uid]
+            for workflow in workflows:
+                if kind == "DELETED":
+                    self._published.pop(_uid(workflow), None)
+                else:
+                    await self._publish_changes(workflow)
+
+    async def _publish_changes(self, workflow: dict[str, Any]) -> None:
+        run_id = run_id_of(workflow)
+        if run_id is None:
+            return
+        uid = _uid(workflow)
+        namespace = (workflow.get("metadata") or {}).get("namespace") or ""
+        states = step_states(workflow)
+        run = run_state(workflow)
+        if run is not None:
+            states.append(run)  # last: a terminal run status ends viewers' streams
+        now = time.time()
+        published = self._published.get(uid)
+        if published is None:
+            if run is not None and run.finished is not None and now - run.finished > SETTLED:
+                self._published[uid] = {state.node_id: state.phase for state in states}
+                return
+            published = self._published[uid] = await self._seed(run_id, namespace)
+        for state in states:
+            if published.get(state.node_id) == state.phase:
+                continue
+            event = self._event(state, run_id, namespace, now)
+            if event is not None:
+                await publish_until_done(self._publish, event, self)
+            published[state.node_id] = state.phase
+
+    async def _seed(self, run_id: str, namespace: str) -> dict[str, str]:
+        """The phases the log already holds for a run (another replica, or an earlier term)."""
+        if self._history is None:
+            return {}
+        try:
+            delivered = await asyncio.wait_for(self._history(run_id, namespace), SEED_TIMEOUT)
+        except Exception as error:  # Kafka away: publish as if new (a repeat, not a loss)
+            log.warning("progress: could not read run %s's history: %s", run_id, error)
+            return {}
+        return {d.event.node_id: d.event.status for d in delivered if d.event.kind == "status"}
+
+    @staticmethod
+    def _event(state: StepState, run_id: str, namespace: str, now: float) -> ProgressEvent | None:
+        try:
+            return parse_event(state.event(run_id, namespace, now))
+        except InvalidEvent as error:
+            log.warning("progress: Argo step %r of run %s not published: %s",
+                        state.node_id, run_id, error)  # fmt: skip
+            return None
+
+
+def _uid(workflow: dict[str, Any]) -> str:
+    meta = workflow.get("metadata") or {}
+    return meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}"
