@@ -199,3 +199,27 @@ def test_views_draw_live_on_a_terminal_and_lines_otherwise():
         assert isinstance(live, LiveView)
     finally:
         live.close()
+
+
+def test_metrics_name_their_chart_with_group(clean_env):
+    transport = FakeTransport()
+    with Reporter("run-1", "train", namespace="", transport=transport) as rep:
+        rep.metric(top1=0.7, top5=0.9, step=3, group="accuracy")
+        rep.metric(loss=0.5, step=3)
+        with pytest.raises(ReporterError, match="group must be printable text"):
+            rep.metric(loss=0.5, group="a\nb")
+    grouped, plain = (parse_event(value) for _, value in transport.sent[1:3])
+    assert grouped.group == "accuracy" and grouped.metrics == {"top1": 0.7, "top5": 0.9}
+    assert plain.group == "" and "group" not in transport.sent[2][1], "optional on the wire"
+
+
+def test_emit_sends_a_group_and_refuses_it_off_a_metric(clean_env, monkeypatch, capsys):
+    transport = FakeTransport()
+    monkeypatch.setattr(cli, "Reporter", lambda *a, **k: Reporter(*a, **k, transport=transport))
+    common = ["progress", "emit", "--run-id", "r", "--node-id", "n", "--namespace", ""]
+    sent = cli.main([*common, "--metric", "top1=0.7", "--metric", "top5=0.9", "--group", "acc"])
+    assert sent == 0 and transport.sent[-1][1]["group"] == "acc"
+    assert transport.sent[-1][1]["metrics"] == {"top1": 0.7, "top5": 0.9}
+    assert cli.main([*common, "--log", "hi", "--group", "acc"]) == 1
+    assert "group names the chart of a metric event; this is a log event" in capsys.readouterr().err
+    assert len(transport.sent) == 1, "the refused event was not sent"
