@@ -28,7 +28,8 @@ from typing import Any
 
 from .events import Cursor, InvalidEvent, from_message, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
-from .watch_view import RunState, open_view
+from .watch_state import RunState
+from .watch_view import open_view
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,8 +199,9 @@ def _watch(args: argparse.Namespace) -> int:
                 try:
                     for reply in stub.WatchProgress(request):
                         last = _follow(reply, state, view) or last
-                    view.draw(state, force=True)
                     final = state.final_status(args.node_id)
+                    state.ended = bool(final)
+                    view.draw(state, force=True)
                     if final:
                         return 0 if final == "Succeeded" else 1
                     time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
@@ -224,8 +226,11 @@ def _follow(reply: Any, state: RunState, view: Any) -> Any:
     if reply.HasField("heartbeat"):
         beat = reply.heartbeat
         state.upstream = "" if beat.upstream_reachable else f"{beat.upstream} unreachable"
-    if reply.HasField("caught_up") and not reply.caught_up.events:
-        view.note(f"no events for run {state.run_id} yet; waiting")
+        if beat.server_time:
+            state.clock_offset = beat.server_time - time.time()
+    if reply.HasField("caught_up"):
+        state.caught_up = True  # the views say "waiting" while the run has no events
+        state.upstream = ""  # connected again (a heartbeat says if Kafka is not)
     if reply.HasField("lagged"):
         view.note("fell behind; the server resynced this view from Kafka")
     view.draw(state)
