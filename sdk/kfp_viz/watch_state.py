@@ -122,8 +122,8 @@ class StepState:
 
     def timing(self, now: float | None) -> str:
         """The step's timing, e.g. "started 14:03:27 · elapsed 4 min · 30 s/item · ETA 5 min",
-        as of `now`, or
-        as of its last event when `now` is None (a line that changes only with events)."""
+        as of `now`, or of its last event when `now` is None (a line that changes only with
+        events)."""
         parts = [f"started {clock_time(self.start)}"]
         if self.end is not None:
             parts.append(f"took {duration(self.end - self.start)}")
