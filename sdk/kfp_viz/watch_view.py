@@ -169,7 +169,7 @@ def rich_view(state: RunState, width: int, now: float | None = None) -> Any:
     from rich.text import Text
 
     with state.lock:
-        parts: list[Any] = [_head(state, now)]
+        parts: list[Any] = [_head(state, now, width)]
         parts += [Text(line, style="bold red") for line in state.failures()]
         layout = _columns(state, width)
         for name, step in state.steps.items():
@@ -185,7 +185,8 @@ def rich_view(state: RunState, width: int, now: float | None = None) -> Any:
     return Group(*parts)
 
 
-def _head(state: RunState, now: float | None) -> Any:
+def _head(state: RunState, now: float | None, width: int) -> Any:
+    """The run's id, status and clock (wrapped when narrow); the event count where it fits."""
     from rich.text import Text
 
     status = state.shown_status()
@@ -194,9 +195,11 @@ def _head(state: RunState, now: float | None) -> Any:
         head.append("  no events yet; waiting" if state.caught_up else "  connecting", "dim")
     else:
         head.append(f"  {state.clock(now)}")
-        head.append(f"  ({state.events} events)", "dim")
     if state.upstream:
         head.append(f"  [{state.upstream}]", "yellow")
+    count = f"  ({state.events} events)"
+    if state.events and head.cell_len + len(count) <= width:
+        head.append(count, "dim")
     return head
 
 

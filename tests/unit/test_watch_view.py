@@ -139,6 +139,7 @@ def test_the_live_view_fits_the_width_and_cuts_nothing_that_matters(width):
     assert all(f"{name}=" in text for name in ("accuracy", "loss", "val_loss"))
     assert text.index("accuracy=") < text.index("loss=") < text.index("val_loss=")
     assert lines[0].startswith("run r1  Failed  started") and "took 2 min 11 s" in text
+    assert lines[0].endswith("  (18 events)") == (width >= 80), "the count only where it fits"
     train = next(line for line in lines if line.startswith("train "))
     assert " 40% 4/10 Failed" in train
     prep = next(line for line in lines if line.startswith("prep-xx"))
