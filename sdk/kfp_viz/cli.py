@@ -2,6 +2,7 @@
 
     kfp-viz progress emit --run-id R --node-id train --progress 30/100
     kfp-viz progress emit --run-id R --node-id train --metric loss=0.31 --step 30
+    kfp-viz progress emit --run-id R --node-id train --metric top1=0.7 --metric top5=0.9 --group acc
     kfp-viz progress emit --run-id R --status Succeeded --run-level
     kfp-viz watch R --server localhost:8887
 
@@ -31,7 +32,8 @@ from typing import Any
 from .events import Cursor, InvalidEvent, from_message, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
 from .transport import NullTransport
-from .watch_view import RunState, open_view
+from .watch_state import RunState
+from .watch_view import open_view
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--log", metavar="MESSAGE")
     what.add_argument("--status", help="Running, Succeeded, Failed, ...")
     emit.add_argument("--step", type=float, help="x value of --metric points")
+    emit.add_argument("--group", default="", help="the chart the --metric values share")
     emit.add_argument("--message", default="", help="text shown with the step")
     emit.add_argument("--run-level", action="store_true", help="a --status of the whole run")
     emit.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for delivery")
@@ -119,6 +122,8 @@ def _emit(args: argparse.Namespace) -> int:
     fields["message"] = args.message or fields.get("message", "")
     if fields["kind"] == "metric":
         fields["current"] = args.step
+    if args.group:
+        fields["group"] = args.group  # on another kind, refused with the schema's words
     try:
         return _emit_grpc(args, fields) if args.server else _emit_reporter(args, fields)
     except (InvalidEvent, ReporterError) as error:
@@ -204,8 +209,9 @@ def _watch(args: argparse.Namespace) -> int:
                 try:
                     for reply in stub.WatchProgress(request):
                         last = _follow(reply, state, view) or last
-                    view.draw(state, force=True)
                     final = state.final_status(args.node_id)
+                    state.ended = bool(final)
+                    view.draw(state, force=True)
                     if final:
                         return 0 if final == "Succeeded" else 1
                     time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
@@ -230,8 +236,11 @@ def _follow(reply: Any, state: RunState, view: Any) -> Any:
     if reply.HasField("heartbeat"):
         beat = reply.heartbeat
         state.upstream = "" if beat.upstream_reachable else f"{beat.upstream} unreachable"
-    if reply.HasField("caught_up") and not reply.caught_up.events:
-        view.note(f"no events for run {state.run_id} yet; waiting")
+        if beat.server_time:
+            state.clock_offset = beat.server_time - time.time()
+    if reply.HasField("caught_up"):
+        state.caught_up = True  # the views say "waiting" while the run has no events
+        state.upstream = ""  # connected again (a heartbeat says if Kafka is not)
     if reply.HasField("lagged"):
         view.note("fell behind; the server resynced this view from Kafka")
     view.draw(state)

@@ -155,9 +155,11 @@ class Reporter:
 
     def metric(
         self, name: str | None = None, value: float | None = None, *, step: float | None = None,
-        **metrics: float,
+        group: str = "", **metrics: float,
     ) -> None:  # fmt: skip
-        """Numbers to plot, e.g. `metric("loss", 0.3)` or `metric(loss=0.3, acc=0.9, step=10)`."""
+        """Numbers to plot, e.g. `metric("loss", 0.3)` or `metric(loss=0.3, acc=0.9, step=10)`.
+        `group` names the chart these values share (`metric(top1=.7, top5=.9, group="acc")`);
+        without it the live page pairs names like `loss`/`val_loss` itself."""
         given: dict[str, object] = dict(metrics)
         if name is not None:
             given[name] = value
@@ -170,7 +172,7 @@ class Reporter:
             if not math.isfinite(number):
                 return  # a NaN or infinite loss is not plottable; skip it rather than crash
             numbers[key] = float(number)
-        self.emit("metric", metrics=numbers, current=step)
+        self.emit("metric", metrics=numbers, current=step, group=group)
 
     def log(self, message: str) -> None:
         """A line of text shown with the step."""

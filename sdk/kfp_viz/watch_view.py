@@ -1,109 +1,39 @@
-"""What `kfp-viz watch` shows: a run's state, folded from its events, drawn for a person.
+"""What `kfp-viz watch` draws of a run's state (`kfp_viz.watch_state`), for a person.
 
-`RunState` folds the stream: per step its bar, status and latest metrics. Two views draw it.
-`LiveView` redraws in place with rich (the SDK's `rich` extra), as wide as the terminal is;
-`PlainView` prints a line per change, for pipes and logs, or where rich is not installed.
+`LiveView` redraws in place with rich (the SDK's `rich` extra): as wide as the terminal is at
+each drawing (a resize included), colours by status, and clocks that move between events (it
+redraws every second, from its own thread). `PlainView` prints a line per change, for pipes and
+logs, or where rich is not installed: lines are never cut, since a pipe has no width.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .events import TERMINAL_STATUSES, ProgressEvent
+from .watch_state import LogLine, RunState, StepState, clock_time
 
 REDRAW_EVERY = 0.1
 """Seconds between two drawings of a busy stream: faster than that, nobody reads it."""
-SHOWN_METRICS = 3
-_STATUS_STYLES = {"Succeeded": "green", "Failed": "red", "Error": "red"}
+TICKS_PER_SECOND = 1
+"""Redraws a second of an idle live view: elapsed times and ETAs move on between events."""
+LOG_TAIL = 5
+"""Log lines under the live view's steps."""
+PLAIN_BAR = 20
+_STATUS_STYLES = {
+    "Succeeded": "green", "Failed": "bold red", "Error": "bold red", "Running": "cyan",
+    "Pending": "yellow", "waiting": "yellow",
+}  # fmt: skip
+"""Other statuses (Skipped, Cancelled, ...) are yellow: over, but not as planned."""
 _FIXED = 4 + 3
 """The live view's percent column and the spaces between its four columns."""
 _MIN_REST = 16
-"""Characters kept for a step's count, status and metrics on a narrow terminal."""
+"""Characters kept for a step's count and status on a narrow terminal."""
 
 
-@dataclass
-class StepState:
-    fraction: float = 0.0
-    current: float | None = None
-    total: float | None = None
-    status: str = ""
-    message: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    def count(self) -> str:
-        """ " 5/10" when the step reports items, else ""."""
-        if self.current is None or not self.total:
-            return ""
-        return f" {self.current:g}/{self.total:g}"
-
-    def latest_metrics(self) -> str:
-        return " ".join(f"{k}={v:.4g}" for k, v in list(self.metrics.items())[:SHOWN_METRICS])
-
-
-@dataclass
-class RunState:
-    """What the terminal shows: per step its bar, status and latest metrics."""
-
-    run_id: str
-    status: str = ""
-    steps: dict[str, StepState] = field(default_factory=dict)
-    upstream: str = ""
-    events: int = 0
-
-    def apply(self, event: ProgressEvent) -> None:
-        self.events += 1
-        if event.kind == "status" and event.is_run_level:
-            self.status = event.status
-            return
-        step = self.steps.setdefault(event.node_id, StepState())
-        if event.kind == "progress":
-            step.fraction = event.fraction or 0.0
-            step.current = event.current
-            step.total = event.total
-            step.status = step.status or "Running"
-        elif event.kind == "status":
-            step.status = event.status
-            if event.status == "Succeeded":
-                step.fraction = 1.0
-        elif event.kind == "metric":
-            step.metrics.update(event.metrics)
-        if event.message:
-            step.message = event.message
-
-    def final_status(self, node_id: str = "") -> str:
-        """The terminal status that ended the watch (the run's, or the watched step's), or ""."""
-        if self.status in TERMINAL_STATUSES:
-            return self.status
-        step = self.steps.get(node_id) if node_id else None
-        return step.status if step is not None and step.status in TERMINAL_STATUSES else ""
-
-    def head(self) -> str:
-        head = f"run {self.run_id}  {self.status or 'waiting'}  ({self.events} events)"
-        return head + (f"  [{self.upstream}]" if self.upstream else "")
-
-    def name_width(self) -> int:
-        return min(30, max((len(n) for n in self.steps), default=4))
-
-    def bar_width(self, width: int) -> int:
-        """The bar takes what is left of `width` beside the name and the figures."""
-        return max(10, min(40, width - self.name_width() - 40))
-
-    def lines(self, width: int = 100) -> list[str]:
-        """The plain text form: the head, then one line per step of at most `width`."""
-        out = [self.head()]
-        name_width, bar_width = self.name_width(), self.bar_width(width)
-        for name, step in self.steps.items():
-            filled = round(bar_width * step.fraction)
-            bar = "#" * filled + "-" * (bar_width - filled)
-            line = f"{name[:name_width]:<{name_width}} [{bar}] {step.fraction:4.0%}{step.count()}"
-            metrics = step.latest_metrics()
-            line += f" {step.status}" + (f" {metrics}" if metrics else "")
-            out.append(line[:width])
-        return out
+def status_style(status: str) -> str:
+    return _STATUS_STYLES.get(status, "yellow" if status else "")
 
 
 class _View:
@@ -122,27 +52,74 @@ class _View:
         """Leave the last drawing on the screen."""
 
 
+# -- plain lines ----------------------------------------------------------------------
+
+
+def plain_step(name: str, step: StepState) -> str:
+    """One step as a line that changes only when its events do (timing as of its last)."""
+    filled = round(PLAIN_BAR * step.fraction)
+    line = f"{name} [{'#' * filled}{'-' * (PLAIN_BAR - filled)}] {step.fraction:4.0%}"
+    for part in (step.count(), step.status, step.latest_metrics()):
+        line += f" {part}" if part else ""
+    line += f" · {step.timing(None)}"
+    if step.message and step.message != step.reason:
+        line += f" · {step.message}"
+    return line
+
+
+def plain_head(state: RunState) -> str:
+    """The run's line: printed when its status (or its end) changes."""
+    if not state.events:
+        return f"run {state.run_id}: no events yet; waiting"
+    head = f"run {state.run_id}: {state.shown_status()}"
+    if state.end is not None:
+        head += f" · {state.clock(None)}"
+    return head + (f" · {state.message}" if state.message else "")
+
+
 class PlainView(_View):
-    """Prints each step's line when it changes, and the head when the run's status does."""
+    """Prints each step's line when it changes, each log line once, and the run's line when
+    its status does."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._shown: list[str] = []
+        self._steps: dict[str, str] = {}
+        self._head = ""
+        self._logged = 0
 
     def note(self, text: str) -> None:
         self._out.write(f"{text}\n")
+        self._out.flush()
 
     def draw(self, state: RunState, force: bool = False) -> None:
         if not self._due(force):
             return
-        lines = state.lines(shutil.get_terminal_size((100, 24)).columns)
-        for line in lines[1:]:
-            if line not in self._shown:
-                self._out.write(line + "\n")
-        if lines[0].split("  (")[0] != (self._shown[:1] or [""])[0].split("  (")[0]:
-            self._out.write(lines[0] + "\n")
-        self._shown = lines
+        with state.lock:
+            lines = self._changes(state)
+        self._out.writelines(line + "\n" for line in lines)
         self._out.flush()
+
+    def _changes(self, state: RunState) -> list[str]:
+        out = []
+        for name, step in state.steps.items():
+            line = plain_step(name, step)
+            if self._steps.get(name) != line:
+                self._steps[name] = line
+                out.append(line)
+        new = state.logged - self._logged
+        if new > len(state.logs):
+            out.append(f"({new - len(state.logs)} log lines not shown)")
+        for entry in list(state.logs)[len(state.logs) - min(new, len(state.logs)) :]:
+            out.append(f"{clock_time(entry.ts)} {entry.node_id}: {entry.message}")
+        self._logged = state.logged
+        head = plain_head(state)
+        if head != self._head and (state.events or state.caught_up):
+            self._head = head
+            out.append(head)
+        return out
+
+
+# -- live, with rich ------------------------------------------------------------------
 
 
 class LiveView(_View):
@@ -153,53 +130,117 @@ class LiveView(_View):
         from rich.live import Live
 
         self._console = Console(file=out)
+        self._state: RunState | None = None
         self._live = Live(
-            console=self._console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
-        )
+            console=self._console, get_renderable=self._render, auto_refresh=True,
+            refresh_per_second=TICKS_PER_SECOND, redirect_stdout=False, redirect_stderr=False,
+        )  # fmt: skip
         self._live.start()
 
     def note(self, text: str) -> None:
-        self._live.console.print(text, markup=False, highlight=False)
+        """A fact worth keeping (e.g. a resync): printed above the live drawing, with its time."""
+        self._live.console.print(f"{clock_time(time.time())} {text}", markup=False, highlight=False)
 
     def draw(self, state: RunState, force: bool = False) -> None:
+        self._state = state
         if self._due(force):
-            self._live.update(rich_view(state, self._console.width), refresh=True)
+            self._live.refresh()
+
+    def _render(self) -> Any:
+        """Called by rich (from its refresh thread too) for what to draw now."""
+        from rich.text import Text
+
+        state = self._state
+        if state is None:
+            return Text("connecting", style="dim")
+        return rich_view(state, self._console.width, None if state.ended else state.now())
 
     def close(self) -> None:
         self._live.stop()
 
 
-def rich_view(state: RunState, width: int) -> Any:
-    """The head and a row per step (name, bar, percent, count, status, metrics), no line
-    wider than `width`: long names and metrics are cut with an ellipsis, never wrapped."""
+def rich_view(state: RunState, width: int, now: float | None = None) -> Any:
+    """The run for a terminal `width` columns wide, no line wider: its head and clock, why it
+    failed, a block per step (bar, status, timing, metrics, message), the last log lines.
+    What must be read whole (the head, reasons, metrics) wraps; the rest is cut with "…"."""
     from rich.console import Group
+    from rich.padding import Padding
+    from rich.rule import Rule
+    from rich.text import Text
+
+    with state.lock:
+        parts: list[Any] = [_head(state, now, width)]
+        parts += [Text(line, style="bold red") for line in state.failures()]
+        layout = _columns(state, width)
+        for name, step in state.steps.items():
+            parts.append(_step_row(name, step, layout))
+            details = [step.timing(now), step.latest_metrics()]
+            if step.message and step.message != step.reason:
+                details.append(step.message)
+            parts += [Padding(Text(text), (0, 0, 0, 2)) for text in details if text]
+        tail = list(state.logs)[-LOG_TAIL:]
+        if tail:
+            parts.append(Rule("logs", align="left", style="dim"))
+            parts += [_log_line(entry) for entry in tail]
+    return Group(*parts)
+
+
+def _head(state: RunState, now: float | None, width: int) -> Any:
+    """The run's id, status and clock (wrapped when narrow); the event count where it fits."""
+    from rich.text import Text
+
+    status = state.shown_status()
+    head = Text.assemble((f"run {state.run_id}", "bold"), "  ", (status, status_style(status)))
+    if not state.events:
+        head.append("  no events yet; waiting" if state.caught_up else "  connecting", "dim")
+    else:
+        head.append(f"  {state.clock(now)}")
+    if state.upstream:
+        head.append(f"  [{state.upstream}]", "yellow")
+    count = f"  ({state.events} events)"
+    if state.events and head.cell_len + len(count) <= width:
+        head.append(count, "dim")
+    return head
+
+
+def _columns(state: RunState, width: int) -> tuple[int, int, int]:
+    """Widths of a step row's name, bar and count-and-status columns: every one fixed, the
+    last taking what is left (rich would otherwise squeeze the bar first)."""
+    bar = state.bar_width(width)
+    name = min(state.name_width(), max(4, width - bar - _FIXED - _MIN_REST))
+    return name, bar, max(1, width - name - bar - _FIXED)
+
+
+def _step_row(name: str, step: StepState, layout: tuple[int, int, int]) -> Any:
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
 
-    bar_width = state.bar_width(width)
-    # Every column's width fixed, the text last taking what is left: rich would otherwise
-    # squeeze the bar and the percent of a narrow terminal before the text beside them.
-    name_width = min(state.name_width(), max(4, width - bar_width - _FIXED - _MIN_REST))
+    name_width, bar_width, rest_width = layout
+    style = status_style(step.status)
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True, overflow="ellipsis", width=name_width)
     table.add_column(no_wrap=True, width=bar_width)
     table.add_column(no_wrap=True, justify="right", width=4)
-    table.add_column(
-        no_wrap=True, overflow="ellipsis", width=width - name_width - bar_width - _FIXED
-    )
-    for name, step in state.steps.items():
-        style = _STATUS_STYLES.get(step.status, "")
-        bar_style = style or "bar.complete"
-        bar = ProgressBar(
-            total=1.0, completed=step.fraction, width=bar_width,
-            complete_style=bar_style, finished_style=bar_style,
-        )  # fmt: skip
-        parts = [(step.count().lstrip(), ""), (step.status, style), (step.latest_metrics(), "")]
-        rest = Text(" ").join(Text(text, style=how) for text, how in parts if text)
-        table.add_row(name, bar, f"{step.fraction:4.0%}", rest)
-    head = Text(state.head(), style="bold", no_wrap=True, overflow="ellipsis")
-    return Group(head, table)
+    table.add_column(no_wrap=True, overflow="ellipsis", width=rest_width)
+    bar_style = style or "bar.complete"
+    bar = ProgressBar(
+        total=1.0, completed=step.fraction, width=bar_width,
+        complete_style=bar_style, finished_style=bar_style,
+    )  # fmt: skip
+    rest = Text(" ").join(Text(text, style=how) for text, how in
+                          ((step.count(), ""), (step.status, style)) if text)  # fmt: skip
+    table.add_row(Text(name, style="bold"), bar, f"{step.fraction:4.0%}", rest)
+    return table
+
+
+def _log_line(entry: LogLine) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(
+        (clock_time(entry.ts), "dim"), " ", (entry.node_id, "bold"), " ",
+        (entry.message, "red" if entry.failed else ""), no_wrap=True, overflow="ellipsis",
+    )  # fmt: skip
 
 
 def open_view(out: TextIO, plain: bool) -> PlainView | LiveView:

@@ -1,19 +1,15 @@
-"""The client side: the SDK's defaults from a KFP step's environment and its refusals, the
-Reporter's delivery through its transport (a fake here; real Kafka in integration), and the
-terminal view's drawing."""
+"""The client side: the SDK's defaults from a KFP step's environment and its refusals, and the
+Reporter's delivery through its transport (a fake here; real Kafka in integration). What
+`kfp-viz watch` draws: test_watch_view.py."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from kfp_viz import cli
-from kfp_viz.events import MAX_MESSAGE_CHARS, from_message, new_event, parse_event
-from kfp_viz.pb import kfpviz_progress_pb2 as pb
+from kfp_viz.events import MAX_MESSAGE_CHARS, parse_event
 from kfp_viz.progress import Reporter, ReporterError
-from kfp_viz.watch_view import LiveView, PlainView, RunState, open_view, rich_view
-from rich.console import Console
 
 
 @pytest.fixture
@@ -62,24 +58,6 @@ def test_wrong_calls_raise_at_once(clean_env):
         assert list(rep.track(range(3), every=0)) == [0, 1, 2]
     finally:
         rep.close(timeout=0)
-
-
-def test_terminal_view_draws_a_bar_per_step():
-    state = cli.RunState("r1")
-    events = [
-        pb.ProgressEvent(kind="progress", node_id="prep", current=5, total=10, fraction=0.5),
-        pb.ProgressEvent(kind="metric", node_id="train", metrics={"loss": 0.125}),
-        pb.ProgressEvent(kind="status", node_id="prep", status="Succeeded"),
-        pb.ProgressEvent(kind="status", node_id="", status="Running"),
-    ]
-    for event in events:
-        state.apply(from_message(event))
-    lines = state.lines(width=100)
-    assert lines[0].startswith("run r1  Running  (4 events)")
-    prep = next(line for line in lines if line.startswith("prep"))
-    assert "100% 5/10 Succeeded" in prep and "#" * 20 in prep
-    train = next(line for line in lines if line.startswith("train"))
-    assert "0%" in train and "loss=0.125" in train
 
 
 class FakeTransport:
@@ -160,40 +138,25 @@ def test_a_long_message_is_cut_not_refused(clean_env):
     assert len(transport.sent[1][1]["message"]) == MAX_MESSAGE_CHARS
 
 
-def _state(*names: str) -> RunState:
-    state = RunState("r1")
-    for index, name in enumerate(names):
-        state.apply(new_event(kind="progress", run_id="r1", node_id=name, current=index + 1,
-                              total=len(names)))  # fmt: skip
-    state.apply(new_event(kind="metric", run_id="r1", node_id=names[0], metrics={"loss": 0.5}))
-    state.apply(new_event(kind="status", run_id="r1", node_id=names[-1], status="Succeeded"))
-    return state
+def test_metrics_name_their_chart_with_group(clean_env):
+    transport = FakeTransport()
+    with Reporter("run-1", "train", namespace="", transport=transport) as rep:
+        rep.metric(top1=0.7, top5=0.9, step=3, group="accuracy")
+        rep.metric(loss=0.5, step=3)
+        with pytest.raises(ReporterError, match="group must be printable text"):
+            rep.metric(loss=0.5, group="a\nb")
+    grouped, plain = (parse_event(value) for _, value in transport.sent[1:3])
+    assert grouped.group == "accuracy" and grouped.metrics == {"top1": 0.7, "top5": 0.9}
+    assert plain.group == "" and "group" not in transport.sent[2][1], "optional on the wire"
 
 
-@pytest.mark.parametrize("width", [50, 80, 160])
-def test_the_live_view_fits_the_terminal_width(width):
-    """rich draws the bars as wide as the terminal is, never wrapping a step onto two lines."""
-    state = _state("prep", "train-" + "x" * 60)
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(rich_view(state, console.width))
-    lines = console.file.getvalue().splitlines()
-    assert len(lines) == 3 and all(len(line) <= width for line in lines)
-    assert lines[0].startswith("run r1") and "(4 events)" in lines[0]
-    assert lines[1].startswith("prep") and " 50% 1/2 Running" in lines[1]
-    assert ("loss=0.5" in lines[1]) == (width > 50), "a narrow terminal cuts the metrics short"
-    assert lines[2].startswith("train-xxx") and "…" in lines[2] and "100%" in lines[2]
-    finished_bar = sum(ch == "━" for ch in lines[2])
-    assert finished_bar == state.bar_width(width), "the bar keeps its width; names give way"
-
-
-def test_views_draw_live_on_a_terminal_and_lines_otherwise():
-    out = io.StringIO()
-    plain = open_view(out, plain=True)
-    plain.draw(_state("prep"), force=True)
-    plain.close()
-    assert isinstance(plain, PlainView) and out.getvalue().startswith("prep [")
-    live = open_view(io.StringIO(), plain=False)
-    try:
-        assert isinstance(live, LiveView)
-    finally:
-        live.close()
+def test_emit_sends_a_group_and_refuses_it_off_a_metric(clean_env, monkeypatch, capsys):
+    transport = FakeTransport()
+    monkeypatch.setattr(cli, "Reporter", lambda *a, **k: Reporter(*a, **k, transport=transport))
+    common = ["progress", "emit", "--run-id", "r", "--node-id", "n", "--namespace", ""]
+    sent = cli.main([*common, "--metric", "top1=0.7", "--metric", "top5=0.9", "--group", "acc"])
+    assert sent == 0 and transport.sent[-1][1]["group"] == "acc"
+    assert transport.sent[-1][1]["metrics"] == {"top1": 0.7, "top5": 0.9}
+    assert cli.main([*common, "--log", "hi", "--group", "acc"]) == 1
+    assert "group names the chart of a metric event; this is a log event" in capsys.readouterr().err
+    assert len(transport.sent) == 1, "the refused event was not sent"
