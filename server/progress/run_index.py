@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 WATERMARK_INTERVAL = 2.0
 POLL_MS = 200
 RETRY_DELAY = 2.0
+MAX_RETRY_DELAY = 60.0
+"""A broker refusing the index topic (no right to create it) is asked again at most this often."""
 
 
 class RunIndex:
@@ -101,6 +103,7 @@ class RunIndex:
     # -- the thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        delay = RETRY_DELAY
         while not self._stop.is_set():
             try:
                 if not self._usable():
@@ -108,10 +111,11 @@ class RunIndex:
                 watermarks = self._load()
                 self._follow(watermarks)
                 return
-            except Exception as error:  # the broker away: start over (nothing is lost)
+            except Exception as error:  # the broker away, or refusing: start over (no loss)
                 self.detail = f"{type(error).__name__}: {error}"
-                log.warning("progress: run index: %s; retrying", self.detail)
-                self._stop.wait(RETRY_DELAY)
+                log.warning("progress: run index: %s; retrying in %g s", self.detail, delay)
+                self._stop.wait(delay)
+                delay = min(2 * delay, MAX_RETRY_DELAY)
 
     def _usable(self) -> bool:
         """Make the index topic (compacted) if missing; refuse one that is not compacted."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -290,11 +291,13 @@ def test_without_the_role_the_server_says_why_and_keeps_serving(argo_cluster, tm
         argo_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 def test_two_replicas_on_kafka_publish_each_change_once_and_hand_over(
-    argo_cluster, namespace, kafka, tmp_path
+    argo_cluster, namespace, kafka, tmp_path, stop
 ):
-    """With Kafka, the Lease holder alone publishes; when it stops, the other takes over,
-    reads what was published, and goes on without repeating or missing a change."""
+    """With Kafka, the Lease holder alone publishes; when it stops (giving the Lease up) or is
+    killed (the Lease then expires, 15 s), the other takes over, reads what was published, and
+    goes on without repeating or missing a change."""
     from kafka import KafkaProducer
     from progress_support import new_topic
 
@@ -322,8 +325,9 @@ def test_two_replicas_on_kafka_publish_each_change_once_and_hand_over(
             if index == 2:  # mid-run: prepare done, train and evaluate running
                 wait_until(lambda: ("evaluate", "Running") in statuses(watch), timeout=20,
                            what="the leader's last update")  # fmt: skip
-                assert leader.stop() == 0, leader.log()  # gives the Lease up on its way out
-                wait_until(lambda: other.ready()["progress"]["argo"]["leading"], timeout=30,
+                signum = getattr(signal, stop)
+                assert leader.stop(signum) == (0 if stop == "SIGTERM" else -signum), leader.log()
+                wait_until(lambda: other.ready()["progress"]["argo"]["leading"], timeout=45,
                            what="the other replica leading")  # fmt: skip
 
         advance_a_diamond(Workflow(argo_cluster, namespace, run), after=stop_the_leader)
