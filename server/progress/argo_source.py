@@ -22,9 +22,7 @@ succeeds, in order: nothing is lost while the Workflow still exists.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +32,7 @@ from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_event
 from .argo_workflow import StepState, run_id_of, run_state, step_states
 from .hub import Delivered
 from .leadership import Leadership, kube_client, short_error
+from .threaded_feed import ThreadedFeed
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,15 @@ async def publish_until_done(publish: Publish, event: ProgressEvent, feed: Any) 
             await asyncio.sleep(RETRY_DELAY)
 
 
-class ArgoStatus:
+WorkflowBatch = tuple[str, list[dict[str, Any]]]
+"""What the watch hands the loop: Argo's event type (or SYNC, a full listing) and Workflows."""
+
+
+class ArgoStatus(ThreadedFeed[WorkflowBatch]):
     """Watches Workflows in a thread; publishes their steps' phase changes from the loop."""
 
     name = "argo"
+    thread_name = "argo-watch"
 
     def __init__(
         self,
@@ -84,17 +88,10 @@ class ArgoStatus:
         self._publish = publish
         self._history = history
         self._api_client = api_client
-        self._stop = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, list[dict[str, Any]]]] = asyncio.Queue()
-        self._thread: threading.Thread | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self._term = 0
         self._published: dict[str, dict[str, str]] = {}
         """Workflow uid → step id ("" for the run) → the phase last published this term."""
-        self.detail = "starting"
-        """What the watch last met, for /readyz."""
-        self.published = 0
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -108,20 +105,9 @@ class ArgoStatus:
                     "--argo-workflows / ARGO_WORKFLOWS: no Kubernetes API to watch (neither a "
                     f"pod's service account nor KUBECONFIG): {error}"
                 ) from None
-        self._task = asyncio.create_task(self._consume())
-        self._thread = threading.Thread(target=self._watch_forever, name="argo-watch", daemon=True)
-        self._thread.start()
+        self._start_reading()
         where = f"namespace {self.namespace}" if self.namespace else "every namespace"
         log.info("progress: watching Argo Workflows in %s", where)
-
-    async def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 2.0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def status(self) -> dict[str, Any]:
         return {
@@ -133,7 +119,7 @@ class ArgoStatus:
 
     # -- the watch (its own thread) -----------------------------------------------
 
-    def _watch_forever(self) -> None:
+    def _read_forever(self) -> None:
         from kubernetes import client
 
         api = client.CustomObjectsApi(self._api_client)
@@ -157,7 +143,7 @@ class ArgoStatus:
             api.list_namespaced_custom_object if self.namespace else api.list_cluster_custom_object
         )
         listed = lister(GROUP, VERSION, **scope, plural=PLURAL)
-        self._hand("SYNC", listed.get("items") or [])
+        self._hand(("SYNC", listed.get("items") or []))
         version = listed["metadata"]["resourceVersion"]
         self.detail = ""
         leading = self.leadership.leading
@@ -177,37 +163,31 @@ class ArgoStatus:
                             return  # our version is gone: list again
                         raise RuntimeError(f"watch error: {obj}")
                     if kind != "BOOKMARK":
-                        self._hand(kind, [obj])
+                        self._hand((kind, [obj]))
             except ApiException as error:
                 if error.status == 410:
                     return
                 raise
             version = stream.resource_version or version
 
-    def _hand(self, kind: str, workflows: list[dict[str, Any]]) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, workflows))
-
     # -- publishing (on the loop) -------------------------------------------------
 
-    async def _consume(self) -> None:
-        while True:
-            kind, workflows = await self._queue.get()
-            if not self.leadership.leading.is_set():
-                continue
-            if self._term != self.leadership.term:  # a new term: read what the log holds
-                self._term = self.leadership.term
-                self._published.clear()
-            if kind == "SYNC":
-                listed = {_uid(w) for w in workflows}
-                for uid in [uid for uid in self._published if uid not in listed]:
-                    del self._published[uid]
-            for workflow in workflows:
-                if kind == "DELETED":
-                    self._published.pop(_uid(workflow), None)
-                else:
-                    await self._publish_changes(workflow)
+    async def _take(self, item: WorkflowBatch) -> None:
+        kind, workflows = item
+        if not self.leadership.leading.is_set():
+            return
+        if self._term != self.leadership.term:  # a new term: read what the log holds
+            self._term = self.leadership.term
+            self._published.clear()
+        if kind == "SYNC":
+            listed = {_uid(w) for w in workflows}
+            for uid in [uid for uid in self._published if uid not in listed]:
+                del self._published[uid]
+        for workflow in workflows:
+            if kind == "DELETED":
+                self._published.pop(_uid(workflow), None)
+            else:
+                await self._publish_changes(workflow)
 
     async def _publish_changes(self, workflow: dict[str, Any]) -> None:
         run_id = run_id_of(workflow)

@@ -35,7 +35,6 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -47,6 +46,7 @@ from kfp_viz_kernels.tfrecord import TFRecordError, complete_records
 
 from .argo_source import History, Publish, publish_until_done
 from .leadership import Leadership, short_error
+from .threaded_feed import ThreadedFeed
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +192,12 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
-class TensorBoardLogs:
+class TensorBoardLogs(ThreadedFeed[tuple[int, list[Scalars]]]):
     """Tails runs' event files in a thread; publishes their scalars from the loop."""
 
     name = "tensorboard"
+    thread_name = "tb-logs"
+    join_timeout = 5.0
 
     def __init__(
         self,
@@ -211,34 +213,16 @@ class TensorBoardLogs:
         self.leadership = leadership
         self._publish = publish
         self._history = history
-        self._stop = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[int, list[Scalars]]] = asyncio.Queue()
-        self._thread: threading.Thread | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self._positions: dict[str, int] = {}
         """Event file → bytes read (whole records), in the current term."""
         self._last: OrderedDict[str, dict[str, float]] = OrderedDict()
         """Run → metric name → the last step published (this term)."""
         self._term = 0
-        self.detail = "starting"
-        self.published = 0
 
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._consume())
-        self._thread = threading.Thread(target=self._tail_forever, name="tb-logs", daemon=True)
-        self._thread.start()
+        self._start_reading()
         log.info("progress: reading TensorBoard logs in %s", self.folder.description)
-
-    async def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def status(self) -> dict[str, Any]:
         return {
@@ -250,7 +234,7 @@ class TensorBoardLogs:
 
     # -- reading (its own thread) -------------------------------------------------
 
-    def _tail_forever(self) -> None:
+    def _read_forever(self) -> None:
         term = 0
         while not self._stop.wait(POLL_INTERVAL):
             if not self.leadership.leading.is_set():
@@ -303,27 +287,21 @@ class TensorBoardLogs:
             scalars = [(run_id, *found_scalars) for r in records
                        if (found_scalars := scalars_of(r, prefix)) is not None]  # fmt: skip
             if scalars:
-                self._hand(term, scalars)
+                self._hand((term, scalars))
             position += used
         return position
 
-    def _hand(self, term: int, scalars: list[Scalars]) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, (term, scalars))
-
     # -- publishing (on the loop) -------------------------------------------------
 
-    async def _consume(self) -> None:
-        while True:
-            term, scalars = await self._queue.get()
-            if term != self.leadership.term or not self.leadership.leading.is_set():
-                continue  # read in an earlier term: the new one reads again
-            if self._term != term:
-                self._term = term
-                self._last.clear()
-            for run_id, step, wall_time, values in scalars:
-                await self._publish_new(run_id, step, wall_time, values)
+    async def _take(self, item: tuple[int, list[Scalars]]) -> None:
+        term, scalars = item
+        if term != self.leadership.term or not self.leadership.leading.is_set():
+            return  # read in an earlier term: the new one reads again
+        if self._term != term:
+            self._term = term
+            self._last.clear()
+        for run_id, step, wall_time, values in scalars:
+            await self._publish_new(run_id, step, wall_time, values)
 
     async def _publish_new(
         self, run_id: str, step: float, wall_time: float, values: dict[str, float]
