@@ -41,12 +41,14 @@ def server(minio, tmp_path_factory) -> RunningServer:
     assert running_server.stop() == 0, running_server.log()
 
 
-def run_code(server: RunningServer, marker: str, *lines: str, **variables: object) -> dict:
+def run_code(
+    server: RunningServer, marker: str, *lines: str, timeout: float = 60.0, **variables: object
+) -> dict:
     """Run custom code with `variables`; return the JSON it printed after `marker`."""
     arguments = json.loads(custom_code(*lines))
     arguments.update(variables)
-    reply = server.post(type="custom", arguments=json.dumps(arguments))
-    assert reply.status_code == 200, reply.reason
+    reply = server.post(type="custom", arguments=json.dumps(arguments), timeout=timeout)
+    assert reply.status_code == 200, f"{reply.reason}\n{server.log()[-3000:]}"
     found = re.search(marker + r"(\{.*?\})\n", html.unescape(reply.text))
     assert found, reply.text[-3000:]
     return json.loads(found[1])
@@ -322,11 +324,13 @@ time.sleep(300)
 """
 
 LEFT_RUNNING = [
-    "import json, os, subprocess, sys, time",
+    "import json, os, select, subprocess, sys, time",
     "pids = [subprocess.Popen(['sleep', '300']).pid]",
     "read, write = os.pipe()",
     "subprocess.Popen([sys.executable, '-c', variables['daemon'], str(write)], pass_fds=[write])",
-    "pids.append(int(os.read(read, 100)))",
+    # Bounded: a daemon that died before reporting must fail the test, not hang the render.
+    "reported, _, _ = select.select([read], [], [], 30)",
+    "pids.append(int(os.read(read, 100)) if reported else -1)",
     "for _ in range(100):",
     "    child = os.fork()",
     "    if child == 0:",
@@ -341,7 +345,10 @@ LEFT_RUNNING = [
 def test_processes_a_render_starts_end_with_it(start_server, reuse):
     flags = ["--pool-size", "1", "--allow-custom-visualizations"]
     server = start_server(*flags, *(["--reuse-custom-kernels"] if reuse else []), unprivileged=True)
-    pids = run_code(server, "PIDS", *LEFT_RUNNING, daemon=DAEMON)["pids"]
+    # The render's own timeout (100 s) answers before the client gives up, so a stalled
+    # render fails with the server's reason rather than a read timeout.
+    pids = run_code(server, "PIDS", *LEFT_RUNNING, timeout=150, daemon=DAEMON)["pids"]
+    assert -1 not in pids, "the daemon did not report its pid within 30 s"
     assert len(pids) == 102
     wait_until(
         lambda: not any(running(pid) for pid in pids), timeout=5, what="the render's processes"
