@@ -305,10 +305,16 @@ def test_a_stored_page_runs_its_scripts_in_an_opaque_origin(start_server, online
 DAEMON = """
 import os, socket, sys, time
 report = int(sys.argv[1])
+reported, tell = os.pipe()
+# Each ancestor waits until the daemon has reported its pid: the factory ends orphans
+# whenever one of its children exits, so an ancestor that left sooner could see the
+# daemon (or itself, orphaned) ended before the pid was written.
 if os.fork():
+    os.read(reported, 1)
     os._exit(0)
 os.setsid()
 if os.fork():
+    os.read(reported, 1)
     os._exit(0)
 listener = socket.socket(socket.AF_UNIX)
 listener.bind('\\0kfp-viz-daemon-' + str(os.getpid()))
@@ -320,6 +326,7 @@ try:
 except OSError:
     pass
 os.write(report, (str(os.getpid()) + '\\n').encode())
+os.write(tell, b'..')
 time.sleep(300)
 """
 
