@@ -12,6 +12,10 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from services import KafkaBroker, KubeApiServer, MinioServer, SeaweedFS
 from support import RunningServer, open_folder
 
+PORT_ATTEMPTS = 3
+PORT_TAKEN = "Address already in use"
+"""What a server whose port was taken between free_port() and its start logs."""
+
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator:
@@ -25,12 +29,22 @@ def start_server(tmp_path: Path) -> Iterator:
         ready: bool = True,
         unprivileged: bool = False,
     ) -> RunningServer:
-        log = tmp_path / f"server-{len(started)}.log"
-        server = RunningServer(list(args), env or {}, log, unprivileged=unprivileged)
-        started.append(server)
-        if ready:
-            server.wait_ready()
-        return server
+        for attempt in range(PORT_ATTEMPTS):
+            log = tmp_path / f"server-{len(started)}.log"
+            server = RunningServer(list(args), env or {}, log, unprivileged=unprivileged)
+            started.append(server)
+            if not ready:
+                return server
+            try:
+                server.wait_ready()
+                return server
+            except AssertionError:
+                # free_port() can only find a port that was free a moment ago: another
+                # process (a Kafka client's outgoing connection) may take it first.
+                lost_port = server.process.poll() is not None and PORT_TAKEN in server.log()
+                if not lost_port or attempt == PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     yield start
     for server in started:
