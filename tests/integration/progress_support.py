@@ -23,6 +23,14 @@ def new_topic() -> str:
     return f"progress-{uuid.uuid4().hex[:10]}"
 
 
+def progress_server(start_server, bootstrap: str, topic: str, *flags: str):
+    """A one-kernel server reading progress from `topic`, with heartbeats every 0.5 s."""
+    return start_server(
+        "--pool-size", "1", "--progress-heartbeat", "0.5", *flags,
+        env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_PROGRESS_TOPIC": topic},
+    )  # fmt: skip
+
+
 class Watch:
     """One WatchProgress stream read by a background thread; `paused` stops the reading."""
 

@@ -14,18 +14,11 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.progress import Reporter
-from progress_support import SMALL_WINDOW, Watch, new_run, new_topic
+from progress_support import SMALL_WINDOW, Watch, new_run, new_topic, progress_server
 from services import KafkaBroker
 from support import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def progress_server(start_server, bootstrap: str, topic: str, *flags: str):
-    return start_server(
-        "--pool-size", "1", "--progress-heartbeat", "0.5", *flags,
-        env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_PROGRESS_TOPIC": topic},
-    )  # fmt: skip
 
 
 def reporter(bootstrap: str, topic: str, run_id: str, node_id: str = "train", **kw) -> Reporter:

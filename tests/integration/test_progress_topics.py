@@ -19,18 +19,11 @@ from kafka.admin import NewPartitions, NewTopic
 from kafka.partitioner.default import murmur2
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.progress import Reporter
-from progress_support import Watch, new_run, new_topic
+from progress_support import Watch, new_run, new_topic, progress_server
 from services import KafkaBroker
 from support import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def progress_server(start_server, bootstrap: str, topic: str):
-    return start_server(
-        "--pool-size", "1", "--progress-heartbeat", "0.5",
-        env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_PROGRESS_TOPIC": topic},
-    )  # fmt: skip
 
 
 def partition_of(run_id: str, partitions: int) -> int:

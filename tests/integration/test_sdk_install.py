@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from progress_support import Watch, new_run, new_topic
+from progress_support import Watch, new_run, new_topic, progress_server
 
 pytestmark = pytest.mark.integration
 
@@ -103,10 +103,7 @@ def test_a_step_with_only_the_sdk_reports_to_kafka_and_the_server_shows_it(
     kafka_venv, kafka, start_server, tmp_path
 ):
     topic, run = new_topic(), new_run()
-    server = start_server(
-        "--pool-size", "1", "--progress-heartbeat", "0.5",
-        env={"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_PROGRESS_TOPIC": topic},
-    )  # fmt: skip
+    server = progress_server(start_server, kafka.bootstrap, topic)
     watch = Watch(server.grpc_target, run, from_beginning=True)
     env = step_env(
         KFP_RUN_ID=run, ARGO_NODE_ID="train-step", KFP_NAMESPACE="",

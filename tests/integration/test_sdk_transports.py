@@ -15,7 +15,7 @@ import textwrap
 import pytest
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.progress import Reporter
-from progress_support import Watch, new_run, new_topic
+from progress_support import Watch, new_run, new_topic, progress_server
 from support import ROOT
 
 pytestmark = pytest.mark.integration
@@ -86,10 +86,7 @@ def test_a_step_reports_over_http_into_the_bus(bus_server):
 
 def test_http_into_a_server_on_kafka_and_kafka_chosen_by_the_environment(kafka, start_server):
     topic, run = new_topic(), new_run()
-    server = start_server(
-        "--pool-size", "1", "--progress-heartbeat", "0.5",
-        env={"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_PROGRESS_TOPIC": topic},
-    )  # fmt: skip
+    server = progress_server(start_server, kafka.bootstrap, topic)
     watch = Watch(server.grpc_target, run, from_beginning=True)
     step = """
         from kfp_viz.progress import Reporter
