@@ -473,8 +473,61 @@ class ProgressConfig:
 # fmt: on
 
 
+AUTH_MODES = ("none", "kubeflow")
+
+
+def parse_auth(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in AUTH_MODES:
+        raise ValueError(
+            "expected none (no checks) or kubeflow (TokenReview and "
+            "SubjectAccessReview on the Kubernetes API)"
+        )
+    return lowered
+
+
+def parse_header_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", text):
+        raise ValueError("expected an HTTP header name (letters, digits, '-')")
+    return text.lower()
+
+
+# fmt: off
 @dataclass(frozen=True)
-class Config(ProgressConfig, StoreConfig, PoolConfig, ServerConfig):
+class AuthConfig:
+    """Tenancy: who may publish into a run and who may read it (docs/operators/security.md)."""
+
+    auth: str = setting(
+        "--auth", "AUTH", parse_auth, "none",
+        "none: anyone who reaches the ports publishes and reads any run (today's behaviour). "
+        "kubeflow: publishers present a ServiceAccount token (TokenReview), readers the "
+        "gateway's user id header or a token, checked with a SubjectAccessReview on the "
+        "run's namespace; talks to the Kubernetes API with the pod's service account or "
+        "KUBECONFIG.", "none")
+    token_audience: str = setting(
+        "--token-audience", "TOKEN_AUDIENCE", str, "pipelines.kubeflow.org",
+        "Audience a Bearer token must have (KFP's, for tokens projected into step pods).",
+        "pipelines.kubeflow.org")
+    userid_header: str = setting(
+        "--userid-header", "USERID_HEADER", parse_header_name, "kubeflow-userid",
+        "Header (gRPC metadata key) carrying the user the gateway authenticated, as KFP's "
+        "KUBEFLOW_USERID_HEADER.", "kubeflow-userid")
+    userid_prefix: str = setting(
+        "--userid-prefix", "USERID_PREFIX", str, "",
+        "Prefix removed from that header's value, as KFP's KUBEFLOW_USERID_PREFIX.", "none")
+    auth_cache_size: int = setting(
+        "--auth-cache-size", "AUTH_CACHE_SIZE", parse_positive_int, 10_000,
+        "Reviewed tokens, and access decisions, each cache keeps (least recently used "
+        "first out).", "10000")
+    access_review_ttl: float = setting(
+        "--access-review-ttl", "ACCESS_REVIEW_TTL", parse_seconds, 10.0,
+        "Seconds a SubjectAccessReview's answer is reused (a token's review is reused until "
+        "the token expires).", "10")
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Config(AuthConfig, ProgressConfig, StoreConfig, PoolConfig, ServerConfig):
     """The resolved settings the server runs with: every group's, as one value.
 
     A part of the server that needs one group takes that group's type (the page store
@@ -491,6 +544,7 @@ GROUPS: tuple[tuple[str, type[Any]], ...] = (
     ("Kernel pool", PoolConfig),
     ("Page store", StoreConfig),
     ("Live progress", ProgressConfig),
+    ("Tenancy", AuthConfig),
 )
 """The groups of settings, with their titles in --help and in the docs, in table order."""
 

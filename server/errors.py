@@ -27,6 +27,8 @@ class ErrorKind(enum.Enum):
     """A category of failure, with its HTTP status and gRPC status code."""
 
     INVALID = (400, grpc.StatusCode.INVALID_ARGUMENT)
+    UNAUTHENTICATED = (401, grpc.StatusCode.UNAUTHENTICATED)
+    """No credential, or one the Kubernetes API does not accept (server/auth)."""
     FORBIDDEN = (403, grpc.StatusCode.PERMISSION_DENIED)
     NOT_FOUND = (404, grpc.StatusCode.NOT_FOUND)
     TOO_LARGE = (413, grpc.StatusCode.RESOURCE_EXHAUSTED)

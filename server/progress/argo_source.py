@@ -29,9 +29,10 @@ from typing import Any
 
 from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_event
 
+from ..kube_api import kube_client
 from .argo_workflow import StepState, run_id_of, run_state, step_states
 from .hub import Delivered
-from .leadership import Leadership, kube_client, short_error
+from .leadership import Leadership, short_error
 from .threaded_feed import ThreadedFeed
 
 log = logging.getLogger(__name__)

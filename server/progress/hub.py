@@ -38,6 +38,7 @@ from typing import Any
 from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
 
 from ..errors import ErrorKind, RequestFailed
+from .runs import RunTable
 from .source import Record, Source
 
 log = logging.getLogger(__name__)
@@ -357,8 +358,13 @@ class ProgressHub:
         queue_size: int = 1000,
         recent_size: int = RECENT_RECORDS,
         run_index: Any = None,
+        owners_only: bool = False,
     ) -> None:
         self.source = source
+        self.runs = RunTable()
+        """Every run seen: its owner (first event's namespace), status and times (runs.py)."""
+        self.owners_only = owners_only
+        """Deliver a run's events only when they carry its owner's namespace (tenancy on)."""
         self.run_index = run_index
         """Where runs begin in the log, shared by every replica (run_index.py), or None."""
         self.namespace = namespace
@@ -401,7 +407,7 @@ class ProgressHub:
             event = self._parse(record, "live")
             self._live_position[record.partition] = record.offset + 1
             self._recent_log(record.partition).append(record)
-            if event is None:
+            if event is None or not self._owned(event, record.cursor):
                 continue
             delivered = Delivered(event, record.cursor)
             for watcher in self._by_run.get(delivered.event.run_id, ()):
@@ -439,6 +445,14 @@ class ProgressHub:
         if path == "live":
             self.stats.records["ok"] += 1
         return event
+
+    def _owned(self, event: ProgressEvent, cursor: Cursor) -> bool:
+        """Note the event in its run's summary; False when it must not be delivered: it names
+        another namespace than the run's owner (only when owners_only)."""
+        if self.runs.observe(event, cursor) or not self.owners_only:
+            return True
+        self.stats.records["foreign_namespace"] += 1
+        return False
 
     def _warn_malformed(self, record: Record, error: InvalidEvent) -> None:
         """Log a skipped record, at most once per MALFORMED_LOG_INTERVAL: a producer writing
@@ -619,7 +633,9 @@ class ProgressHub:
                 continue
             record = Record(partition, offset, key, value, timestamp)
             event = self._parse(record, "history")
-            if event is None or event.run_id != run_id or not watcher.wants(event):
+            if event is None or event.run_id != run_id or not self._owned(event, record.cursor):
+                continue
+            if not watcher.wants(event):
                 continue
             found.append(Delivered(event, record.cursor))
         return index, found
@@ -643,6 +659,20 @@ class ProgressHub:
                         return events
                     if isinstance(item, Delivered):
                         events.append(item)
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """The namespace a run belongs to: the run table's, else its first event's in the log
+        (read now); None when the log holds no event of the run."""
+        known = self.runs.owner(run_id)
+        if known is not None:
+            return known
+        async with self.watch(run_id) as watcher:
+            while True:
+                for item in await watcher.next_items(1, 3600):
+                    if isinstance(item, Delivered):
+                        return item.event.namespace
+                    if isinstance(item, CaughtUp):
+                        return self.runs.owner(run_id)
 
     def status(self) -> dict[str, Any]:
         """For /readyz: the source, whether it answers (and why not), the partitions read.

@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..kube_api import kube_client
+
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "kfp-viz-server-argo-status"
@@ -51,17 +53,6 @@ def own_namespace(configured: str) -> str:
     with contextlib.suppress(OSError):
         return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     return ""
-
-
-def kube_client() -> Any:
-    """An API client: the pod's service account in a cluster, else KUBECONFIG (~/.kube/config)."""
-    from kubernetes import client, config
-
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
 
 
 class Leadership:
