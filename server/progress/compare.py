@@ -15,9 +15,11 @@ from urllib.parse import urlencode
 from kfp_viz.events import validate_namespace, validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from ..http_base import EdgeHandler, HandlerRule
+from ..http_base import HandlerRule
 from ..http_limits import PAGE_POLICY
+from .access import RunAccess
 from .checks import refused_if_invalid
+from .http_access import ProgressHandler
 from .page import LivePage, RunFeed
 
 MAX_COMPARED = 6
@@ -46,19 +48,23 @@ def compared_runs(values: list[str]) -> list[str]:
     return unique
 
 
-class CompareHandler(EdgeHandler):
-    """The comparison page; its streams are the runs' own `/progress/<run>/events`."""
+class CompareHandler(ProgressHandler):
+    """The comparison page; its streams are the runs' own `/progress/<run>/events`.
 
-    json_errors = True  # as the run's own routes answer
+    Every run is checked as its own stream will be: a comparison never shows that a run the
+    caller may not read exists beyond what the refusal says.
+    """
 
-    def initialize(self, page: LivePage) -> None:
+    def initialize(self, page: LivePage, access: RunAccess) -> None:
         self._page = page
+        self.use_access(access)
 
-    def get(self) -> None:
+    async def get(self) -> None:
         try:
             runs = compared_runs(self.get_query_arguments("runs"))
             with refused_if_invalid():
                 namespace = validate_namespace(self.get_query_argument("namespace", ""))
+            await self.reader_of(runs)
         except RequestFailed as failure:
             self.fail(failure)
             return
@@ -70,6 +76,6 @@ class CompareHandler(EdgeHandler):
         self.finish(self._page.page(title, feeds, compare=True, compare_url="/progress"))
 
 
-def compare_route(page: LivePage) -> HandlerRule:
+def compare_route(page: LivePage, access: RunAccess) -> HandlerRule:
     """The Tornado route: exactly `/progress` (a run's pages are `/progress/<run_id>`)."""
-    return (r"/progress", CompareHandler, {"page": page})
+    return (r"/progress", CompareHandler, {"page": page, "access": access})

@@ -6,6 +6,9 @@ reads the same log in the same order, so every replica names the same owner, and
 tenancy on the hub delivers a run's events only when they carry its owner's namespace
 (events a step wrote into another namespace's run never reach that run's readers).
 
+A run whose Argo Workflow is known is *claimed* for the Workflow's namespace
+(server/progress/access.py looks it up): the Workflow wins over the first event.
+
 The table serves the run list (`GET /progress/runs`) and the readers' checks (which
 namespace a run is read in). It is bounded: past `limit` runs, the least recently updated
 are forgotten (they are still in the log; a watch finds them there again).
@@ -59,6 +62,8 @@ class RunTable:
     def __init__(self, limit: int = RUN_LIMIT) -> None:
         self._limit = limit
         self._runs: OrderedDict[str, RunSummary] = OrderedDict()
+        self._claims: OrderedDict[str, str] = OrderedDict()
+        """Run id → the namespace of its Workflow, which overrides the first event's."""
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -67,22 +72,37 @@ class RunTable:
         return self._runs.get(run_id)
 
     def owner(self, run_id: str) -> str | None:
-        """The run's namespace, or None when this replica has seen none of its events."""
+        """The run's namespace, or None when this replica knows neither a claim nor an event."""
+        claimed = self._claims.get(run_id)
+        if claimed is not None:
+            return claimed
         summary = self._runs.get(run_id)
         return summary.namespace if summary is not None else None
+
+    def claim(self, run_id: str, namespace: str) -> None:
+        """The run's Workflow is in `namespace`: it owns the run, whatever its events say."""
+        self._claims[run_id] = namespace
+        self._claims.move_to_end(run_id)
+        if len(self._claims) > self._limit:
+            self._claims.popitem(last=False)
+        summary = self._runs.get(run_id)
+        if summary is not None:
+            summary.namespace = namespace
 
     def observe(self, event: ProgressEvent, cursor: Cursor) -> bool:
         """Take an event into its run's summary; True when it carries the run's owner's
         namespace (the hub delivers only those when tenancy is on)."""
         summary = self._runs.get(event.run_id)
+        claimed = self._claims.get(event.run_id)
         if summary is None:
-            summary = RunSummary(event.run_id, event.namespace, cursor, event.ts, event.ts)
+            owner = claimed if claimed is not None else event.namespace
+            summary = RunSummary(event.run_id, owner, cursor, event.ts, event.ts)
             self._runs[event.run_id] = summary
             if len(self._runs) > self._limit:
                 self._runs.popitem(last=False)
         elif cursor < summary.first:  # a history scan found an earlier event: it names the owner
             summary.first = cursor
-            summary.namespace = event.namespace
+            summary.namespace = claimed if claimed is not None else event.namespace
         if event.namespace != summary.namespace:
             return False
         self._take(summary, event, cursor)

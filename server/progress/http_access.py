@@ -1,0 +1,36 @@
+"""What every progress HTTP handler shares: JSON errors, the tenancy's checks, and CORS.
+
+The wildcard `Access-Control-Allow-Origin` is sent only while nothing is checked
+(`AUTH=none`): the KFP UI's sandboxed iframe, whose origin is opaque, then reads events
+cross-origin. With tenancy on, pages read runs as their user, from the server's own origin.
+"""
+
+from __future__ import annotations
+
+from ..http_base import EdgeHandler
+from .access import RunAccess
+
+
+class ProgressHandler(EdgeHandler):
+    """What every progress endpoint shares: JSON errors, the tenancy's checks, and the
+    wildcard CORS header only while nothing is checked (`AUTH=none`)."""
+
+    json_errors = True
+    _access: RunAccess
+
+    def set_default_headers(self) -> None:
+        # Also called again by send_error(); at construction, before initialize(), there is
+        # no access yet, and initialize() calls this once it is set.
+        access = getattr(self, "_access", None)
+        if access is not None and access.open:
+            self.set_header("Access-Control-Allow-Origin", "*")
+
+    def use_access(self, access: RunAccess) -> None:
+        self._access = access
+        self.set_default_headers()
+
+    async def reader_of(self, run_ids: list[str]) -> None:
+        """RequestFailed unless the request's user may read every one of `run_ids`."""
+        caller = await self._access.reader(self._access.credentials_from_http(self.request.headers))
+        for run_id in run_ids:
+            await self._access.check_read(caller, run_id)
