@@ -123,8 +123,8 @@ class _ProgressCollector(Collector):
         stats = self._hub.stats
         records = CounterMetricFamily(
             "kfp_viz_progress_records",
-            "Progress records consumed live, by outcome (ok, malformed, other_namespace; of the ok, "
-            "foreign_namespace: naming another namespace than their run's owner, not delivered).",
+            "Progress records consumed live, by outcome (ok, malformed, other_namespace; and of "
+            "the ok, foreign_namespace: naming another namespace than their run's owner).",
             labels=["outcome"],
         )
         for outcome in ("ok", "malformed", "other_namespace", "foreign_namespace"):
