@@ -13,9 +13,10 @@ Each request carries the pod's ServiceAccount token (`kfp_viz.sa_token`: the fil
 `KF_PIPELINES_SA_TOKEN_PATH` names, else KFP's default path) as `Authorization: Bearer`, read
 again when the kubelet rotates it; no file, no header. A 401 makes the transport read the file
 again and, when the token changed, post the batch once more; a 401 that remains, or a 403,
-fails the batch (`AuthRefused`, with the server's reason and the token file used), which the
-Reporter counts as not delivered and warns about once. The next batch is posted as usual, so a
-token mounted late or rights granted later take effect without a restart.
+fails the batch (`Unauthenticated`, `Forbidden`: with the server's reason and the token file
+used), which the Reporter counts as not delivered and warns about once per kind. The next
+batch is posted as usual, so a token mounted late or rights granted later take effect
+without a restart.
 
 The queue in here is small (`max_pending` events): when it is full, `send` waits, so what the
 server cannot take stays in the Reporter's buffer, where overflow drops progress ticks before
@@ -47,8 +48,15 @@ class ServerRefused(Exception):
 
 
 class AuthRefused(ServerRefused):
-    """The server refused the sender: no token, a bad or expired one (401), or a token whose
-    namespace may not publish into the run (403)."""
+    """The server refused the sender (with AUTH=kubeflow)."""
+
+
+class Unauthenticated(AuthRefused):
+    """401: no token, or one the server does not accept (expired, another audience)."""
+
+
+class Forbidden(AuthRefused):
+    """403: the token's namespace may not publish into this run."""
 
 
 class HttpTransport:
@@ -187,7 +195,8 @@ class HttpTransport:
             return
         message = f"HTTP {status} from {self.target}{path}: {reason}"
         if status in (401, 403):
-            raise AuthRefused(f"{message} (sent {self.token.describe()})")
+            refused = Unauthenticated if status == 401 else Forbidden
+            raise refused(f"{message} (sent {self.token.describe()})")
         if status in RETRY_STATUSES:
             raise RetryLater(message)
         raise ServerRefused(message)

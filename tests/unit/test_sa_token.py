@@ -243,6 +243,7 @@ def test_a_403_is_refused_at_once_and_told_apart_from_other_failures(server, vol
     volume.write("team-a")
     rep = reporter(fake.url, TokenFile(volume.path))
     rep._warned.add("send:TimeoutError")  # as if the server had been away before
+    rep._warned.add("send:Unauthenticated")  # and had refused a token
     rep.log("x")
     rep.close()
     assert (rep.sent, rep.failed, len(fake.seen)) == (0, 1, 1)
