@@ -20,32 +20,9 @@ from kfp_viz.progress import Reporter
 from kfp_viz.sa_token import DEFAULT_TOKEN_PATH, TOKEN_PATH_VARIABLE, TokenFile, token_path
 
 
-class KubeletVolume:
-    """A projected volume as the kubelet writes it: `token` → `..data/token`, `..data` → a
-    timestamped folder, swapped atomically on rotation."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.generation = 0
-        (root / "token").symlink_to("..data/token")
-
-    @property
-    def path(self) -> Path:
-        return self.root / "token"
-
-    def write(self, token: str) -> None:
-        self.generation += 1
-        folder = self.root / f"..2026_01_01_00_00_{self.generation:02d}"
-        folder.mkdir()
-        (folder / "token").write_text(token)
-        link = self.root / "..data_tmp"
-        link.symlink_to(folder.name)
-        os.replace(link, self.root / "..data")
-
-
 @pytest.fixture
-def volume(tmp_path) -> KubeletVolume:
-    return KubeletVolume(tmp_path)
+def volume(projected_volume):
+    return projected_volume("token-volume")
 
 
 def test_the_path_is_kfps_convention(monkeypatch):
@@ -74,7 +51,7 @@ def test_reread_reads_whatever_the_metadata_says(volume, monkeypatch):
     token = TokenFile(volume.path)
     assert token.header() == "Bearer token-one"
     # A rewrite the metadata does not show (same file, size and time): only reread() sees it.
-    real = volume.root / os.readlink(volume.root / "..data") / "token"
+    real = volume.current
     stat = real.stat()
     real.write_text("token-six")
     os.utime(real, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -193,7 +170,7 @@ def test_a_401_rereads_the_token_and_retries_once(server, volume):
     volume.write("token-one")
     token = TokenFile(volume.path)
     assert token.header() == "Bearer token-one"
-    real = volume.root / os.readlink(volume.root / "..data") / "token"
+    real = volume.current
     stat = real.stat()
     real.write_text("token-two")  # rotated where the metadata does not show it
     os.utime(real, ns=(stat.st_atime_ns, stat.st_mtime_ns))
