@@ -56,9 +56,9 @@ from .store import (
     LifecycleRefused,
     ObjectStore,
     PageNotFound,
-    S3Store,
     StoredObject,
     StoreUnavailable,
+    s3_store,
 )
 from .stored_page import StoredPage
 
@@ -105,14 +105,8 @@ class StoreHealth:
 def build_store(config: StoreConfig) -> ObjectStore:
     """The S3 store when OBJECTSTORECONFIG_HOST is set, else the local folder."""
     if config.store_host:
-        return S3Store(
-            config.store_host,
-            config.store_port,
-            secure=config.store_secure,
-            bucket=config.store_bucket,
-            access_key=config.store_access_key,
-            secret_key=config.store_secret_key,
-            region=config.store_region,
+        return s3_store(
+            config, config.store_access_key, config.store_secret_key, config.store_region
         )
     return FolderStore(Path(config.store_folder))
 

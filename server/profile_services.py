@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from .kube_api import short_error
+from .kube_api import follow, short_error
 from .profiles import PROFILE_LABEL, SERVICE_NAME
 from .progress.leadership import Leadership
 
@@ -152,44 +152,33 @@ class ProfileServices:
 
     def _list_and_watch(self, api: Any) -> None:
         """Bring every namespace in line, then follow changes until RESYNC or the term ends."""
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
         assert self._leadership is not None
-        leading, term = self._leadership.leading, self._leadership.term
+        leadership = self._leadership
+        term = leadership.term
         listed = api.list_namespace()
         for namespace in listed.items:
             self._reconcile(api, namespace, listed=True)
         self.synced_at, self.detail = time.time(), ""
-        version = listed.metadata.resource_version
         until = time.monotonic() + RESYNC
-        while not self._stop.is_set() and time.monotonic() < until:
-            stream = watch.Watch()
-            try:
-                for change in stream.stream(
-                    api.list_namespace, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                    allow_watch_bookmarks=True,
-                ):  # fmt: skip
-                    if self._stop.is_set() or not leading.is_set() or term != self._leadership.term:
-                        stream.stop()
-                        return
-                    kind, obj = change["type"], change["object"]
-                    if kind == "ERROR":
-                        if isinstance(obj, dict) and obj.get("code") == 410:
-                            return  # our version is gone: list again
-                        raise RuntimeError(f"watch error: {obj}")
-                    if kind in ("ADDED", "MODIFIED"):
-                        self._reconcile(api, obj, listed=False)
-                    elif kind == "DELETED":
-                        self._served.discard(obj.metadata.name)
-                        self._foreign.discard(obj.metadata.name)
-            except ApiException as error:
-                if error.status == 410:
-                    return
-                raise
-            if not leading.is_set() or term != self._leadership.term:
-                return
-            version = stream.resource_version or version
+
+        def keep_going() -> bool:
+            return (
+                not self._stop.is_set()
+                and leadership.leading.is_set()
+                and leadership.term == term
+                and time.monotonic() < until
+            )
+
+        follow(api.list_namespace, listed.metadata.resource_version, keep_going,
+               lambda kind, obj: self._change(api, kind, obj),
+               timeout_seconds=WATCH_SECONDS)  # fmt: skip
+
+    def _change(self, api: Any, kind: str, namespace: Any) -> None:
+        if kind in ("ADDED", "MODIFIED"):
+            self._reconcile(api, namespace, listed=False)
+        elif kind == "DELETED":
+            self._served.discard(namespace.metadata.name)
+            self._foreign.discard(namespace.metadata.name)
 
     def _reconcile(self, api: Any, namespace: Any, *, listed: bool) -> None:
         """One namespace: its Service made or updated if it is a profile, else removed if

@@ -30,7 +30,7 @@ from .config import StoreConfig
 from .errors import ErrorKind, RequestFailed
 from .kube_api import short_error
 from .profiles import SECRET_KEYS, SECRET_NAME, page_prefix, secret_of
-from .store import S3Store, StoreUnavailable
+from .store import S3Store, StoreUnavailable, s3_store
 
 MAX_NAMESPACES = 4096
 """Namespaces whose keys (and store) are kept at once; the least recently used go first."""
@@ -121,16 +121,8 @@ class ProfileStores:
 
     def _checked_store(self, namespace: str) -> S3Store:
         keys = self.keys(namespace)
-        config = self._config
-        store = S3Store(
-            config.store_host,
-            config.store_port,
-            secure=config.store_secure,
-            bucket=config.store_bucket,
-            access_key=keys.access_key,
-            secret_key=keys.secret_key,
-            region=config.store_region or DEFAULT_REGION,
-        )
+        region = self._config.store_region or DEFAULT_REGION
+        store = s3_store(self._config, keys.access_key, keys.secret_key, region)
         try:
             store.check(page_prefix(namespace))
         except StoreUnavailable as error:
