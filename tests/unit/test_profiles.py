@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 
 import pytest
 from kfp_viz_kernels import lookup
 from kfp_viz_server.config import ConfigError, load_config
 from kfp_viz_server.errors import ErrorKind, RequestFailed
 from kfp_viz_server.object_broker import ObjectBroker
+from kfp_viz_server.profile_services import ProfileServices, wanted_service
 from kfp_viz_server.profile_stores import ProfileStores
 from kfp_viz_server.profiles import ProfileRouting, foreign_owner, page_prefix
 from kfp_viz_server.stored_page import PLACEHOLDER
 from kfp_viz_server.validation import validate
+from kubernetes.client.exceptions import ApiException
 
 ON = ProfileRouting(enabled=True, own_namespace="kubeflow")
 
@@ -186,3 +189,69 @@ def test_a_namespaces_page_names_its_namespace():
 def test_the_shared_layouts_settings_must_fit_together(argv, message):
     with pytest.raises(ConfigError, match=message):
         load_config(argv, environ={})
+
+
+class FakeCoreApi:
+    """The four Service calls the profile services make, on a dict of namespace → body."""
+
+    def __init__(self, services: dict[str, dict]) -> None:
+        self.services = services
+        self.calls: list[tuple[str, str]] = []
+
+    def read_namespaced_service(self, name: str, namespace: str) -> SimpleNamespace:
+        self.calls.append(("read", namespace))
+        if namespace not in self.services:
+            raise ApiException(status=404)
+        body = self.services[namespace]
+        spec = body["spec"]
+        ports = [SimpleNamespace(name=p["name"], port=p["port"], target_port=p["targetPort"])
+                 for p in spec.get("ports", [])]  # fmt: skip
+        return SimpleNamespace(
+            metadata=SimpleNamespace(labels=body["metadata"].get("labels"), resource_version="7"),
+            spec=SimpleNamespace(
+                type=spec["type"], external_name=spec.get("externalName"), ports=ports
+            ),
+        )
+
+    def create_namespaced_service(self, namespace: str, body: dict) -> None:
+        self.calls.append(("create", namespace))
+        self.services[namespace] = body
+
+    def replace_namespaced_service(self, name: str, namespace: str, body: dict) -> None:
+        self.calls.append(("replace", namespace))
+        self.services[namespace] = body
+
+    def delete_namespaced_service(self, name: str, namespace: str) -> None:
+        self.calls.append(("delete", namespace))
+        del self.services[namespace]
+
+
+def _namespace(name: str, profile: bool) -> SimpleNamespace:
+    labels = {"pipelines.kubeflow.org/enabled": "true"} if profile else {}
+    return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=labels,
+                                                    deletion_timestamp=None))  # fmt: skip
+
+
+def test_profile_services_are_made_kept_in_line_and_removed_only_where_theirs():
+    theirs = {"metadata": {"labels": {}}, "spec": {"type": "ClusterIP", "ports": []}}
+    api = FakeCoreApi({"own-server": theirs, "former": wanted_service("elsewhere")})
+    services = ProfileServices(own_namespace="kubeflow", target="", api_client=object())
+    for name, profile in (("team-a", True), ("kubeflow", True), ("plain", False),
+                          ("own-server", True), ("former", False)):  # fmt: skip
+        services._reconcile(api, _namespace(name, profile), listed=True)
+    assert sorted(api.services) == ["own-server", "team-a"]
+    assert api.services["own-server"] is theirs  # someone else's: untouched
+    assert api.services["team-a"]["spec"]["externalName"] == (
+        "ml-pipeline-visualizationserver.kubeflow.svc.cluster.local"
+    )
+    assert services.status()["left_alone"] == ["own-server"]
+    api.calls.clear()
+    services._reconcile(api, _namespace("team-a", True), listed=False)
+    assert api.calls == [("read", "team-a")]  # in line already: nothing written
+    api.services["team-a"]["spec"]["externalName"] = "changed-by-hand"
+    services._reconcile(api, _namespace("team-a", True), listed=False)
+    assert api.calls[-1] == ("replace", "team-a")
+    services._reconcile(api, _namespace("plain", False), listed=False)
+    assert api.calls[-1] != ("read", "plain")  # never a profile: not even looked at
+    services._reconcile(api, _namespace("team-a", False), listed=False)
+    assert api.calls[-1] == ("delete", "team-a") and "team-a" not in api.services
