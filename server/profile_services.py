@@ -112,9 +112,11 @@ class ProfileServices:
         self._thread.start()
 
     async def close(self) -> None:
+        """Stop, giving the Lease up. A thread waiting on a watch (at most WATCH_SECONDS) is
+        not waited for: it is a daemon, and writes nothing once stopped."""
         self._stop.set()
         if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 1.0)
         if self._leadership is not None:
             await self._leadership.close()
 
@@ -157,6 +159,8 @@ class ProfileServices:
         term = leadership.term
         listed = api.list_namespace()
         for namespace in listed.items:
+            if self._stop.is_set() or leadership.term != term:
+                return
             self._reconcile(api, namespace, listed=True)
         self.synced_at, self.detail = time.time(), ""
         until = time.monotonic() + RESYNC

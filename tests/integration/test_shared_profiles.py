@@ -88,7 +88,8 @@ def cluster(kube_apiserver: KubeApiServer, seaweedfs: SeaweedFS) -> KubeApiServe
     """Namespaces as a multi-user KFP >= 2.15 has them, and the server's account with the
     component's RBAC only."""
     kube = kube_apiserver
-    namespace(kube, SERVER_NAMESPACE, {})
+    if kube.kubectl("get", "namespace", SERVER_NAMESPACE, check=False).returncode != 0:
+        kube.kubectl("create", "namespace", SERVER_NAMESPACE)  # other tests' labels kept
     for name in ("team-a", "team-b"):
         namespace(kube, name, PROFILE)
         secret(kube, name, profile_namespace_keys(seaweedfs, name))
