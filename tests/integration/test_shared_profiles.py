@@ -23,7 +23,7 @@ import requests
 from kfp_viz.pages import fetch_page
 from kfp_viz.pb import visualization_pb2
 from minio import Minio
-from services import KubeApiServer, SeaweedFS, profile_namespace_keys
+from services import KubeApiServer, SeaweedFS, profile_bucket_policy, profile_namespace_keys
 from stored_pages import reference_of
 from support import RunningServer, custom_code, wait_until
 
@@ -84,9 +84,9 @@ def account_kubeconfig(kube: KubeApiServer, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster(kube_apiserver: KubeApiServer, seaweedfs: SeaweedFS) -> KubeApiServer:
-    """Namespaces as a multi-user KFP >= 2.15 has them, and the server's account with the
-    component's RBAC only."""
+def cluster(kube_apiserver: KubeApiServer, seaweedfs: SeaweedFS) -> Iterator[KubeApiServer]:
+    """Namespaces as a multi-user KFP >= 2.15 has them (each profile's keys, and the bucket's
+    listing policy), and the server's account with the component's RBAC only."""
     kube = kube_apiserver
     if kube.kubectl("get", "namespace", SERVER_NAMESPACE, check=False).returncode != 0:
         kube.kubectl("create", "namespace", SERVER_NAMESPACE)  # other tests' labels kept
@@ -119,7 +119,9 @@ def cluster(kube_apiserver: KubeApiServer, seaweedfs: SeaweedFS) -> KubeApiServe
     for key, rows in ((A_KEY, A_ROWS), (B_KEY, B_ROWS)):
         data = rows.encode()
         admin.put_object(BUCKET, key, io.BytesIO(data), len(data), content_type="text/csv")
-    return kube
+    profile_bucket_policy(seaweedfs, BUCKET)
+    yield kube
+    admin.delete_bucket_policy(BUCKET)  # the session's other tests run without it
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +165,8 @@ def test_the_server_keeps_services_in_profile_namespaces_only(cluster, shared):
         assert {(p["name"], p["port"]) for p in spec["ports"]} == {("http", 8888), ("grpc", 8887)}
     wait_until(lambda: service_in(cluster, "former") is None, timeout=30, what="former's removed")
     assert service_in(cluster, "plain") is None
-    assert service_in(cluster, SERVER_NAMESPACE) is None  # never in its own namespace
+    own = service_in(cluster, SERVER_NAMESPACE)  # never made in its own namespace
+    assert own is None or "app.kubernetes.io/managed-by" not in own["metadata"].get("labels", {})
     theirs = service_in(cluster, "own-server")
     assert theirs is not None and theirs["spec"]["type"] == "ClusterIP"  # left alone
     assert shared.ready()["profiles"]["services"]["left_alone"] == ["own-server"]
@@ -187,14 +190,13 @@ def test_a_render_reads_its_namespaces_object_with_its_namespaces_keys(shared):
     stub_reply = _grpc(shared, "team-a", source)
     assert "alpha-of-team-a" in stub_reply.html and not stub_reply.error
     # A namespace whose keys the store refuses: said, naming the Secret, never read otherwise.
-    broken = shared.post(type="table", source=source, arguments="{}",
-                         headers=host("team-broken"))  # fmt: skip
-    assert broken.status_code == 503
-    assert "team-broken/mlpipeline-minio-artifact" in broken.reason
-    assert "alpha-of-team-a" not in broken.text
-    missing = shared.post(type="table", source=source, arguments="{}",
-                          headers=host("team-nosecret"))  # fmt: skip
-    assert missing.status_code == 404 and "mlpipeline-minio-artifact" in missing.reason
+    for name, status in (("team-broken", 503), ("team-nosecret", 404)):
+        own = f"minio://{BUCKET}/private-artifacts/{name}/data/table.csv"
+        refused = shared.post(type="table", source=own, arguments="{}", headers=host(name))
+        assert refused.status_code == status, refused.reason
+        assert f"{name}/mlpipeline-minio-artifact" in refused.reason or (
+            f"Namespace {name} has no Secret mlpipeline-minio-artifact" in refused.reason
+        )
 
 
 def _grpc(server: RunningServer, namespace: str, source: str) -> visualization_pb2.Visualization:
