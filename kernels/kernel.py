@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -58,9 +58,20 @@ class Execution:
     """(exception name, message) when the cell raised, else None."""
 
 
-Listen = Callable[[str], Awaitable[Any]]
+class ObjectAccess(Protocol):
+    """The server's answering end of one kernel's object-store socket (kernels/object_access.py)."""
+
+    def serve(self, namespace: str | None) -> None:
+        """Answer from now on as `namespace`'s render ("" = the server's own settings), or,
+        with None (no render running), refuse every request."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Listen = Callable[[str], Awaitable[ObjectAccess]]
 """Starts answering a kernel's object-store requests on a Unix socket at a path; returns
-what to `close()` when the kernel goes (kernels/object_access.py)."""
+what to `serve()` each render with, and `close()` when the kernel goes."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ class Kernel:
         self._connection_file = self._folder / "connection.json"
         self._work_root = self._folder / "work"
         self._max_output = DEFAULT_LIMIT
-        self._object_access: Any = None
+        self._object_access: ObjectAccess | None = None
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
         self._connection: KernelConnectionInfo = {}
@@ -157,12 +168,27 @@ class Kernel:
                 f"{warmup.error[1]}); ipykernel>=7 and IPython>=9 are required"
             )
 
-    async def execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
+    async def execute(
+        self, code: str, request: dict[str, Any], timeout: float, namespace: str = ""
+    ) -> Execution:
         """Run one cell with `request` ("variables", "source") bound as data.
+
+        While it runs, and only then, the kernel's object-store requests are answered as
+        `namespace`'s: a cell left running after a timeout, or anything a render left
+        behind, is refused from the moment this returns.
 
         Raises TimeoutError when `timeout` passes first (the cell keeps running:
         call `interrupt()`), KernelDied when the process exits meanwhile.
         """
+        if self._object_access is not None:
+            self._object_access.serve(namespace)
+        try:
+            return await self._execute(code, request, timeout)
+        finally:
+            if self._object_access is not None:
+                self._object_access.serve(None)
+
+    async def _execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
         client = self._connected()
         message = client.session.msg(
             "execute_request",

@@ -471,3 +471,31 @@ def profile_namespace_keys(store: SeaweedFS, namespace: str, bucket: str = "mlpi
     )
     time.sleep(1.5)  # the S3 gateway picks up identity changes from the filer
     return {"accesskey": key["AccessKeyId"], "secretkey": key["SecretAccessKey"]}
+
+
+def profile_bucket_policy(store: SeaweedFS, bucket: str = "mlpipeline") -> dict:
+    """The bucket policy KFP's profile controller (>= 2.15) sets, restated: a namespace's keys
+    may list deep inside `private-artifacts/<their user>/` and `private/<their user>/` (and
+    `artifacts/`, `shared/`), the top level with a delimiter, and nobody deeper inside another
+    user's private folders. Set on `bucket` with the admin keys; returns the policy."""
+    from minio import Minio
+
+    own = ["private-artifacts/${aws:username}/*", "private/${aws:username}/*"]
+    listing = {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+               "Resource": f"arn:aws:s3:::{bucket}"}  # fmt: skip
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**listing, "Sid": "AllowOwnDeepList",
+             "Condition": {"StringLike": {"s3:prefix": [*own, "artifacts/*", "shared/*"]}}},
+            {**listing, "Sid": "AllowTopLevelDelimitedBrowse",
+             "Condition": {"Null": {"s3:prefix": "true"}, "StringEquals": {"s3:delimiter": "/"}}},
+            {**listing, "Sid": "DenyOtherDeepList", "Effect": "Deny",
+             "Condition": {"StringLike": {"s3:prefix": ["private-artifacts/*", "private/*"]},
+                           "StringNotLike": {"s3:prefix": own}}},
+        ],
+    }  # fmt: skip
+    admin = Minio(store.endpoint, store.access_key, store.secret_key, secure=False)
+    admin.set_bucket_policy(bucket, json.dumps(policy))
+    time.sleep(1.5)  # the S3 gateway picks up policy changes from the filer
+    return policy

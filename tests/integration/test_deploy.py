@@ -238,6 +238,79 @@ def test_a_profile_namespace_gets_its_own_server_on_kfp_2_15_and_later(tmp_path,
         applied.clean()
 
 
+def _shared_overlay(tmp_path: Path, name: str, text: str, kfp: Path) -> str:
+    overlay = tmp_path / name
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(fill_in(text, overlay, kfp))
+    return kustomize(overlay)
+
+
+def test_the_shared_layout_is_accepted_with_its_rbac_and_autoscalers(tmp_path, kube, applied):
+    text, (component, version) = snippet("shared-overlay")
+    kfp = kfp_install.write_install(tmp_path / "kfp", version, multi_user=True)
+    built = _shared_overlay(tmp_path, "shared", text, kfp)
+    stored = applied(built)
+    deployment = the(stored, "Deployment")
+    assert container(deployment)["image"] == OUR_IMAGE
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    variables = env(deployment)
+    assert variables["SERVE_PROFILES"]["value"] == variables["PROFILE_SERVICES"]["value"] == "true"
+    assert variables["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    rules = the(stored, "ClusterRole", "ml-pipeline-visualizationserver-profiles")["rules"]
+    named = {(r["resources"][0], tuple(r.get("resourceNames", ())), tuple(r["verbs"]))
+             for r in rules}  # fmt: skip
+    assert named == {
+        ("namespaces", (), ("get", "list", "watch")),
+        ("services", (), ("create",)),
+        ("services", (NAME,), ("get", "update", "delete")),
+        ("secrets", ("mlpipeline-minio-artifact",), ("get",)),
+    }
+    binding = the(stored, "ClusterRoleBinding", "ml-pipeline-visualizationserver-profiles")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+    lease_rules = the(stored, "Role", "ml-pipeline-visualizationserver-profiles")["rules"]
+    assert {"kfp-viz-server-profiles"} == {
+        n for r in lease_rules for n in r.get("resourceNames", [])
+    }
+    cpu = the(stored, "HorizontalPodAutoscaler")["spec"]
+    assert cpu["scaleTargetRef"]["name"] == NAME and cpu["metrics"][0]["resource"]["name"] == "cpu"
+    applied.clean()
+
+    by_queue = _shared_overlay(tmp_path, "queue", text.replace("autoscaling-cpu",
+                               "autoscaling-queue-depth"), kfp)  # fmt: skip
+    hpa = the(applied(by_queue), "HorizontalPodAutoscaler")["spec"]
+    assert hpa["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "kfp_viz_queue_depth"},
+        "target": {"type": "AverageValue", "averageValue": "2"}}}]  # fmt: skip
+    applied.clean()
+
+    # Without the Services kept by the server: no RBAC at all, and no PROFILE_SERVICES.
+    plain = objects(
+        _shared_overlay(tmp_path, "plain", text.replace(component, "shared-server"), kfp)
+    )
+    kinds = {o["kind"] for o in plain}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    assert "PROFILE_SERVICES" not in env(the(plain, "Deployment"))
+    assert env(the(plain, "Deployment"))["SERVE_PROFILES"]["value"] == "true"
+
+
+def test_a_profile_namespace_of_the_shared_layout_holds_a_name_and_one_right(kube, applied):
+    command, (namespace,) = snippet("shared-profile-namespace")
+    assert namespace == PROFILE_NAMESPACE and f"apply -n {namespace}" in command
+    base = ROOT / "deploy" / "kustomize" / "shared-profile-namespace"
+    stored = applied(kustomize(base), PROFILE_NAMESPACE)
+    assert {o["kind"] for o in stored} == {"Service", "Role", "RoleBinding"}
+    spec = the(stored, "Service")["spec"]
+    assert spec["type"] == "ExternalName"
+    assert spec["externalName"] == f"{NAME}.{NAMESPACE}.svc.cluster.local"
+    assert {p["port"] for p in spec["ports"]} == {8888, 8887}
+    who = f"--as=system:serviceaccount:{NAMESPACE}:{NAME}"
+    can = [("get", "secret/mlpipeline-minio-artifact"), ("get", "secret/other"),
+           ("list", "secrets"), ("get", "services")]  # fmt: skip
+    answers = [kube.kubectl("auth", "can-i", *c, "-n", PROFILE_NAMESPACE, who,
+                            check=False).stdout.strip() for c in can]  # fmt: skip
+    assert answers == ["yes", "no", "no", "no"]
+
+
 def test_the_profile_controller_of_kfp_2_14_gets_our_image(tmp_path, kube, applied):
     patch, (version,) = snippet("profile-controller")
     overlay_text, (component, documented_version) = snippet("overlay")
