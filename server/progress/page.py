@@ -61,11 +61,12 @@ def nav_links(urls: PageUrls, run_ids: list[str], *, compare: bool = False) -> l
 
 
 class _Template:
-    """An HTML template with its style and scripts inlined, split once around `__TITLE__` and
-    `__CONFIG__`, so nothing inlined is ever mistaken for a placeholder."""
+    """The pages' shell (page.html) around one page's body, its style and scripts inlined,
+    split once around `__TITLE__` and `__CONFIG__`, so nothing inlined is ever mistaken for a
+    placeholder."""
 
-    def __init__(self, text: str, style: str, scripts: str) -> None:
-        head, _, rest = text.partition("__TITLE__")
+    def __init__(self, shell: str, body: str, style: str, scripts: str) -> None:
+        head, _, rest = shell.replace("__BODY__", body).partition("__TITLE__")
         middle, _, tail = rest.partition("__CONFIG__")
         self.parts = (
             head,
@@ -106,11 +107,15 @@ class LivePage:
         css, common, live, runs = (
             (folder / name).read_text() for name in ("live.css", "common.js", "live.js", "runs.js")
         )
+        shell = (folder / "page.html").read_text()
         self._live = _Template(
+            shell,
             (folder / "live.html").read_text(),
             *_inline([uplot_css, css], [uplot_script, common, live]),
         )
-        self._list = _Template((folder / "runs.html").read_text(), *_inline([css], [common, runs]))
+        self._list = _Template(
+            shell, (folder / "runs.html").read_text(), *_inline([css], [common, runs])
+        )
 
     @property
     def weight(self) -> int:

@@ -22,7 +22,6 @@ from live_run import (
     REASON,
     Run,
     Shown,
-    launch_loopback_chromium,
     loss,
     overflow,
     publish_grpc,
@@ -45,13 +44,6 @@ def server(tmp_path_factory):
     server.wait_ready()
     yield server
     assert server.stop() == 0, server.log()
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright):
-    browser = launch_loopback_chromium(playwright)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="module")
