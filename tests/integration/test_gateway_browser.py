@@ -8,14 +8,17 @@ snapshot (inside the KFP UI's sandboxed iframe, PUBLIC_URL being the gateway's a
 through nginx only, with every other address blocked: everything they load, stream and link
 to must stay under the prefix, server-sent events included (events published after a page
 opened must show on it). Steps publish straight to the server, as pods in the cluster do.
+A stored page's link (PUBLIC_URL with the prefix) leads to it through the gateway too.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
+import requests
 from browser import axe_violations, show_in_kfp_iframe
 from live_run import (
     EPOCHS,
@@ -29,6 +32,7 @@ from live_run import (
 )
 from progress_support import new_run
 from services import Nginx
+from stored_pages import reference_of
 from support import RunningServer, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -200,6 +204,27 @@ def test_the_snapshot_in_kfps_iframe_links_and_streams_through_the_gateway(chrom
         lambda: any(line.startswith(streamed) for line in gateway.proxy.requests()),
         what=f"{streamed}... in nginx's access log",
     )
+
+
+def test_a_stored_pages_link_leads_through_the_gateway(tmp_path):
+    """The small page standing in for a stored one (KFP's iframe shows it) links to the page
+    on this server under PUBLIC_URL: the gateway's address, prefix included."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}{PREFIX.rstrip('/')}"
+    server = RunningServer(["--pool-size", "1", "--inline-limit", "1000", "--public-url", public],
+                           {}, tmp_path / "server.log")  # fmt: skip
+    try:
+        server.wait_ready()
+        with Nginx(tmp_path / "nginx", server.url, PREFIX, port=port):
+            reply = server.post(type="test", source="gs://bucket/data.csv", arguments="{}")
+            assert reply.status_code == 200, reply.reason
+            reference = reference_of(reply.text)
+            assert reference["http_url"] == f"{public}/visualizations/{reference['sha256']}"
+            page = requests.get(reference["http_url"], timeout=30)
+            assert page.status_code == 200
+            assert hashlib.sha256(page.content).hexdigest() == reference["sha256"]
+    finally:
+        assert server.stop() == 0, server.log()
 
 
 def pages(gateway, runs) -> dict[str, str]:
