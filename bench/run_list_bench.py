@@ -5,6 +5,7 @@ holds: the query parsed, the runs filtered (a slice at a time, the event loop ge
 turn between slices), the caller's namespaces decided (one answer per namespace, cached
 answers as a warm `AUTH=kubeflow` gives them), the newest 200 picked (what the run list page
 asks every 3 s) and the reply written as JSON; and the longest the loop waited meanwhile.
+Both in CPU time of the loop's thread, so other load on the machine does not count.
 Runs are spread over 50 namespaces; the reader may read 5.
 
 Cases: `open` (AUTH=none, no filter), `open search` (a part of the id that 1 run in 100
@@ -66,20 +67,20 @@ async def one(runs: RunTable, tenancy: OpenTenancy, given: dict[str, str]) -> tu
 
     async def other_task() -> None:
         nonlocal longest
-        last = time.perf_counter()
+        last = time.thread_time()
         while not done:
             await asyncio.sleep(0)
-            now = time.perf_counter()
+            now = time.thread_time()
             longest, last = max(longest, now - last), now
 
     watcher = asyncio.create_task(other_task())
     await asyncio.sleep(0)
-    started = time.perf_counter()
+    started = time.thread_time()
     query = RunQuery.parse(lambda name: [given[name]] if name in given else [])
     query = RunQuery(query.search, query.statuses, query.namespace, 200)
     found, total = await readable_runs(runs, tenancy, Caller("u"), query)
     json.dumps({"runs": [run.to_dict() for run in found], "total": total})
-    took = time.perf_counter() - started
+    took = time.thread_time() - started
     done = True
     await watcher
     return took, longest
@@ -90,7 +91,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", default="1000,10000,100000")
     args = parser.parse_args()
-    print(f"one GET /progress/runs (newest 200): medians of {args.runs} (all runs), in ms")
+    print(f"one GET /progress/runs (newest 200): medians of {args.runs} (all runs), CPU ms")
     print("                         took            the loop held at most")
     for size in (int(s) for s in args.sizes.split(",")):
         runs = table(size)

@@ -40,7 +40,8 @@ MAX_LIMIT = 1000
 MAX_SEARCH = 128
 SLICE = 5000
 """Runs filtered between two turns of the event loop (a few milliseconds)."""
-NEWEST = operator.attrgetter("started", "run_id")
+NEWEST = operator.attrgetter("started")
+"""The sort key (runs that started together keep the table's order: sort is stable)."""
 MAX_LOG_WAIT = 5.0
 """How long `GET /progress/runs/<id>` reads the log for a run the table does not hold."""
 _STATUS = {status.lower(): status for status in STATUSES}
