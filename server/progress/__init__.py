@@ -11,9 +11,15 @@ publish.py       taking events in (namespace rule, upstream failures)
 checks.py        schema errors as refusals; watch requests checked once for both protocols
 grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
-compare.py       GET /progress?runs=A,B: several runs overlaid (the runs checked)
-page.py          the pages' template (live page, comparison, the `progress` snapshot) with
-                 templates/live.js, live.css and uPlot inlined
+compare.py       GET /progress?runs=A,B: several runs overlaid (the runs checked); without
+                 runs, the run list page
+run_list.py      GET /progress/runs (JSON): the runs the caller may read, newest first,
+                 filtered; /progress/runs/<run>: one run, or 404 while none is known
+urls.py          where the pages' links and streams lead: relative to the page (any path
+                 prefix), or under PUBLIC_URL for the snapshot
+page.py          the pages' templates (live page, comparison, the `progress` snapshot:
+                 templates/live.js, live.css and uPlot inlined; the run list: runs.html,
+                 runs.js, live.css)
 view.py          the `progress` visualization type through KFP's stock request shape (its
                  route, server/routing.py, also takes `progress://RUN` sources of any type)
 argo_workflow.py what an Argo Workflow says about its steps (pure)
@@ -46,6 +52,7 @@ from .leadership import Leadership, own_namespace
 from .page import LivePage
 from .publish import Publisher
 from .run_index import RunIndex
+from .run_list import run_list_routes
 from .source import LocalBus, Source
 from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
 from .view import PROGRESS, SCHEME, ProgressView
@@ -111,9 +118,14 @@ class Progress:
         return cls(
             hub=hub,
             publisher=publisher,
-            view=ProgressView(hub, page, config.public_url),
+            view=ProgressView(
+                hub, page, config.public_url, access, own_namespace(config.namespace)
+            ),
             servicer=ProgressServicer(hub, publisher, heartbeat, access),
-            http_routes=routes(hub, publisher, page, heartbeat, access),
+            http_routes=[
+                *run_list_routes(hub, access),  # before `/progress/<run>`
+                *routes(hub, publisher, page, heartbeat, access),
+            ],
             access=access,
             feeds=([index] if index else []) + feeds(config, hub),
         )

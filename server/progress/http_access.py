@@ -7,7 +7,10 @@ cross-origin. With tenancy on, pages read runs as their user, from the server's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..http_base import EdgeHandler
+from ..http_limits import own_page_policy, page_nonce
 from .access import RunAccess
 
 
@@ -34,3 +37,11 @@ class ProgressHandler(EdgeHandler):
         caller = await self._access.reader(self._access.credentials_from_http(self.request.headers))
         for run_id in run_ids:
             await self._access.check_read(caller, run_id)
+
+    def finish_page(self, build: Callable[[str], str]) -> None:
+        """Reply with a page of our own, its scripts marked with this response's nonce (the
+        only scripts its policy lets run: http_limits.own_page_policy)."""
+        nonce = page_nonce()
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Security-Policy", own_page_policy(nonce))
+        self.finish(build(nonce))

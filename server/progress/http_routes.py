@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 import tornado.iostream
 import tornado.web
@@ -30,7 +29,6 @@ from kfp_viz.events import validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
 from ..http_base import HandlerRule, StreamedBodyHandler
-from ..http_limits import PAGE_POLICY
 from ..offload import SMALL, offload
 from ..validation import too_many_values
 from .access import RunAccess
@@ -38,8 +36,9 @@ from .checks import INVALID_EVENT, WatchRequest, refused_if_invalid
 from .compare import compare_route
 from .http_access import ProgressHandler
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
-from .page import LivePage
+from .page import LivePage, nav_links
 from .publish import Publisher
+from .urls import PageUrls
 
 MAX_PUBLISH_BODY = 4 * 2**20
 MAX_PUBLISH_VALUES = 500_000
@@ -69,12 +68,14 @@ class RunHandler(StreamedBodyHandler, ProgressHandler):
         except RequestFailed as failure:
             self.fail(failure)
             return
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.set_header("Content-Security-Policy", PAGE_POLICY)  # its events allow any origin
         node_id = self.get_query_argument("node_id", "")
-        query = urlencode({"from_beginning": 1, **({"node_id": node_id} if node_id else {})})
-        self.finish(
-            self._page.render(run_id, events=[], events_url=f"/progress/{run_id}/events?{query}")
+        urls = PageUrls.at_run()  # relative: the page works under any path prefix
+        events = urls.events(run_id, from_beginning="1", node_id=node_id)
+        links = nav_links(urls, [run_id])
+        self.finish_page(
+            lambda nonce: self._page.render(
+                run_id, events=[], events_url=events, urls=urls, links=links, nonce=nonce
+            )
         )
 
     async def post(self, run_id: str) -> None:

@@ -17,12 +17,15 @@ are forgotten (they are still in the log; a watch finds them there again).
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_viz.events import TERMINAL_STATUSES, Cursor, ProgressEvent
 
 RUN_LIMIT = 100_000
+STEP_LIMIT = 1000
+"""Step names kept per run for the list's count (a run with more shows this many)."""
 
 
 @dataclass(slots=True)
@@ -40,19 +43,28 @@ class RunSummary:
     status_at: Cursor | None = None
     message: str = ""
     """What the last run-level status said (a failure's reason)."""
+    steps: set[str] = field(default_factory=set)
+    """The steps seen (node ids), at most STEP_LIMIT: seeing an event again changes nothing."""
 
     @property
     def ended(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def state(self) -> str:
+        """The status the list shows: a run that has published none yet is running."""
+        return self.status or "Running"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "namespace": self.namespace,
-            "status": self.status or "Running",
+            "status": self.state,
             "started": self.started,
             "updated": self.updated,
             "message": self.message,
+            "ended": self.ended,
+            "steps": len(self.steps),
         }
 
 
@@ -67,6 +79,10 @@ class RunTable:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+    def __iter__(self) -> Iterator[RunSummary]:
+        """Every run, in no promised order (the least recently updated first)."""
+        return iter(self._runs.values())
 
     def get(self, run_id: str) -> RunSummary | None:
         return self._runs.get(run_id)
@@ -110,6 +126,8 @@ class RunTable:
 
     def _take(self, summary: RunSummary, event: ProgressEvent, cursor: Cursor) -> None:
         summary.started = min(summary.started, event.ts)
+        if event.node_id and len(summary.steps) < STEP_LIMIT:
+            summary.steps.add(event.node_id)
         if event.ts >= summary.updated:
             summary.updated = event.ts
             self._runs.move_to_end(event.run_id)

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import istio
 import kfp_install
 import pytest
 import yaml
@@ -199,10 +200,7 @@ def test_set_image_alone_is_accepted_and_keeps_kfps_pod(tmp_path, kube, applied,
 
 
 def test_a_profile_namespace_gets_its_own_server_on_kfp_2_15_and_later(tmp_path, kube, applied):
-    kube.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                        "items": ISTIO_CRDS}))  # fmt: skip
-    for crd in ISTIO_CRDS:
-        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    istio.install_crds(kube)
     applied(json.dumps(kfp_install.store_secret(PROFILE_NAMESPACE)), PROFILE_NAMESPACE)
     text, (namespace,) = snippet("profile-namespace")
     assert namespace == PROFILE_NAMESPACE
@@ -229,8 +227,8 @@ def test_a_profile_namespace_gets_its_own_server_on_kfp_2_15_and_later(tmp_path,
         account = the(stored, "ServiceAccount")
         assert account["automountServiceAccountToken"] is False
         assert the(stored, "Service")["spec"]["ports"][0]["port"] in (8887, 8888)
-        istio = [o for o in stored if o["apiVersion"].endswith("istio.io/v1beta1")]
-        assert len(istio) == (2 if with_istio else 0)
+        mesh = [o for o in stored if o["apiVersion"].endswith("istio.io/v1beta1")]
+        assert len(mesh) == (2 if with_istio else 0)
         if with_istio:
             policy = the(stored, "AuthorizationPolicy")
             principals = policy["spec"]["rules"][0]["from"][0]["source"]["principals"]
@@ -339,28 +337,112 @@ def test_podsecurity_restricted_would_warn_about_a_pod_that_breaks_it(kube):
     assert 'would violate PodSecurity "restricted' in result.stderr
 
 
-def _crd(group: str, kind: str, plural: str) -> dict:
-    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "plural": plural,
-                "singular": kind.lower(),
-                "listKind": f"{kind}List",
-            },
-            "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": schema}],
-        },
-    }
+# -- through Kubeflow's gateway (deploy/kustomize/gateway) ----------------------------------
 
+GATEWAY = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+API_SERVER = "cluster.local/ns/kubeflow/sa/ml-pipeline"
+STEP_POD = "cluster.local/ns/kubeflow-user-example-com/sa/default-editor"
+TOKEN = {"authorization": "Bearer a-projected-token"}
+PERSON = {"kubeflow-userid": "user@example.com"}
+PUBLISH = "/kfpviz.v1.Progress/PublishProgress"
+RENDER = "/api.VisualizationService/CreateVisualizationV1"
 
-# Istio's CRDs, restated as the minimum the API server needs to store these kinds.
-ISTIO_CRDS = [
-    _crd("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
-    _crd("networking.istio.io", "DestinationRule", "destinationrules"),
+# (source principal, method, path, headers) -> admitted by KFP's policy and ours together
+GATEWAY_RULES = [
+    # People, through the gateway (it sets kubeflow-userid): pages, streams, the run list.
+    (GATEWAY, "GET", "/progress", PERSON, True),
+    (GATEWAY, "GET", "/progress/run-1", PERSON, True),
+    (GATEWAY, "GET", "/progress/run-1/events", PERSON, True),
+    (GATEWAY, "GET", "/progress/runs", PERSON, True),
+    (GATEWAY, "GET", "/visualizations/" + "0" * 64, PERSON, True),
+    (GATEWAY, "GET", "/simple/kfp-viz/", PERSON, True),
+    # ... but never a render, a publish, or the server's own endpoints.
+    (GATEWAY, "POST", "/", PERSON, False),
+    (GATEWAY, "GET", "/", PERSON, False),
+    (GATEWAY, "POST", "/progress/run-1", PERSON, False),
+    (GATEWAY, "GET", "/metrics", PERSON, False),
+    (GATEWAY, "GET", "/readyz", PERSON, False),
+    # Steps: with a token and no user id, publish over HTTP and gRPC, and watch.
+    (STEP_POD, "POST", "/progress/run-1", TOKEN, True),
+    (STEP_POD, "POST", PUBLISH, TOKEN, True),
+    (STEP_POD, "POST", "/kfpviz.v1.Progress/WatchProgress", TOKEN, True),
+    (STEP_POD, "GET", "/progress/run-1/events", TOKEN, True),
+    (STEP_POD, "GET", "/simple/kfp-viz/", {}, True),  # pip sends no token
+    # ... without a token, or posing as a person, or asking for a render: refused.
+    (STEP_POD, "POST", "/progress/run-1", {}, False),
+    (STEP_POD, "POST", PUBLISH, {**TOKEN, **PERSON}, False),
+    (STEP_POD, "POST", "/", TOKEN, False),
+    (STEP_POD, "POST", RENDER, TOKEN, False),
+    (STEP_POD, "GET", "/readyz", TOKEN, False),
+    # Renders stay KFP's: its API server, by KFP's own policy, on every path.
+    (API_SERVER, "POST", "/", {}, True),
+    (API_SERVER, "POST", RENDER, {}, True),
+    ("", "POST", "/", {}, False),
 ]
+
+
+def test_the_gateway_component_is_admitted_with_istios_crds_and_keeps_renders_kfps(
+    tmp_path, kube, applied
+):
+    istio.install_crds(kube)
+    text, (line, version) = snippet("gateway")
+    kfp = kfp_install.write_install(tmp_path / "kfp", version, multi_user=True, istio=True)
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(fill_in(text, overlay, kfp))
+    built = objects(kustomize(overlay))
+    assert any(c.endswith(f"deploy/kustomize/{line}") for c in yaml.safe_load(text)["components"])
+    stored = applied(yaml.safe_dump_all(built))  # a server-side dry run first, then for real
+
+    route = the(stored, "VirtualService")
+    assert route["spec"]["gateways"] == ["kubeflow/kubeflow-gateway"]
+    home, proxied = route["spec"]["http"]
+    assert home["redirect"] == {"uri": "/kfp-viz/progress"}
+    assert proxied["match"] == [{"uri": {"prefix": "/kfp-viz/"}}]
+    assert proxied["rewrite"] == {"uri": "/"}
+    assert proxied["route"] == [{"destination": {
+        "host": f"{NAME}.{NAMESPACE}.svc.cluster.local", "port": {"number": 8888}}}]  # fmt: skip
+    assert proxied["timeout"] == "86400s"  # event streams stay open
+
+    policies = [o for o in stored if o["kind"] == "AuthorizationPolicy"]
+    assert len(policies) == 4  # KFP's own, kept, and ours
+    assert the(stored, "AuthorizationPolicy")["spec"] == kfp_install.istio_objects()[0]["spec"]
+    labels = the(stored, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    for principal, method, path, headers, admitted in GATEWAY_RULES:
+        request = istio.Request(method, path, principal, headers)
+        assert istio.admits(policies, labels, request) is admitted, request
+
+    deployment = the(stored, "Deployment")
+    assert env(deployment)["AUTH"]["value"] == "kubeflow"
+    assert env(deployment)["PUBLIC_URL"]["value"] == "https://kubeflow.example.com/kfp-viz"
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    account = f"system:serviceaccount:{NAMESPACE}:{NAME}"
+    for resource in ("tokenreviews.authentication.k8s.io",
+                     "subjectaccessreviews.authorization.k8s.io"):  # fmt: skip
+        answer = kube.kubectl("auth", "can-i", "create", resource, f"--as={account}", check=False)
+        assert answer.stdout.strip() == "yes", (resource, answer.stdout, answer.stderr)
+    answer = kube.kubectl("auth", "can-i", "list", "secrets", f"--as={account}", check=False)
+    assert answer.stdout.strip() == "no"
+
+
+def test_istio_refuses_a_policy_its_schema_does_not_allow(kube):
+    """The check above can fail: Istio's CRDs validate, so a misspelt field is an error."""
+    istio.install_crds(kube)
+    policy = {
+        "apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "misspelt", "namespace": NAMESPACE},
+        "spec": {"rules": [{"to": [{"operation": {"path": ["/progress"]}}]}]},
+    }  # fmt: skip
+    result = kube.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(policy),
+                          check=False)  # fmt: skip
+    assert result.returncode != 0 and 'unknown field "spec.rules[0].to[0].operation.path"' in (
+        result.stderr
+    ), result.stderr
+
+
+def test_the_dashboard_menu_entry_leads_to_the_run_list_through_the_gateways_prefix():
+    item = json.loads(snippet("dashboard-link")[0])
+    assert set(item) == {"type", "link", "text", "icon"} and item["type"] == "item"
+    route = yaml.safe_load((ROOT / "deploy/kustomize/gateway/virtual-service.yaml").read_text())
+    prefix = route["spec"]["http"][1]["match"][0]["uri"]["prefix"]
+    assert item["link"] == prefix + "progress"

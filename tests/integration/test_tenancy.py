@@ -47,7 +47,9 @@ def server(cluster, tmp_path_factory):
             "--access-review-ttl",
             "1",
         ],
-        {"KUBECONFIG": str(cluster.server_kubeconfig)},
+        # As the server runs in tenant-a (a per-namespace server): its `progress` renders
+        # are tenant-a's.
+        {"KUBECONFIG": str(cluster.server_kubeconfig), "POD_NAMESPACE": "tenant-a"},
         log,
     )
     running.wait_ready()
@@ -308,3 +310,15 @@ def test_access_decisions_follow_rbac_changes_after_the_review_ttl(server, clust
     finally:
         cluster.kube.kubectl("delete", *binding)
     wait_until(lambda: bob_reads() == 403, timeout=10, what="bob's RoleBinding removed")
+
+
+def test_the_progress_view_shows_only_runs_of_the_renders_namespace(server, tokens, team_a_run):
+    """KFP's API server authorized its user for the render's namespace (here the server's
+    own, tenant-a): another namespace's run is refused, with nothing of it shown."""
+    other = new_run()
+    assert publish(server, other, bearer(tokens["b"]), {"message": "tenant-b's"}).ok
+    shown = server.post(type="progress", source=team_a_run, arguments="{}")
+    assert shown.status_code == 200 and SECRET in shown.text
+    refused = server.post(type="table", source=f"progress://{other}", arguments="{}")
+    assert refused.status_code == 403, refused.text
+    assert "tenant-b" not in refused.text and f"run {other} is not among" in refused.reason
