@@ -37,6 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from browser import wait_in  # noqa: E402
 from live_run import launch_loopback_chromium  # noqa: E402  (the tests' browser)
 from playwright.sync_api import sync_playwright  # noqa: E402
 from support import RunningServer  # noqa: E402  (the test harness's server)
@@ -142,7 +143,8 @@ def print_longest_tasks(trace: bytes, count: int = 3) -> None:
 def wait_drawn(page, events: int, points: int, timeout: float) -> None:
     """Until the page has applied `events` metric events and its charts show `points` points
     (0: do not wait for charts, e.g. off screen in a short viewport, which are not drawn)."""
-    page.wait_for_function(
+    wait_in(
+        page,
         "([events, points]) => window.kfpVizLive.runs[0].count >= events &&"
         " [...document.querySelectorAll('.chart')]"
         ".reduce((n, c) => n + (+c.dataset.points || 0), 0) >= points",

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
 
+from browser import wait_in  # noqa: E402
 from live_run import FAIL_AT, Run, launch_loopback_chromium, publish_grpc, publish_http  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from support import RunningServer  # noqa: E402
@@ -66,7 +67,7 @@ def shoot(chromium, url: str, path: Path, width: int, scheme: str, hover: bool) 
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_function(READY)
+    wait_in(page, READY)
     # Draw every chart (charts off screen wait until scrolled to), then come back up.
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_timeout(400)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,3 +124,20 @@ def axe_violations(frame: Frame, impacts: tuple[str, ...] = AXE_IMPACTS) -> list
         list(impacts),
     )
     return found
+
+
+def wait_in(target: Page | Frame, expression: str, arg: object = None, timeout: float = 30_000):
+    """Wait until `expression` (a JS expression, or a function of `arg`) is truthy in the page,
+    polling it with `evaluate` from here; `timeout` in milliseconds, as Playwright's.
+
+    Playwright's own `wait_for_function` polls inside the page by evaluating a string, which
+    our progress pages forbid: their policy runs only their own scripts (no `eval`), and the
+    tests keep that policy on, so a script it would block fails them."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = target.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:g} s: {expression}")
+        time.sleep(0.05)

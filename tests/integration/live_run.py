@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from browser import CHROMIUM_FLAGS
+from browser import CHROMIUM_FLAGS, wait_in
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 from playwright.sync_api import Browser, Playwright
@@ -167,7 +167,8 @@ class Shown:
 
 
 def wait_points(frame, metric: str, points: int) -> None:
-    frame.wait_for_function(
+    wait_in(
+        frame,
         '([m, n]) => { const c = document.querySelector(`.chart[data-metric="${m}"]`);'
         " return c && +c.dataset.points === n && c.querySelector('canvas'); }",
         arg=[metric, points],

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from browser import axe_violations, show_in_kfp_iframe
+from browser import axe_violations, show_in_kfp_iframe, wait_in
 from live_run import (
     EPOCHS,
     FAIL_AT,
@@ -108,12 +108,14 @@ def test_the_run_list_filters_and_opens_the_comparison_under_the_prefix(chromium
 
     # Search (part of an id, any case) and status, asked of the server as the reader types.
     page.fill("#search", bad.run_id[-6:].upper())
-    page.wait_for_function("n => document.querySelectorAll('.run[data-run]').length === n", arg=1)
+    wait_in(page, "n => document.querySelectorAll('.run[data-run]').length === n", arg=1)
     assert listed(page) == [bad.run_id]
     page.fill("#search", "")
     page.select_option("#status", label="Failed")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.run[data-run]')].every(r => r.dataset.status === 'Failed')"
+    wait_in(
+        page,
+        "[...document.querySelectorAll('.run[data-run]')]"
+        ".every(r => r.dataset.status === 'Failed')",
     )
     assert bad.run_id in listed(page) and good.run_id not in listed(page)
     page.select_option("#status", label="Any")
@@ -145,7 +147,7 @@ def test_the_live_page_follows_events_published_after_it_opened(chromium, gatewa
     shown = Shown(chromium, f"{gateway.url}/progress/{run}")
     page = shown.page
     page.wait_for_selector('.step[data-node="train"]')
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    wait_in(page, "document.getElementById('conn').textContent === 'live'")
     for epoch in range(1, 6):  # published while the page is open: they arrive by the stream
         publish_grpc(gateway.server, run, [
             {"node_id": "train", "kind": "metric", "metrics": {"loss": 1 / epoch},
@@ -153,7 +155,7 @@ def test_the_live_page_follows_events_published_after_it_opened(chromium, gatewa
         ])  # fmt: skip
     wait_points(page, "train: loss", 5)
     publish_http(gateway.server, run, [{"kind": "status", "status": "Succeeded"}])
-    page.wait_for_function("document.getElementById('conn').textContent === 'run finished'")
+    wait_in(page, "document.getElementById('conn').textContent === 'run finished'")
     assert page.text_content("#run-status") == "Succeeded"
     links = page.eval_on_selector_all("#links a", "a => a.map(e => [e.textContent, e.href])")
     assert links == [

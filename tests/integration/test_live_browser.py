@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from browser import axe_violations, show_in_kfp_iframe
+from browser import axe_violations, show_in_kfp_iframe, wait_in
 from live_run import (
     EPOCHS,
     FAIL_AT,
@@ -67,7 +67,8 @@ def hover(shown_page, frame, metric: str, x: float) -> dict:
     frame.locator(f'.chart[data-metric="{metric}"]').scroll_into_view_if_needed()
     box = frame.locator(f'.chart[data-metric="{metric}"] .u-over').bounding_box()
     shown_page.mouse.move(box["x"] + left, box["y"] + box["height"] / 2)
-    frame.wait_for_function(
+    wait_in(
+        frame,
         'm => document.querySelector(`.chart[data-metric="${m}"] .readout`).dataset.hover',
         arg=metric,
     )
@@ -168,7 +169,7 @@ def test_failed_run_shows_its_reason_on_top(chromium, server, runs):
     page.select_option("#log-step", "train")
     assert page.locator("#log-failed .entry").count() == 1
     page.fill("#log-filter", "epoch 3:")
-    page.wait_for_function("document.querySelectorAll('#log .entry').length === 1")
+    wait_in(page, "document.querySelectorAll('#log .entry').length === 1")
     assert "loss=" in page.text_content("#log .entry")
     assert page.locator("#log .entry time").get_attribute("datetime").endswith("Z")
     shown.close_cleanly(server.url)
@@ -178,7 +179,7 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     run = new_run()
     shown = Shown(chromium, f"{server.url}/progress/{run}")
     page = shown.page
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    wait_in(page, "document.getElementById('conn').textContent === 'live'")
     start = time.time() - 300  # an epoch takes 30 s by the events' ts
     etas = []
     for epoch in range(1, 9):
@@ -188,7 +189,8 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
             {"node_id": "train", "kind": "metric", "metrics": {"loss": 1 / epoch},
              "current": epoch, "ts": ts},
         ])  # fmt: skip
-        page.wait_for_function(
+        wait_in(
+            page,
             "n => document.querySelector('.step[data-node=\"train\"]')?.dataset.fraction == n / 10",
             arg=epoch,
         )
@@ -200,7 +202,8 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     assert etas == pytest.approx([30.0 * (10 - k) for k in range(2, 9)], abs=3), etas
     # Between events it counts down.
     before = float(page.get_attribute('.step[data-node="train"] .timing', "data-eta"))
-    page.wait_for_function(
+    wait_in(
+        page,
         "b => +document.querySelector('.step[data-node=\"train\"] .timing').dataset.eta <= b - 1.5",
         arg=before,
     )
@@ -217,9 +220,7 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     assert "/s" not in page.text_content(upload) and "/item" not in page.text_content(upload)
     assert page.text_content("#clock").startswith("started ")
     publish_http(server, run, [{"node_id": "train", "kind": "status", "status": "Succeeded"}])
-    page.wait_for_function(
-        "!document.querySelector('.step[data-node=\"train\"] .timing').dataset.eta"
-    )
+    wait_in(page, "!document.querySelector('.step[data-node=\"train\"] .timing').dataset.eta")
     assert "took" in page.text_content('.step[data-node="train"] .timing')
     # The change is announced to screen readers (a polite live region).
     assert page.get_attribute("#announce", "aria-live") == "polite"
@@ -262,7 +263,7 @@ def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, ser
         ".step[data-run] .swatch", "s => s.map(e => getComputedStyle(e).backgroundColor)"
     )
     assert len(set(colours)) == 2
-    page.wait_for_function("document.getElementById('conn').textContent === 'all runs finished'")
+    wait_in(page, "document.getElementById('conn').textContent === 'all runs finished'")
     assert page.locator('.tile[data-metric="evaluate: auc"] [data-value]').count() == 1
     shown.close_cleanly(server.url)
 

@@ -9,7 +9,7 @@ fixture; the pages themselves load nothing but the server's own routes (no CDN).
 from __future__ import annotations
 
 import pytest
-from browser import show_in_kfp_iframe
+from browser import show_in_kfp_iframe, wait_in
 from progress_support import new_run
 from support import RunningServer
 
@@ -44,9 +44,10 @@ def test_live_page_bar_moves_and_metric_curve_grows(online_browser, page_server)
     context = online_browser.new_context()
     page = context.new_page()
     page.goto(f"{page_server.url}/progress/{run}")
-    page.wait_for_function(  # no event of the run yet: the page says it knows of no such run
+    wait_in(
+        page,  # no event of the run yet: the page says it knows of no such run
         "!document.getElementById('unknown').hidden"
-        " && document.getElementById('unknown').textContent.includes('is known yet')"
+        " && document.getElementById('unknown').textContent.includes('is known yet')",
     )
     page.close()
     publish(page_server, run, node_id="train", kind="progress", current=1, total=10)
@@ -58,28 +59,27 @@ def test_live_page_bar_moves_and_metric_curve_grows(online_browser, page_server)
     page.on("request", lambda request: requests_made.append(request.url))
     page.goto(f"{page_server.url}/progress/{run}")
     page.wait_for_selector('.step[data-node="train"]')
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    wait_in(page, "document.getElementById('conn').textContent === 'live'")
     assert step_fraction(page, "train") == pytest.approx(0.1)
     width_before = page.eval_on_selector('.step[data-node="train"] .fill', "e => e.offsetWidth")
     for step in range(1, 6):
         publish(page_server, run, node_id="train", kind="metric", metrics={"loss": 1 / step},
                 current=step)  # fmt: skip
-        page.wait_for_function(
+        wait_in(
+            page,
             f"(document.querySelector('.chart[data-metric=\"train: loss\"]') || {{dataset: {{}}}})"
-            f".dataset.points == {step}"
+            f".dataset.points == {step}",
         )
     drawn = page.get_attribute('.chart[data-metric="train: loss"]', "data-drawn-points")
     assert drawn == "5" and page.locator('.chart[data-metric="train: loss"] canvas').count()
     publish(page_server, run, node_id="train", kind="progress", current=7, total=10)
-    page.wait_for_function(
-        "document.querySelector('.step[data-node=\"train\"]').dataset.fraction == '0.7'"
-    )
+    wait_in(page, "document.querySelector('.step[data-node=\"train\"]').dataset.fraction == '0.7'")
     page.wait_for_timeout(300)  # the bar's width transition
     width_after = page.eval_on_selector('.step[data-node="train"] .fill', "e => e.offsetWidth")
     assert width_after > width_before * 5
     publish(page_server, run, node_id="train", kind="status", status="Succeeded")
     publish(page_server, run, kind="status", status="Succeeded")
-    page.wait_for_function("document.getElementById('conn').textContent === 'run finished'")
+    wait_in(page, "document.getElementById('conn').textContent === 'run finished'")
     assert page.text_content("#run-status") == "Succeeded"
     assert step_fraction(page, "train") == 1.0
     assert errors == []
@@ -97,15 +97,13 @@ def test_progress_view_in_the_kfp_iframe_follows_live_updates(online_browser, pa
     frame.wait_for_selector('.step[data-node="prep"]')
     assert step_fraction(frame, "prep") == 0.5
     assert points(frame, "train: acc") == 1
-    frame.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    wait_in(frame, "document.getElementById('conn').textContent === 'live'")
     publish(page_server, run, node_id="train", kind="metric", metrics={"acc": 0.7}, current=2)
     publish(page_server, run, node_id="prep", kind="progress", current=4, total=4)
-    frame.wait_for_function(
-        "document.querySelector('.chart[data-metric=\"train: acc\"]').dataset.points == '2'"
+    wait_in(
+        frame, "document.querySelector('.chart[data-metric=\"train: acc\"]').dataset.points == '2'"
     )
-    frame.wait_for_function(
-        "document.querySelector('.step[data-node=\"prep\"]').dataset.fraction == '1'"
-    )
+    wait_in(frame, "document.querySelector('.step[data-node=\"prep\"]').dataset.fraction == '1'")
     assert frame.text_content("#count") == "4", "an event was shown twice or lost"
     assert shown.errors == []
     shown.page.context.close()
