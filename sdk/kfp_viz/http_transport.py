@@ -9,6 +9,11 @@ server in the order they were made. While the server is away (refused, reset, ti
 refuses outright (another 4xx: a wrong URL, a body it will not take) is reported as not delivered
 at once, since posting it again would fail again.
 
+Posting again must not apply a batch twice (the connection may drop after the server took it,
+before its answer came): each batch names the transport (`sender`, random), its number
+(`sequence`, 1, 2, ...) and the attempt, in headers (kfp_viz.batch_id), and the server applies
+only the events of it its log does not hold yet. A server that predates them ignores them.
+
 The queue in here is small (`max_pending` events): when it is full, `send` waits, so what the
 server cannot take stays in the Reporter's buffer, where overflow drops progress ticks before
 statuses.
@@ -21,8 +26,10 @@ import json
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import deque
 
+from .batch_id import BatchId
 from .transport import Done
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -68,6 +75,9 @@ class HttpTransport:
         self._stopping = False
         self._connection: http.client.HTTPConnection | None = None
         self._thread: threading.Thread | None = None
+        self.sender = uuid.uuid4().hex
+        """This transport's name in every batch it posts (kfp_viz.batch_id)."""
+        self._sequence = 0
 
     # -- the Transport interface (called from the Reporter's sending thread) -------------
 
@@ -147,9 +157,12 @@ class HttpTransport:
         path = f"{self._prefix}/progress/{urllib.parse.quote(run_id, safe=':@')}"
         give_up = time.monotonic() + self.delivery_timeout
         pause = self.backoff[0]
+        self._sequence += 1
+        attempt = 0
         while True:
+            attempt += 1
             try:
-                self._post(path, body)
+                self._post(path, body, BatchId(self.sender, self._sequence, attempt).http_headers())
                 return None
             except ServerRefused as refused:
                 return refused
@@ -161,9 +174,10 @@ class HttpTransport:
                 self._lock.wait(pause)  # close() wakes this early
             pause = min(pause * 2, self.backoff[1])
 
-    def _post(self, path: str, body: bytes) -> None:
+    def _post(self, path: str, body: bytes, batch: dict[str, str]) -> None:
         connection = self._connection or self._open()
-        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", **batch}
+        connection.request("POST", path, body=body, headers=headers)
         reply = connection.getresponse()
         text = reply.read()
         if reply.status == 200:

@@ -329,9 +329,13 @@ class Reporter:
         return True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is waiting for up to `timeout` seconds, then stop; never raises."""
+        """Deliver what is waiting for up to `timeout` seconds, then stop; never raises.
+
+        Events the transport gives up while closing (the HTTP transport's queue, Kafka's
+        unsent batches) count as not delivered, as do those that never left the buffer."""
         if self._closed:
             return
+        failed_before = self.failed
         delivered = self.flush(timeout)
         with self._lock:
             self._closed = True
@@ -340,8 +344,10 @@ class Reporter:
             self._lock.notify_all()
         self._thread.join(1.0)
         if not delivered:
-            self._warn_once("close", f"{len(self._buffer) + self._in_flight} progress events "
-                            "were not delivered before close()")  # fmt: skip
+            with self._lock:
+                lost = self.failed - failed_before + len(self._buffer) + self._in_flight
+            self._warn_once("close", f"{lost} progress events were not delivered to "
+                            f"{self.transport.target} within close()'s {timeout:g} s")  # fmt: skip
         _open_reporters.discard(self)
 
     def _warn_once(self, what: str, message: str) -> None:

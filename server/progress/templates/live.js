@@ -46,26 +46,31 @@
     if (parent) parent.appendChild(node);
     return node;
   }
+  /* Numbers, durations and times: kfp-viz watch writes them by the same rules (kfp_viz/numbers.py;
+     the cases both must agree on: tests/unit/number_formats.json). Nothing prints NaN. */
+  var DASH = "\u2014", MAX_HOURS = 1e6;
   function fmt(v) {
-    if (v === null || v === undefined) return "\u2014";
-    if (!isFinite(v)) return String(v);
+    if (v === null || v === undefined || !isFinite(v)) return DASH;
     if (Number.isInteger(v) && Math.abs(v) < 1e15) return WHOLE.format(v);
     var a = Math.abs(v);
     if (a >= 1e6 || a < 1e-4) return v.toExponential(3);
     return String(+v.toPrecision(4));
   }
   function duration(seconds) {
+    if (typeof seconds !== "number" || !isFinite(seconds)) return DASH;
     var s = Math.max(0, seconds);
     if (s < 9.95) return s.toFixed(1) + " s";
     s = Math.round(s);
     if (s < 60) return s + " s";
     var m = Math.floor(s / 60);
     if (m < 60) return m + " min" + (s - 60 * m ? " " + (s - 60 * m) + " s" : "");
-    return Math.floor(m / 60) + " h " + (m % 60) + " min";
+    var h = Math.floor(m / 60);
+    return h >= MAX_HOURS ? "over " + WHOLE.format(MAX_HOURS) + " h" : WHOLE.format(h) + " h " + (m % 60) + " min";
   }
   function pad(n, width) { return String(n).padStart(width || 2, "0"); }
   function clockTime(ts, ms) {
     var d = new Date(ts * 1000);
+    if (typeof ts !== "number" || isNaN(d.getTime())) return DASH;
     var text = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
     return ms ? text + "." + pad(d.getMilliseconds(), 3) : text;
   }
@@ -924,5 +929,6 @@
     follow(run, r.events_url);
   });
   schedule();
-  window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats};  /* for tests and the bench */
+  window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats,  /* for tests and the bench */
+                      format: {fmt: fmt, duration: duration, rateText: rateText, clockTime: clockTime}};
 })();
