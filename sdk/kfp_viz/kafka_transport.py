@@ -43,9 +43,7 @@ class KafkaTransport:
             self._producer.close(timeout=0)
 
 
-def producer_settings(
-    bootstrap_servers: Sequence[str], given: Mapping[str, Any]
-) -> dict[str, Any]:
+def producer_settings(bootstrap_servers: Sequence[str], given: Mapping[str, Any]) -> dict[str, Any]:
     """The producer's settings: ours, then what the caller gave (`producer_config`).
 
     Idempotent (kafka-python 3.0 does it with acks=all): a record sent again after a lost

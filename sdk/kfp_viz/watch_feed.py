@@ -129,7 +129,8 @@ class HttpFeed:
             connection.close()
 
     def _connection(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+        https = self._parts.scheme == "https"
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         return kind(self._parts.hostname or "", self._parts.port, timeout=self.read_timeout)
 
     def _get(self, connection: http.client.HTTPConnection, resume: str | None) -> Any:

@@ -109,8 +109,8 @@ class PlainView(_View):
         self._out.flush()
 
     def draw(self, state: RunState, force: bool = False) -> None:
-        if not self._due(force):
-            return
+        """Print what became due (every call: which lines are due is decided here, so none
+        is skipped, however fast events come)."""
         with state.lock:
             lines = self._changes(state)
         self._out.writelines(line + "\n" for line in lines)

@@ -33,8 +33,8 @@ import queue
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypedDict, cast
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition

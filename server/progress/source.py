@@ -19,7 +19,6 @@ from typing import Protocol
 
 from kfp_viz.events import Cursor
 
-
 Headers = tuple[tuple[str, bytes], ...]
 
 

@@ -121,8 +121,9 @@ def test_times_outside_a_sane_window_are_refused_naming_the_field_and_the_window
     assert said.startswith(f"{name} must be seconds since the epoch between 2000-01-01T00:00:00Z")
     assert "and a day from now (" in said and f"got {value:g}" in said
     with pytest.raises(InvalidEvent, match="ts must be seconds since the epoch"):
-        parse_json(json.dumps({**BASE, "kind": "log", "message": "x", "ts": None}),
-                   default_ts=1e300)  # fmt: skip  (a Kafka record's own time, when ts is missing)
+        parse_json(
+            json.dumps({**BASE, "kind": "log", "message": "x", "ts": None}), default_ts=1e300
+        )  # fmt: skip  (a Kafka record's own time, when ts is missing)
 
 
 def test_times_within_the_window_pass_and_stay_valid_later():

@@ -111,8 +111,8 @@ class FakeServer:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests += 1
                 fake.paths.add(self.path)
-                fake.batches.append(tuple(self.headers.get(f"KFP-Viz-{name}", "")
-                                          for name in ("Sender", "Sequence", "Attempt")))  # fmt: skip
+                names = ("Sender", "Sequence", "Attempt")
+                fake.batches.append(tuple(self.headers.get(f"KFP-Viz-{n}", "") for n in names))
                 status = fake.answers.pop(0) if fake.answers else 200
                 if status == 200:
                     fake.bodies.append(json.loads(body))

@@ -19,7 +19,6 @@ from kfp_viz_server.progress.runs import RunTable
 from kfp_viz_server.progress.source import LocalBus
 from test_tenancy import FakeReviews, step_token, tenancy
 
-
 T0 = 1_700_000_000.0
 
 

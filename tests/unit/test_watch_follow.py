@@ -47,7 +47,7 @@ def test_server_sent_events_become_items():
         f"id: 0:7\nevent: progress\ndata: {json.dumps(progress)}\n\n"
         ": a comment\n"
         f"event: heartbeat\ndata: {json.dumps(beat)}\n\n"
-        "event: caught_up\ndata: {\"events\": 1}\n\n"
+        'event: caught_up\ndata: {"events": 1}\n\n'
         "event: something_new\ndata: {}\n\n"
         "event: end\ndata: {}\n\n"
         "event: progress\ndata: {}\n\n"
@@ -132,11 +132,12 @@ def test_plain_lines_are_few_for_a_long_run():
     out = io.StringIO()
     view, state = PlainView(out), RunState("r", caught_up=True)
     for second in range(1, 101):
-        for fields in ({"kind": "progress", "current": second, "total": 100},
-                       {"kind": "metric", "metrics": {"loss": 1 / second, "items": 2200.0}}):  # fmt: skip
-            state.apply(new_event(run_id="r", namespace="", node_id="s", ts=T0 + second,
-                                  **fields), now=T0 + second)  # fmt: skip
-            view.draw(state, force=True)
+        progress = {"kind": "progress", "current": second, "total": 100}
+        metrics = {"kind": "metric", "metrics": {"loss": 1 / second, "items": 2200.0}}
+        for fields in (progress, metrics):
+            event = new_event(run_id="r", namespace="", node_id="s", ts=T0 + second, **fields)
+            state.apply(event, now=T0 + second)
+            view.draw(state)
     state.apply(new_event(run_id="r", namespace="", node_id="s", ts=T0 + 101, kind="status",
                           status="Succeeded"))  # fmt: skip
     view.draw(state, force=True)
@@ -144,7 +145,9 @@ def test_plain_lines_are_few_for_a_long_run():
     steps = [line for line in lines if line.startswith("s [")]
     metrics = [line for line in lines if line.startswith("s metrics: ")]
     assert [line.split("] ")[1].split()[0] for line in steps] == [
-        "1%", *(f"{p}%" for p in range(10, 101, 10)), "100%"
+        "1%",
+        *(f"{p}%" for p in range(10, 101, 10)),
+        "100%",
     ], "the first, one per 10%, and Succeeded"
     assert " 100/100 Succeeded · " in steps[-1]
     assert len(metrics) == 5, "at 1, 31, 61 and 91 s, and the last values at the end"
