@@ -269,9 +269,9 @@ def _feed(args: argparse.Namespace) -> Feed:
                    from_beginning=not args.live_only, token=TokenFile())  # fmt: skip
     if args.server:
         _grpc_modules("watch --server")
-        return GrpcFeed(args.server, args.run_id, **options)  # type: ignore[arg-type]
+        return GrpcFeed(args.server, args.run_id, **options)
     url = args.server_url or os.environ.get("KFP_VIZ_SERVER_URL", "").strip() or DEFAULT_URL
-    return HttpFeed(url, args.run_id, **options)  # type: ignore[arg-type]
+    return HttpFeed(url, args.run_id, **options)
 
 
 def follow(

@@ -226,16 +226,16 @@ class GrpcFeed:
         self.target = f"the server at {address}"
         self._channel = grpc.insecure_channel(address)
         self._stub = kfpviz_progress_pb2_grpc.ProgressStub(self._channel)
-        self._request = dict(
-            run_id=run_id, node_id=node_id, namespace=namespace, from_beginning=from_beginning
-        )
+        self._run = (run_id, node_id, namespace, from_beginning)
         self.token = token or TokenFile()
 
     def open(self, resume: str | None) -> Iterator[Item]:
         grpc = self._grpc
+        run_id, node_id, namespace, from_beginning = self._run
         request = self._pb.WatchProgressRequest(
-            **self._request, resume_after=Cursor.parse(resume).to_message() if resume else None
-        )
+            run_id=run_id, node_id=node_id, namespace=namespace, from_beginning=from_beginning,
+            resume_after=Cursor.parse(resume).to_message() if resume else None,
+        )  # fmt: skip
         authorization = self.token.header()
         metadata = [("authorization", authorization)] if authorization else []
         try:

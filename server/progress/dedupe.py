@@ -183,7 +183,7 @@ class BatchLedger:
         since = time.time() - self._window
         try:
             for partition, end in until.items():
-                offset = await self._retrying(lambda p=partition: self._source.offset_at(p, since))
+                offset = await self._retrying(partition, since)
                 while offset < end:
                     records, reached = await self._source.fetch(partition, offset, end, 2000)
                     for record in records:
@@ -197,12 +197,12 @@ class BatchLedger:
             self._recovered.set()
         log.info("progress: read %d recent records for batches sent again", self.recovered_records)
 
-    @staticmethod
-    async def _retrying(ask: Callable[[], Awaitable[int]]) -> int:
-        """Ask the log until it answers (the broker may be starting)."""
+    async def _retrying(self, partition: int, since: float) -> int:
+        """The partition's first offset from `since`, asked until the log answers (the
+        broker may be starting)."""
         while True:
             try:
-                return await ask()
+                return await self._source.offset_at(partition, since)
             except Exception as error:
                 log.warning("progress: reading the recent past for batches failed: %s", error)
                 await asyncio.sleep(1.0)

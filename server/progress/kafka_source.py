@@ -336,7 +336,7 @@ class KafkaSource:
 
     @staticmethod
     def _ends(reader: KafkaConsumer, tp: TopicPartition) -> int:
-        return cast(int, reader.end_offsets([tp])[tp])
+        return int(reader.end_offsets([tp])[tp])
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[KafkaConsumer]:
