@@ -115,14 +115,15 @@ def test_steps_stand_in_dag_order_with_their_times(online_browser, page_server):
     """Argo's status events (parents, start, finish) on the page: a step below the steps it
     depends on, whatever order they arrived in, with how long it took."""
     run = new_run()
+    t = time.time() - 2000
     publish(page_server, run, node_id="report", kind="status", status="Running",
-            started=1000.0, parents=["train", "evaluate"])  # fmt: skip
+            started=t + 1000, parents=["train", "evaluate"])  # fmt: skip
     publish(page_server, run, node_id="train", kind="status", status="Succeeded",
-            started=900.0, finished=960.0, parents=["prepare"])  # fmt: skip
+            started=t + 900, finished=t + 960, parents=["prepare"])  # fmt: skip
     publish(page_server, run, node_id="evaluate", kind="status", status="Failed",
-            started=900.0, finished=903.5, parents=["prepare"])  # fmt: skip
+            started=t + 900, finished=t + 903.5, parents=["prepare"])  # fmt: skip
     publish(page_server, run, node_id="prepare", kind="status", status="Succeeded",
-            started=800.0, finished=890.0)  # fmt: skip
+            started=t + 800, finished=t + 890)  # fmt: skip
     page = online_browser.new_page()
     page.goto(f"{page_server.url}/progress/{run}")
     page.wait_for_selector('.step[data-node="prepare"]')
