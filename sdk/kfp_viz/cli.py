@@ -38,7 +38,18 @@ from .events import Cursor, InvalidEvent, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
 from .sa_token import TokenFile
 from .transport import NullTransport
-from .watch_feed import Beat, Feed, Got, GrpcFeed, HttpFeed, Item, NotFound, Refused, Unreachable
+from .watch_feed import (
+    Beat,
+    Feed,
+    Got,
+    GrpcFeed,
+    HttpFeed,
+    Item,
+    NotFound,
+    Refused,
+    Unreachable,
+    Watched,
+)  # fmt: skip
 from .watch_state import RunState
 from .watch_view import View, open_view
 
@@ -265,13 +276,12 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _feed(args: argparse.Namespace) -> Feed:
     """gRPC with --server, else the server-sent events at --server-url."""
-    options = dict(node_id=args.node_id, namespace=args.namespace,
-                   from_beginning=not args.live_only, token=TokenFile())  # fmt: skip
+    watched = Watched(args.run_id, args.node_id, args.namespace, not args.live_only)
     if args.server:
         _grpc_modules("watch --server")
-        return GrpcFeed(args.server, args.run_id, **options)
+        return GrpcFeed(args.server, watched, TokenFile())
     url = args.server_url or os.environ.get("KFP_VIZ_SERVER_URL", "").strip() or DEFAULT_URL
-    return HttpFeed(url, args.run_id, **options)
+    return HttpFeed(url, watched, TokenFile())
 
 
 def follow(

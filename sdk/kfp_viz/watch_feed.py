@@ -87,29 +87,34 @@ class Feed(Protocol):
 # -- over HTTP: server-sent events ----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Watched:
+    """What to follow: a run, maybe one step of it, maybe only one namespace's events, from
+    its first event or from now."""
+
+    run_id: str
+    node_id: str = ""
+    namespace: str = ""
+    from_beginning: bool = True
+
+
 class HttpFeed:
     """The run's server-sent events (`GET /progress/<run>/events`), standard library only."""
 
     def __init__(
-        self,
-        server_url: str,
-        run_id: str,
-        *,
-        node_id: str = "",
-        namespace: str = "",
-        from_beginning: bool = True,
-        token: TokenFile | None = None,
+        self, server_url: str, watched: Watched, token: TokenFile | None = None,
         read_timeout: float = READ_TIMEOUT,
-    ) -> None:
+    ) -> None:  # fmt: skip
         parts = urllib.parse.urlsplit(server_url if "://" in server_url else f"http://{server_url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"server URL {server_url!r} is not an http:// or https:// address")
         self._parts = parts
         prefix = parts.path.rstrip("/")
         self.target = f"{parts.scheme}://{parts.netloc}{prefix}"
-        query = {"from_beginning": "1" if from_beginning else "0"}
-        query.update((k, v) for k, v in (("node_id", node_id), ("namespace", namespace)) if v)
-        run = urllib.parse.quote(run_id, safe=":@")
+        query = {"from_beginning": "1" if watched.from_beginning else "0"}
+        query.update((k, v) for k, v in (("node_id", watched.node_id),
+                                         ("namespace", watched.namespace)) if v)  # fmt: skip
+        run = urllib.parse.quote(watched.run_id, safe=":@")
         self._path = f"{prefix}/progress/{run}/events?{urllib.parse.urlencode(query)}"
         self.token = token or TokenFile()
         self.read_timeout = read_timeout
@@ -208,16 +213,7 @@ def _sse_item(name: str, data: str) -> Item | None:
 class GrpcFeed:
     """The run's `WatchProgress` stream (needs the SDK's `grpc` extra)."""
 
-    def __init__(
-        self,
-        address: str,
-        run_id: str,
-        *,
-        node_id: str = "",
-        namespace: str = "",
-        from_beginning: bool = True,
-        token: TokenFile | None = None,
-    ) -> None:
+    def __init__(self, address: str, watched: Watched, token: TokenFile | None = None) -> None:
         import grpc
 
         from .pb import kfpviz_progress_pb2, kfpviz_progress_pb2_grpc
@@ -226,14 +222,14 @@ class GrpcFeed:
         self.target = f"the server at {address}"
         self._channel = grpc.insecure_channel(address)
         self._stub = kfpviz_progress_pb2_grpc.ProgressStub(self._channel)
-        self._run = (run_id, node_id, namespace, from_beginning)
+        self._watched = watched
         self.token = token or TokenFile()
 
     def open(self, resume: str | None) -> Iterator[Item]:
-        grpc = self._grpc
-        run_id, node_id, namespace, from_beginning = self._run
+        grpc, watched = self._grpc, self._watched
         request = self._pb.WatchProgressRequest(
-            run_id=run_id, node_id=node_id, namespace=namespace, from_beginning=from_beginning,
+            run_id=watched.run_id, node_id=watched.node_id, namespace=watched.namespace,
+            from_beginning=watched.from_beginning,
             resume_after=Cursor.parse(resume).to_message() if resume else None,
         )  # fmt: skip
         authorization = self.token.header()

@@ -29,15 +29,6 @@ from test_sdk_transports import run_step
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def bus_server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("once-bus") / "server.log"
-    server = RunningServer(["--pool-size", "1", "--progress-heartbeat", "0.5"], {}, log)
-    server.wait_ready()
-    yield server
-    assert server.stop() == 0, server.log()
-
-
 @pytest.fixture
 def proxy():
     flaky = FlakyProxy(None)
