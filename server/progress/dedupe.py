@@ -51,6 +51,9 @@ CURRENT_WAIT = 10.0
 past it the sender is told to try again later (503)."""
 SLICE = 200
 """Events published between two turns of the event loop."""
+READ_BATCH = 20_000
+"""Records asked for at once when reading the recent past at start: a fetch positions its
+reader anew, so small ones spend their time seeking (2,000 at a time read 20,000 a second)."""
 
 Publish = Callable[[ProgressEvent, Headers], Awaitable[Cursor]]
 
@@ -185,7 +188,7 @@ class BatchLedger:
             for partition, end in until.items():
                 offset = await self._retrying(partition, since)
                 while offset < end:
-                    records, reached = await self._source.fetch(partition, offset, end, 2000)
+                    records, reached = await self._source.fetch(partition, offset, end, READ_BATCH)
                     for record in records:
                         if record.headers:
                             self._take(record)
