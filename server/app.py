@@ -41,6 +41,7 @@ from .page_store import PageStore, build_store
 from .progress import Progress
 from .replies import Replies
 from .routing import Routes, kernel_routes
+from .sdk_index import sdk_index_routes
 from .service import VisualizationService
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,8 @@ class VizServer:
             self.metrics,
             self.config.max_body_size,
             self._in_flight,
-            extra_routes=self.progress.http_routes,
+            # live progress (server/progress), the SDK's package index (server/sdk_index.py)
+            extra_routes=[*self.progress.http_routes, *sdk_index_routes(self.config.sdk_dist_dir)],
             progress_status=self.progress.status,
             sizing=sizing_report(self.config),
         )

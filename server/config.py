@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -152,6 +153,12 @@ def parse_presign_expiry(text: str) -> float:
 
 def default_store_folder() -> str:
     return os.path.join(tempfile.gettempdir(), "kfp-viz-pages")
+
+
+def default_sdk_dist_dir() -> str:
+    """Where the SDK's distributions are beside the installed server: the image build and
+    scripts/sdk_dist.py put them in the environment's share/kfp-viz/sdk."""
+    return os.path.join(sys.prefix, "share", "kfp-viz", "sdk")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -318,6 +325,11 @@ class ServerConfig:
         "Base URL browsers reach this server's HTTP port at: links to stored pages (empty = "
         "the Host the request came to) and live updates in the `progress` view (empty = "
         "snapshot only).", "none")
+    sdk_dist_dir: str = setting(
+        "--sdk-dist-dir", "SDK_DIST_DIR", str, lambda _: default_sdk_dist_dir(),
+        "Folder of the kfp-viz SDK's wheel and sdist, served to pipeline steps as a package "
+        "index at /simple/ (public: it serves those files only).",
+        "<the environment's prefix>/share/kfp-viz/sdk, which the image build fills")
 # fmt: on
 
 

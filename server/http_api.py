@@ -281,6 +281,6 @@ def make_app(
             ),
             (r"/visualizations/([^/]*)", StoredPageHandler, {"pages": pages}),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
-            *extra_routes,  # live progress (server/progress)
+            *extra_routes,  # live progress (server/progress), the SDK index (sdk_index.py)
         ]
     )

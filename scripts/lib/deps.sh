@@ -9,7 +9,8 @@
 #   Chromium    Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
 #   podman      Debian's podman (runtime runc) and mmdebstrap, which makes the test image's base
 #   axe-core    npm's `axe-core` (npm pack), injected into pages by the accessibility tests
-#   SDK venvs   `pip install ./sdk` and `./sdk[kafka]` alone (scripts/sdk_venv.py), as a step has it
+#   SDK venvs   `pip install ./sdk`, `./sdk[kafka]` alone (scripts/sdk_venv.py), as a step has it,
+#               and `./sdk[kfp]`: KFP's SDK pins protobuf and kubernetes below the server's
 # On a fresh 2-CPU machine the first run spends about 25 minutes here (Kubernetes alone ~10).
 
 KFP_VIZ_CACHE="${KFP_VIZ_CACHE:-$HOME/.cache/kfp-viz}"
@@ -160,10 +161,13 @@ ensure_axe() {
 }
 
 # The SDK installed alone, base and with the kafka extra, as pipeline steps install it
-# (tests/integration/test_sdk_install.py); one venv per SDK digest, so a change to sdk/ makes new ones.
+# (tests/integration/test_sdk_install.py), and with KFP's SDK, where pipelines are compiled and
+# run locally (tests/integration/test_live_view_link.py); one venv per SDK digest, so a change
+# to sdk/ makes new ones.
 ensure_sdk_venvs() {
   /usr/bin/python3 scripts/sdk_venv.py >/dev/null
   /usr/bin/python3 scripts/sdk_venv.py kafka >/dev/null
+  /usr/bin/python3 scripts/sdk_venv.py kfp >/dev/null
 }
 
 # Everything the tests need, installed side by side where the steps wait on different things:

@@ -315,7 +315,10 @@ class Reporter:
             self._in_flight -= 1
             self._lock.notify_all()
         if error is not None:
-            self._warn_once("send", f"a progress event was not delivered: {error}")
+            # Once per kind of failure: a refused token is still told after a time-out was.
+            self._warn_once(
+                f"send:{type(error).__name__}", f"a progress event was not delivered: {error}"
+            )
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait up to `timeout` seconds until every event so far is delivered; True if so."""
@@ -344,10 +347,12 @@ class Reporter:
             self._lock.notify_all()
         self._thread.join(1.0)
         if not delivered:
-            with self._lock:
+            with self._lock:  # given up while closing (counted in failed too), and left over
                 lost = self.failed - failed_before + len(self._buffer) + self._in_flight
-            self._warn_once("close", f"{lost} progress events were not delivered to "
-                            f"{self.transport.target} within close()'s {timeout:g} s")  # fmt: skip
+            target = self.transport.target
+            if lost:
+                self._warn_once("close", f"{lost} progress events were not delivered to "
+                                f"{target} within close()'s {timeout:g} s")  # fmt: skip
         _open_reporters.discard(self)
 
     def _warn_once(self, what: str, message: str) -> None:

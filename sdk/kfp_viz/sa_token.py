@@ -29,6 +29,10 @@ _TOKEN = re.compile(r"[!-~]+")
 an HTTP header."""
 
 
+_UNREAD = (-1, -1, -1, -1)
+"""No file has these: the first `header()` reads, even when there is no file."""
+
+
 def token_path() -> Path:
     """Where the token is: `KF_PIPELINES_SA_TOKEN_PATH`, else KFP's default path."""
     return Path(os.environ.get(TOKEN_PATH_VARIABLE, "").strip() or DEFAULT_TOKEN_PATH)
@@ -40,7 +44,7 @@ class TokenFile:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else token_path()
         self._lock = threading.Lock()
-        self._seen: tuple[int, int, int, int] | None = None  # device, inode, mtime, size
+        self._seen: tuple[int, int, int, int] | None = _UNREAD  # device, inode, mtime, size
         self._token = ""
         self._problem = "not read yet"
 

@@ -15,6 +15,7 @@ import os
 import select
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -225,8 +226,16 @@ def read_paths(server, run: str) -> dict[str, object]:
 
     def get(path: str, **params):
         def read(headers: dict) -> tuple[int, str]:
-            reply = requests.get(server.url + path, params=params, headers=headers, timeout=10)
-            return reply.status_code, reply.text
+            """The status and what came within 2 s (a stream that was let through would
+            otherwise never end: its heartbeats keep it open)."""
+            with requests.get(server.url + path, params=params, headers=headers, timeout=10,
+                              stream=True) as reply:  # fmt: skip
+                body, deadline = b"", time.monotonic() + 2
+                for chunk in reply.iter_content(chunk_size=None):
+                    body += chunk
+                    if time.monotonic() > deadline:
+                        break
+                return reply.status_code, body.decode(errors="replace")
 
         return read
 
