@@ -464,6 +464,11 @@ class ProgressConfig:
     progress_heartbeat: float = setting(
         "--progress-heartbeat", "PROGRESS_HEARTBEAT_INTERVAL", parse_seconds, 5.0,
         "Seconds without events after which a watcher gets a heartbeat.", "5")
+    progress_dedupe_window: float = setting(
+        "--progress-dedupe-window", "PROGRESS_DEDUPE_WINDOW", parse_seconds, 900.0,
+        "Seconds of the Kafka topic's recent past read at start to recognise a batch a "
+        "publisher posts again (its sender and sequence: applied once); at least as long as "
+        "publishers retry (the SDK: 600 s).", "900")
     progress_bus_retention: int = setting(
         "--progress-bus-retention", "PROGRESS_BUS_RETENTION", parse_positive_int, 100_000,
         "Events the in-process bus keeps per partition (when no Kafka is configured).",
@@ -476,7 +481,8 @@ class ProgressConfig:
         "--argo-workflows", "ARGO_WORKFLOWS", parse_bool, False,
         "Publish every KFP run's step status from Argo's Workflow objects (needs the "
         "argo-status RBAC component): watches the namespace of --namespace, else "
-        "POD_NAMESPACE, else every namespace.", "false", switch=True)
+        "POD_NAMESPACE, else the service account's (every namespace when none of them is "
+        "known).", "false", switch=True)
     tensorboard_logs: str = setting(
         "--tensorboard-logs", "TENSORBOARD_LOGS", parse_log_pattern, "",
         "Where runs' TensorBoard event files are, with {run_id}: e.g. "

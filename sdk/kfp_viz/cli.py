@@ -4,7 +4,7 @@
     kfp-viz progress emit --run-id R --node-id train --metric loss=0.31 --step 30
     kfp-viz progress emit --run-id R --node-id train --metric top1=0.7 --metric top5=0.9 --group acc
     kfp-viz progress emit --run-id R --status Succeeded --run-level
-    kfp-viz watch R --server localhost:8887
+    kfp-viz watch R --server-url http://localhost:8888
     kfp-viz link --run-id R --ui-metadata /tmp/outputs/mlpipeline-ui-metadata/data
 
 `emit` sends where the SDK's Reporter sends: over HTTP to the server (KFP_VIZ_SERVER_URL or
@@ -12,9 +12,13 @@
 --server, through the server's gRPC PublishProgress. With none of these it fails (exit 2):
 a command that sends one event has no other job.
 
-`watch` follows the gRPC WatchProgress stream and draws a bar per
-step (live with rich on a terminal, a line per change otherwise); when the connection
-drops it reconnects and resumes after the last event it got.
+`watch` follows a run where the SDK publishes it: the server's HTTP address (--server-url,
+else KFP_VIZ_SERVER_URL), reading its server-sent events with the standard library, or with
+--server its gRPC WatchProgress stream; it sends the pod's ServiceAccount token when there is
+one (a server with tenancy on needs an identity to read). It draws a bar per step (live with
+rich on a terminal, lines otherwise); while the server is away or does not know the run yet it
+says so in a line per attempt and tries again; when the connection drops it resumes after the
+last event it got.
 
 `link` writes a link to the run's live page where KFP's run page shows it (Markdown, or KFP
 v1's mlpipeline-ui-metadata) and publishes the run's first event (kfp_viz.run_link): the
@@ -22,26 +26,41 @@ command of the v1 component. Both publishing paths send the pod's ServiceAccount
 (kfp_viz.sa_token) when it has one.
 
 Both paths build the event with the one schema (`kfp_viz.events`), so a bad value is
-refused here with the server's words. Kafka needs the SDK's `kafka` extra, --server and
-`watch` its `grpc` extra, the live bars its `rich` extra.
+refused here with the server's words. Kafka needs the SDK's `kafka` extra, --server its
+`grpc` extra, the live bars its `rich` extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from .events import Cursor, InvalidEvent, from_message, new_event, to_message
+from .events import Cursor, InvalidEvent, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
 from .run_link import DEFAULT_BASE_URL, DEFAULT_SERVER_URL, write_link
 from .sa_token import TokenFile
 from .transport import NullTransport
+from .watch_feed import (
+    Beat,
+    Feed,
+    Got,
+    GrpcFeed,
+    HttpFeed,
+    Item,
+    NotFound,
+    Refused,
+    Unreachable,
+    Watched,
+)  # fmt: skip
 from .watch_state import RunState
-from .watch_view import open_view
+from .watch_view import View, open_view
+
+DEFAULT_URL = "http://localhost:8888"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,15 +123,56 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for delivery")
     link.set_defaults(handler=_link)
 
-    watch = commands.add_parser("watch", help="progress bars of a run, live")
-    watch.add_argument("run_id")
-    watch.add_argument("--server", default="localhost:8887", help="gRPC address of the server")
-    watch.add_argument("--node-id", default="", help="only this step")
-    watch.add_argument("--namespace", default="")
-    watch.add_argument("--live-only", action="store_true", help="skip the run's history")
-    watch.add_argument("--plain", action="store_true", help="one line per change, no redraw")
+    watch = commands.add_parser(
+        "watch", help="progress bars of a run, live",
+        description="Follow a run's progress until it ends (exit 0 if it succeeded, 1 if not).",
+    )  # fmt: skip
+    watch.add_argument("run_id", help="the run to follow")
+    watch.add_argument(
+        "--server-url", metavar="URL",
+        help="the server's HTTP address, the one steps publish to; its server-sent events "
+        f"are read (default: $KFP_VIZ_SERVER_URL, else {DEFAULT_URL})",
+    )  # fmt: skip
+    watch.add_argument(
+        "--server", metavar="HOST:PORT",
+        help="read the server's gRPC stream at this address instead; needs the grpc extra "
+        "(default: none, HTTP)",
+    )  # fmt: skip
+    watch.add_argument("--node-id", default="", help="only this step (default: every step)")
+    watch.add_argument(
+        "--namespace", default="", help="only events of this namespace (default: any)"
+    )
+    watch.add_argument(
+        "--live-only", action="store_true",
+        help="skip the run's history (default: the history first, then live)",
+    )  # fmt: skip
+    watch.add_argument(
+        "--plain", action="store_true",
+        help="print lines, no redraw (default: off; on when the output is no terminal, or "
+        "rich is not installed)",
+    )  # fmt: skip
+    watch.add_argument(
+        "--progress-every", metavar="PERCENT", type=_positive, default=10.0,
+        help="plain lines: a step's line when its status changes or its progress reaches "
+        "the next multiple of PERCENT (default: %(default)g)",
+    )  # fmt: skip
+    watch.add_argument(
+        "--metrics-every", metavar="SECONDS", type=_positive, default=30.0,
+        help="plain lines: a step's latest metrics at most once per SECONDS of the run's "
+        "time, and when it ends (default: %(default)g)",
+    )  # fmt: skip
     watch.set_defaults(handler=_watch)
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 # -- emit ---------------------------------------------------------------------------
@@ -249,59 +309,95 @@ def _link(args: argparse.Namespace) -> int:
 
 # -- watch --------------------------------------------------------------------------
 
+FIRST_RETRY = 1.0
+LAST_RETRY = 10.0
+"""Seconds between two attempts to reach the server: 1, 2, 4, then every 10."""
+
 
 def _watch(args: argparse.Namespace) -> int:
-    grpc, pb, pb_grpc = _grpc_modules("watch")
-    state = RunState(args.run_id)
-    view = open_view(sys.stdout, plain=args.plain or not sys.stdout.isatty())
-    last = None
     try:
-        with grpc.insecure_channel(args.server) as channel:
-            stub = pb_grpc.ProgressStub(channel)
-            while True:
-                request = pb.WatchProgressRequest(
-                    run_id=args.run_id, node_id=args.node_id, namespace=args.namespace,
-                    from_beginning=not args.live_only, resume_after=last,
-                )  # fmt: skip
-                try:
-                    for reply in stub.WatchProgress(request, metadata=_token_metadata()):
-                        last = _follow(reply, state, view) or last
-                    final = state.final_status(args.node_id)
-                    state.ended = bool(final)
-                    view.draw(state, force=True)
-                    if final:
-                        return 0 if final == "Succeeded" else 1
-                    time.sleep(1.0)  # the server went away (e.g. restarted) before the run ended
-                except grpc.RpcError as error:
-                    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-                        state.upstream = f"server {args.server} unreachable; reconnecting"
-                        view.draw(state, force=True)
-                        time.sleep(1.0)
-                        continue
-                    print(f"kfp-viz: {error.code().name}: {error.details()}", file=sys.stderr)
-                    return 1
+        feed = _feed(args)
+    except ValueError as error:
+        print(f"kfp-viz: {error}", file=sys.stderr)
+        return 2
+    view = open_view(
+        sys.stdout, plain=args.plain or not sys.stdout.isatty(),
+        progress_every=args.progress_every, metrics_every=args.metrics_every,
+    )  # fmt: skip
+    try:
+        return follow(feed, RunState(args.run_id), view, args.node_id)
     finally:
         view.close()
 
 
-def _follow(reply: Any, state: RunState, view: Any) -> Any:
-    """Fold one WatchProgressResponse into the state and the view; the last cursor it held."""
-    last = None
-    for streamed in reply.events:
-        state.apply(from_message(streamed.event))
-        last = streamed.cursor
-    if reply.HasField("heartbeat"):
-        beat = reply.heartbeat
-        state.upstream = "" if beat.upstream_reachable else f"{beat.upstream} unreachable"
-        if beat.server_time:
-            state.clock_offset = beat.server_time - time.time()
-    if reply.HasField("caught_up"):
+def _feed(args: argparse.Namespace) -> Feed:
+    """gRPC with --server, else the server-sent events at --server-url."""
+    watched = Watched(args.run_id, args.node_id, args.namespace, not args.live_only)
+    if args.server:
+        _grpc_modules("watch --server")
+        return GrpcFeed(args.server, watched, TokenFile())
+    url = args.server_url or os.environ.get("KFP_VIZ_SERVER_URL", "").strip() or DEFAULT_URL
+    return HttpFeed(url, watched, TokenFile())
+
+
+def follow(
+    feed: Feed, state: RunState, view: View, node_id: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:  # fmt: skip
+    """Follow the run until it (or `node_id`) ends: 0 if it succeeded, 1 if not or if the
+    server refused the watch. While the server is away, or knows no such run yet, each
+    attempt says so in a line and the next one comes 1, 2, 4, then every 10 s; a stream
+    that breaks off resumes after the last event it gave."""
+    resume: str | None = None
+    pause = FIRST_RETRY
+    troubled = False
+    while True:
+        try:
+            for item in feed.open(resume):
+                if troubled:
+                    troubled = False
+                    view.note(f"connected to {feed.target}")
+                pause = FIRST_RETRY
+                resume = _take(item, state, view) or resume
+            final = state.final_status(node_id)
+            state.ended = bool(final)
+            view.draw(state, force=True)
+            if final:
+                return 0 if final == "Succeeded" else 1
+            problem = f"{feed.target} ended the stream before the run ended; reconnecting"
+        except Unreachable as error:
+            problem = f"{error}; trying again in {pause:g} s"
+        except NotFound as error:
+            problem = f"{error}; waiting for the run: asking again in {pause:g} s"
+        except Refused as error:
+            view.draw(state, force=True)
+            print(f"kfp-viz: {error}", file=sys.stderr)
+            return 1
+        troubled = True
+        state.upstream = problem
+        view.note(problem)
+        view.draw(state, force=True)
+        sleep(pause)
+        pause = min(LAST_RETRY, 2 * pause)
+
+
+def _take(item: Item, state: RunState, view: View) -> str | None:
+    """Fold one item into the state and the view; the cursor it carried, if any."""
+    cursor = None
+    if isinstance(item, Got):
+        state.apply(item.event)
+        cursor = item.cursor or None
+    elif isinstance(item, Beat):
+        state.upstream = "" if item.reachable else f"{item.upstream} unreachable"
+        if item.server_time:
+            state.clock_offset = item.server_time - time.time()
+    elif item.kind == "caught_up":
         state.caught_up = True  # the views say "waiting" while the run has no events
         state.upstream = ""  # connected again (a heartbeat says if Kafka is not)
-    if reply.HasField("lagged"):
-        view.note("fell behind; the server resynced this view from Kafka")
+    elif item.kind == "lagged":
+        view.note("fell behind; the server resynced this view from its log")
     view.draw(state)
-    return last
+    return cursor
 
 
 if __name__ == "__main__":

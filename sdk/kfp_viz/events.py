@@ -10,7 +10,10 @@ Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-leve
 `status`), `namespace`, `ts` (seconds since the epoch), `kind` (`progress` | `metric`
 | `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
 `message`, `status`, and for `metric` optionally `group` (the chart its metrics share;
-without it the live page puts names such as `loss` and `val_loss` together). Unknown extra
+without it the live page puts names such as `loss` and `val_loss` together). Times (`ts`, and
+a status' `started` and `finished`) must lie in the window `time_problem` names: from
+2000-01-01 to a day past the reader's clock (a step pod's clock may run a little ahead), so
+no event can make a page or a terminal print an absurd time or duration. Unknown extra
 fields are ignored so newer writers of version 1 stay readable; an unknown `v` is refused,
 because its meaning cannot be guessed.
 
@@ -55,6 +58,12 @@ MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
 MAX_METRIC_NAME = 128
 MAX_PARENTS = 64
+EARLIEST_TS = 946_684_800.0
+"""2000-01-01T00:00:00Z: an event's time before it is a clock that was never set (or a
+time in milliseconds read as seconds the other way round)."""
+MAX_TS_AHEAD = 86_400.0
+"""How far past the reader's clock an event's time may be (seconds): clocks of step pods
+drift by seconds, not days; a time past this is a unit mistake (milliseconds) or garbage."""
 
 
 class InvalidEvent(ValueError):
@@ -202,6 +211,7 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     ts = _number(obj, "ts")
     if ts is None:
         ts = time.time() if default_ts is None else default_ts
+    _check_time("ts", ts)
     message = obj.get("message", "")
     if not isinstance(message, str):
         raise InvalidEvent(f"message must be a string; got {_show(message)}")
@@ -223,8 +233,8 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     return ProgressEvent(
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
-        message=message, status=status, group=group, started=_number(obj, "started"),
-        finished=_number(obj, "finished"), parents=parents,
+        message=message, status=status, group=group, started=_time(obj, "started"),
+        finished=_time(obj, "finished"), parents=parents,
     )  # fmt: skip
 
 
@@ -295,6 +305,17 @@ def from_message(message: Any) -> ProgressEvent:
     sent it did, and a newer server's statuses must not break an older client."""
     fields = message_fields(message)
     return ProgressEvent(**{"ts": 0.0, **fields, "parents": tuple(fields.get("parents", ()))})
+
+
+def from_streamed(obj: dict[str, Any]) -> ProgressEvent:
+    """An event as a server streamed it in JSON (a server-sent `progress` event's data), not
+    validated again, as `from_message`: its known fields, the rest (its `cursor`) ignored."""
+    known = {name: obj[name] for name in _FIELD_NAMES if obj.get(name) is not None}
+    known["parents"] = tuple(known.get("parents", ()))
+    return ProgressEvent(**{**_UNSET_FIELDS, "ts": 0.0, **known})
+
+
+_FIELD_NAMES = tuple(ProgressEvent.__dataclass_fields__)
 
 
 def _progress_fields(
@@ -391,6 +412,37 @@ def _number(obj: dict[str, Any], name: str) -> float | None:
     if not _is_number(value) or not math.isfinite(value):
         raise InvalidEvent(f"{name} must be a finite number; got {_show(value)}")
     return float(value)
+
+
+def time_problem(value: float, now: float | None = None) -> str | None:
+    """Why `value` is no event time (seconds since the epoch), or None: it must lie between
+    EARLIEST_TS and MAX_TS_AHEAD past `now` (this machine's clock when not given). The
+    window only widens as time passes, so an event accepted once stays valid when read
+    again from the log later."""
+    latest = (time.time() if now is None else now) + MAX_TS_AHEAD
+    if EARLIEST_TS <= value <= latest:
+        return None
+    return (
+        f"must be seconds since the epoch between {_utc(EARLIEST_TS)} and a day from now "
+        f"({_utc(latest)}); got {value:g}"
+    )
+
+
+def _check_time(name: str, value: float) -> None:
+    problem = time_problem(value)
+    if problem:
+        raise InvalidEvent(f"{name} {problem}")
+
+
+def _time(obj: dict[str, Any], name: str) -> float | None:
+    value = _number(obj, name)
+    if value is not None:
+        _check_time(name, value)
+    return value
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _is_number(value: Any) -> bool:

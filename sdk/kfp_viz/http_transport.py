@@ -18,6 +18,11 @@ used), which the Reporter counts as not delivered and warns about once per kind.
 batch is posted as usual, so a token mounted late or rights granted later take effect
 without a restart.
 
+Posting again must not apply a batch twice (the connection may drop after the server took it,
+before its answer came): each batch names the transport (`sender`, random), its number
+(`sequence`, 1, 2, ...) and the attempt, in headers (kfp_viz.batch_id), and the server applies
+only the events of it its log does not hold yet. A server that predates them ignores them.
+
 The queue in here is small (`max_pending` events): when it is full, `send` waits, so what the
 server cannot take stays in the Reporter's buffer, where overflow drops progress ticks before
 statuses.
@@ -30,8 +35,10 @@ import json
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import deque
 
+from .batch_id import BatchId
 from .sa_token import TokenFile
 from .transport import Done
 
@@ -94,6 +101,9 @@ class HttpTransport:
         self._stopping = False
         self._connection: http.client.HTTPConnection | None = None
         self._thread: threading.Thread | None = None
+        self.sender = uuid.uuid4().hex
+        """This transport's name in every batch it posts (kfp_viz.batch_id)."""
+        self._sequence = 0
 
     # -- the Transport interface (called from the Reporter's sending thread) -------------
 
@@ -173,9 +183,12 @@ class HttpTransport:
         path = f"{self._prefix}/progress/{urllib.parse.quote(run_id, safe=':@')}"
         give_up = time.monotonic() + self.delivery_timeout
         pause = self.backoff[0]
+        self._sequence += 1
+        attempt = 0
         while True:
+            attempt += 1
             try:
-                self._post(path, body)
+                self._post(path, body, BatchId(self.sender, self._sequence, attempt))
                 return None
             except ServerRefused as refused:
                 return refused
@@ -187,10 +200,10 @@ class HttpTransport:
                 self._lock.wait(pause)  # close() wakes this early
             pause = min(pause * 2, self.backoff[1])
 
-    def _post(self, path: str, body: bytes) -> None:
-        status, reason = self._request(path, body)
+    def _post(self, path: str, body: bytes, batch: BatchId) -> None:
+        status, reason = self._request(path, body, batch)
         if status == 401 and self.token.reread():
-            status, reason = self._request(path, body)  # the kubelet had rotated the token
+            status, reason = self._request(path, body, batch)  # the kubelet rotated the token
         if status == 200:
             return
         message = f"HTTP {status} from {self.target}{path}: {reason}"
@@ -201,9 +214,9 @@ class HttpTransport:
             raise RetryLater(message)
         raise ServerRefused(message)
 
-    def _request(self, path: str, body: bytes) -> tuple[int, str]:
+    def _request(self, path: str, body: bytes, batch: BatchId) -> tuple[int, str]:
         """One POST with the current token; the status and the server's reason."""
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **batch.http_headers()}
         authorization = self.token.header()
         if authorization:
             headers["Authorization"] = authorization

@@ -332,9 +332,13 @@ class Reporter:
         return True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is waiting for up to `timeout` seconds, then stop; never raises."""
+        """Deliver what is waiting for up to `timeout` seconds, then stop; never raises.
+
+        Events the transport gives up while closing (the HTTP transport's queue, Kafka's
+        unsent batches) count as not delivered, as do those that never left the buffer."""
         if self._closed:
             return
+        failed_before = self.failed
         delivered = self.flush(timeout)
         with self._lock:
             self._closed = True
@@ -342,9 +346,13 @@ class Reporter:
             self._close_deadline = time.monotonic() + (0.5 if not delivered else 0)
             self._lock.notify_all()
         self._thread.join(1.0)
-        left = len(self._buffer) + self._in_flight  # those given up were counted and warned of
-        if not delivered and left:
-            self._warn_once("close", f"{left} progress events were not delivered before close()")
+        if not delivered:
+            with self._lock:  # given up while closing (counted in failed too), and left over
+                lost = self.failed - failed_before + len(self._buffer) + self._in_flight
+            target = self.transport.target
+            if lost:
+                self._warn_once("close", f"{lost} progress events were not delivered to "
+                                f"{target} within close()'s {timeout:g} s")  # fmt: skip
         _open_reporters.discard(self)
 
     def _warn_once(self, what: str, message: str) -> None:

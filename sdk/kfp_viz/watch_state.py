@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from .events import TERMINAL_STATUSES, ProgressEvent
+from .numbers import clock_time, duration, number, rate_text
 
 RATE_WINDOW = 10
 """Progress events a step's rate is measured over (the live page's window)."""
@@ -32,30 +33,6 @@ def one_line(text: str) -> str:
     """`text` as one line a terminal shows as it is: runs of white space (line breaks too)
     become one space, and other control characters (an escape sequence's ESC) a "?"."""
     return "".join(ch if ch.isprintable() else "?" for ch in " ".join(text.split()))
-
-
-def duration(seconds: float) -> str:
-    """`4.2 s`, `42 s`, `4 min 2 s`, `1 h 4 min`: as the live page writes durations."""
-    s = max(0.0, seconds)
-    if s < 9.95:
-        return f"{s:.1f} s"
-    whole = round(s)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, rest = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min" + (f" {rest} s" if rest else "")
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
-def clock_time(ts: float) -> str:
-    """The local time of day of `ts` (seconds since the epoch), e.g. `14:03:27`."""
-    return time.strftime("%H:%M:%S", time.localtime(ts))
-
-
-def rate_text(rate: float) -> str:
-    """Items a second, or seconds an item when slower than one a second."""
-    return f"{rate:.3g} items/s" if rate >= 1 else f"{1 / rate:.3g} s/item"
 
 
 @dataclass(frozen=True)
@@ -94,11 +71,11 @@ class StepState:
         """ "5/10" when the step reports items, else ""."""
         if self.current is None or not self.total:
             return ""
-        return f"{self.current:g}/{self.total:g}"
+        return f"{number(self.current)}/{number(self.total)}"
 
     def latest_metrics(self) -> str:
         """Every metric's latest value, by name: the same order in every run and every view."""
-        return " ".join(f"{name}={self.metrics[name]:.4g}" for name in sorted(self.metrics))
+        return " ".join(f"{name}={number(self.metrics[name])}" for name in sorted(self.metrics))
 
     def rate(self) -> float | None:
         """Progress per second over the window (items, or fraction), or None when unknown."""

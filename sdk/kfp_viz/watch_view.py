@@ -2,17 +2,20 @@
 
 `LiveView` redraws in place with rich (the SDK's `rich` extra): as wide as the terminal is at
 each drawing (a resize included), colours by status, and clocks that move between events (it
-redraws every second, from its own thread). `PlainView` prints a line per change, for pipes and
-logs, or where rich is not installed: lines are never cut, since a pipe has no width.
+redraws every second, from its own thread). `PlainView` prints lines, for pipes and logs, or
+where rich is not installed: a step's line when it changes noticeably, its metrics now and
+then; lines are never cut, since a pipe has no width.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, TextIO
 
-from .watch_state import LogLine, RunState, StepState, clock_time
+from .numbers import clock_time, percent
+from .watch_state import LogLine, RunState, StepState
 
 REDRAW_EVERY = 0.1
 """Seconds between two drawings of a busy stream: faster than that, nobody reads it."""
@@ -21,6 +24,10 @@ TICKS_PER_SECOND = 1
 LOG_TAIL = 5
 """Log lines under the live view's steps."""
 PLAIN_BAR = 20
+PROGRESS_EVERY = 10.0
+"""Plain lines: a step's line when its progress reaches the next multiple of this percent."""
+METRICS_EVERY = 30.0
+"""Plain lines: a step's metrics at most once per this many seconds of the run's time."""
 _STATUS_STYLES = {
     "Succeeded": "green", "Failed": "bold red", "Error": "bold red", "Running": "cyan",
     "Pending": "yellow", "waiting": "yellow",
@@ -56,10 +63,10 @@ class _View:
 
 
 def plain_step(name: str, step: StepState) -> str:
-    """One step as a line that changes only when its events do (timing as of its last)."""
-    filled = round(PLAIN_BAR * step.fraction)
-    line = f"{name} [{'#' * filled}{'-' * (PLAIN_BAR - filled)}] {step.fraction:4.0%}"
-    for part in (step.count(), step.status, step.latest_metrics()):
+    """One step as a line (timing as of its last event): bar, percent, count, status."""
+    filled = round(PLAIN_BAR * min(1.0, max(0.0, step.fraction)))
+    line = f"{name} [{'#' * filled}{'-' * (PLAIN_BAR - filled)}] {percent(step.fraction):>4}"
+    for part in (step.count(), step.status):
         line += f" {part}" if part else ""
     line += f" · {step.timing(None)}"
     if step.message and step.message != step.reason:
@@ -78,12 +85,22 @@ def plain_head(state: RunState) -> str:
 
 
 class PlainView(_View):
-    """Prints each step's line when it changes, each log line once, and the run's line when
-    its status does."""
+    """Lines for a pipe or a log, few enough to read: a step's line when its status changes
+    or its progress reaches the next multiple of `progress_every` percent; its metrics at most
+    once per `metrics_every` seconds of the run's time (and when it ends); each log line once;
+    the run's line when its status does; notes (a server away) as they come."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(
+        self, out: TextIO, progress_every: float = PROGRESS_EVERY,
+        metrics_every: float = METRICS_EVERY,
+    ) -> None:  # fmt: skip
         self._out = out
-        self._steps: dict[str, str] = {}
+        self.progress_every = progress_every
+        self.metrics_every = metrics_every
+        self._steps: dict[str, tuple[str, int]] = {}
+        """Step → the (status, progress step) its last line showed."""
+        self._metrics: dict[str, tuple[str, float]] = {}
+        """Step → the metrics its last metrics line showed, and the step's time then."""
         self._head = ""
         self._logged = 0
 
@@ -92,8 +109,8 @@ class PlainView(_View):
         self._out.flush()
 
     def draw(self, state: RunState, force: bool = False) -> None:
-        if not self._due(force):
-            return
+        """Print what became due (every call: which lines are due is decided here, so none
+        is skipped, however fast events come)."""
         with state.lock:
             lines = self._changes(state)
         self._out.writelines(line + "\n" for line in lines)
@@ -102,10 +119,7 @@ class PlainView(_View):
     def _changes(self, state: RunState) -> list[str]:
         out = []
         for name, step in state.steps.items():
-            line = plain_step(name, step)
-            if self._steps.get(name) != line:
-                self._steps[name] = line
-                out.append(line)
+            out += self._step_lines(name, step, flush=state.ended)
         new = state.logged - self._logged
         if new > len(state.logs):
             out.append(f"({new - len(state.logs)} log lines not shown)")
@@ -117,6 +131,23 @@ class PlainView(_View):
             self._head = head
             out.append(head)
         return out
+
+    def _step_lines(self, name: str, step: StepState, *, flush: bool) -> list[str]:
+        """The step's own line and its metrics line, each when due (`flush`: the watch is
+        over, so the latest metrics are due)."""
+        lines = []
+        fraction = min(1.0, max(0.0, step.fraction))
+        key = (step.status, math.floor(100 * fraction / self.progress_every + 1e-9))
+        if self._steps.get(name) != key:
+            self._steps[name] = key
+            lines.append(plain_step(name, step))
+        metrics = step.latest_metrics()
+        shown, at = self._metrics.get(name, ("", -math.inf))
+        due = flush or step.end is not None or step.last_ts - at >= self.metrics_every
+        if metrics and metrics != shown and due:
+            self._metrics[name] = (metrics, step.last_ts)
+            lines.append(f"{name} metrics: {metrics}")
+        return lines
 
 
 # -- live, with rich ------------------------------------------------------------------
@@ -230,7 +261,7 @@ def _step_row(name: str, step: StepState, layout: tuple[int, int, int]) -> Any:
     )  # fmt: skip
     rest = Text(" ").join(Text(text, style=how) for text, how in
                           ((step.count(), ""), (step.status, style)) if text)  # fmt: skip
-    table.add_row(Text(name, style="bold"), bar, f"{step.fraction:4.0%}", rest)
+    table.add_row(Text(name, style="bold"), bar, f"{percent(step.fraction):>4}", rest)
     return table
 
 
@@ -243,13 +274,18 @@ def _log_line(entry: LogLine) -> Any:
     )  # fmt: skip
 
 
-def open_view(out: TextIO, plain: bool) -> PlainView | LiveView:
+View = PlainView | LiveView
+
+
+def open_view(
+    out: TextIO, plain: bool, progress_every: float = PROGRESS_EVERY,
+    metrics_every: float = METRICS_EVERY,
+) -> View:  # fmt: skip
     """The live view on a terminal when rich is there; plain lines otherwise."""
-    if plain:
-        return PlainView(out)
-    try:
-        return LiveView(out)
-    except ImportError:
-        print("kfp-viz: live bars need rich (pip install 'kfp-viz[rich]'); printing lines",
-              file=sys.stderr)  # fmt: skip
-        return PlainView(out)
+    if not plain:
+        try:
+            return LiveView(out)
+        except ImportError:
+            print("kfp-viz: live bars need rich (pip install 'kfp-viz[rich]'); printing lines",
+                  file=sys.stderr)  # fmt: skip
+    return PlainView(out, progress_every, metrics_every)

@@ -8,6 +8,7 @@ runs.py          the runs seen: owner (first event's namespace, or its Workflow'
 access.py        whose run it is, and may this caller write into it or read it (tenancy)
 http_access.py   what progress HTTP handlers share: JSON errors, the checks, CORS
 publish.py       taking events in (namespace rule, upstream failures)
+dedupe.py        a batch posted again is applied once (its sender and sequence, in the log)
 checks.py        schema errors as refusals; watch requests checked once for both protocols
 grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
@@ -44,6 +45,7 @@ from ..object_broker import object_store_client
 from ..routing import Route
 from .access import KubeWorkflows, RunAccess
 from .argo_source import ArgoStatus
+from .dedupe import BatchLedger
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
 from .hub import Delivered, ProgressHub
@@ -108,7 +110,9 @@ class Progress:
             run_index=index,
             owners_only=not tenancy.open,
         )
-        publisher = Publisher(hub)
+        ledger = BatchLedger(source, config.progress_dedupe_window)
+        hub.taps.append(ledger)
+        publisher = Publisher(hub, ledger)
         page = LivePage()
         workflows = None
         if config.argo_workflows and not tenancy.open:  # the Workflow names the run's owner
@@ -127,7 +131,7 @@ class Progress:
                 *routes(hub, publisher, page, heartbeat, access),
             ],
             access=access,
-            feeds=([index] if index else []) + feeds(config, hub),
+            feeds=([index] if index else []) + feeds(config, hub) + [ledger],
         )
 
     def start(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from kfp_viz.batch_id import BatchId
 from kfp_viz.events import Cursor, message_fields, to_message
 from kfp_viz.pb import kfpviz_progress_pb2 as pb
 from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
@@ -24,7 +25,7 @@ from ..errors import ErrorKind, RequestFailed
 from ..grpc_support import abort, service_name
 from ..wire import length_delimited
 from .access import RunAccess
-from .checks import INVALID_EVENT, WatchRequest
+from .checks import INVALID_EVENT, WatchRequest, refused_if_invalid
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
 from .publish import Publisher
 
@@ -83,13 +84,17 @@ class ProgressServicer(pb_grpc.ProgressServicer):
             namespace = await self._access.publisher(credentials)  # 401 before anything else
             if not request.events:
                 raise RequestFailed(ErrorKind.INVALID, f"{INVALID_EVENT}no events given")
+            with refused_if_invalid(INVALID_EVENT):
+                batch = BatchId.check(request.sender, request.sequence, request.attempt)
             fields = [message_fields(e) for e in request.events]
             events = await self._publisher.check_all(fields, namespace)
             await self._access.check_publish([e.run_id for e in events], namespace)
-            cursors = await self._publisher.publish_all(events)
+            taken = await self._publisher.publish_all(events, batch)
         except RequestFailed as failure:
             await abort(context, failure)
-        return pb.PublishProgressResponse(cursors=[c.to_message() for c in cursors])
+        return pb.PublishProgressResponse(
+            cursors=[c.to_message() for c in taken.cursors], already_applied=taken.already_applied
+        )
 
 
 def _messages(batch: list[Item] | Heartbeat) -> list[pb.WatchProgressResponse | bytes]:

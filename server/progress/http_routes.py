@@ -2,7 +2,10 @@
 
 - `POST /progress/<run_id>`: one event object, or an array of them, as JSON. The
   run id comes from the path (an event naming another run is refused). Replies
-  `{"cursors": ["PARTITION:OFFSET", ...]}`; bad input gets 400 with the reason.
+  `{"cursors": ["PARTITION:OFFSET", ...]}`; bad input gets 400 with the reason. With the
+  headers `KFP-Viz-Sender`, `KFP-Viz-Sequence` and `KFP-Viz-Attempt` (kfp_viz.batch_id)
+  the batch is applied once however often it is posted: the reply's cursors are those of
+  the events applied now, and `already_applied` counts those the log held already.
 - `GET /progress/<run_id>`: the live page (steps with timing, charts, logs).
 - `GET /progress?runs=A,B`: the comparison (compare.py).
 - `GET /progress/<run_id>/events`: server-sent events (`progress`, `heartbeat`,
@@ -25,6 +28,7 @@ from typing import Any
 
 import tornado.iostream
 import tornado.web
+from kfp_viz.batch_id import BatchId
 from kfp_viz.events import validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
@@ -87,15 +91,19 @@ class RunHandler(StreamedBodyHandler, ProgressHandler):
             namespace = await self._access.publisher(credentials)  # 401 before anything else
             with refused_if_invalid(INVALID_EVENT):
                 validate_run_id(run_id)
+                batch = BatchId.from_headers(self.request.headers.get)
             objects = await self._objects(run_id)
             events = await self._publisher.check_all(objects, namespace)
             await self._access.check_publish([run_id], namespace)
-            cursors = await self._publisher.publish_all(events)
+            taken = await self._publisher.publish_all(events, batch)
         except RequestFailed as failure:
             self.fail(failure)
             return
+        reply: dict[str, Any] = {"cursors": [c.text() for c in taken.cursors]}
+        if batch is not None:
+            reply["already_applied"] = taken.already_applied
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"cursors": [c.text() for c in cursors]}))
+        self.finish(json.dumps(reply))
 
     async def _objects(self, run_id: str) -> list[dict[str, Any]]:
         """The body's event objects, each with its `v` and `run_id` filled in; a refusal

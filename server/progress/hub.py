@@ -33,13 +33,13 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
 
 from ..errors import ErrorKind, RequestFailed
 from .runs import RunTable
-from .source import Record, Source
+from .source import Headers, Record, Source
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,14 @@ class Heartbeat:
 
 
 Item = Delivered | Lagged | CaughtUp
+
+
+class RecordTap(Protocol):
+    """Something that reads the live records beside the watchers (on the loop, first)."""
+
+    def assigned(self, positions: dict[int, int]) -> None: ...
+
+    def records(self, records: list[Record]) -> None: ...
 
 
 class _Closed:
@@ -383,6 +391,8 @@ class ProgressHub:
         """Held by the one history scan working (see _read_some)."""
         self._first_offset: OrderedDict[tuple[int, str], int] = OrderedDict()
         """(partition, run id) → the offset of the run's first record there, from full scans."""
+        self.taps: list[RecordTap] = []
+        """What else reads every live record as it arrives (the batch ledger, dedupe.py)."""
 
     def start(self) -> None:
         self.source.start(self._on_assigned, self._on_records)
@@ -402,8 +412,12 @@ class ProgressHub:
         for partition, offset in positions.items():
             self._live_position.setdefault(partition, offset)
         self._assigned.set()
+        for tap in self.taps:
+            tap.assigned(positions)
 
     def _on_records(self, records: list[Record]) -> None:
+        for tap in self.taps:
+            tap.records(records)
         for record in records:
             event = self._parse(record, "live")
             self._live_position[record.partition] = record.offset + 1
@@ -715,5 +729,5 @@ class ProgressHub:
 
     # -- publishing -------------------------------------------------------------------
 
-    async def publish(self, event: ProgressEvent) -> Cursor:
-        return await self.source.publish(event.run_id, event.to_json())
+    async def publish(self, event: ProgressEvent, headers: Headers = ()) -> Cursor:
+        return await self.source.publish(event.run_id, event.to_json(), headers)

@@ -33,6 +33,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypedDict, cast
 
@@ -42,7 +43,7 @@ from kafka.producer.future import RecordMetadata
 from kfp_viz.events import Cursor
 
 from ..addresses import split_host_port
-from .source import OnAssigned, OnRecords, Record
+from .source import Headers, OnAssigned, OnRecords, Record
 
 log = logging.getLogger(__name__)
 
@@ -282,18 +283,21 @@ class KafkaSource:
 
     # -- publishing -----------------------------------------------------------------
 
-    async def publish(self, run_id: str, value: bytes) -> Cursor:
+    async def publish(self, run_id: str, value: bytes, headers: Headers = ()) -> Cursor:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._history, self._publish, run_id, value)
+        return await loop.run_in_executor(self._history, self._publish, run_id, value, headers)
 
-    def _publish(self, run_id: str, value: bytes) -> Cursor:
+    def _publish(self, run_id: str, value: bytes, headers: Headers) -> Cursor:
         try:
             with self._producer_lock:
                 if self._producer is None:
                     self._producer = KafkaProducer(
                         bootstrap_servers=self.bootstrap,
                         client_id="kfp-viz-server",
-                        acks=1,
+                        # Idempotent: the broker drops a record the producer sent again
+                        # after a lost acknowledgement (it needs acks=all).
+                        enable_idempotence=True,
+                        acks="all",
                         linger_ms=0,
                         max_block_ms=5000,
                         request_timeout_ms=5000,
@@ -301,7 +305,7 @@ class KafkaSource:
                         max_in_flight_requests_per_connection=1,
                     )
             metadata: RecordMetadata = self._producer.send(
-                self.topic, key=run_id.encode(), value=value
+                self.topic, key=run_id.encode(), value=value, headers=list(headers) or None
             ).get(10)
         except Exception as error:
             raise PublishFailed(
@@ -309,6 +313,45 @@ class KafkaSource:
                 f"{type(error).__name__}: {error}"
             ) from None
         return Cursor(metadata.partition, metadata.offset)
+
+    # -- positions by time and at the end ---------------------------------------------
+
+    async def offset_at(self, partition: int, ts: float) -> int:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._history, self._offset_at, partition, ts)
+
+    async def end_offset(self, partition: int) -> int:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._history, self._end_offset, partition)
+
+    def _offset_at(self, partition: int, ts: float) -> int:
+        tp = TopicPartition(self.topic, partition)
+        with self._reader() as reader:
+            found = reader.offsets_for_times({tp: int(ts * 1000)}).get(tp)
+            return found.offset if found is not None else self._ends(reader, tp)
+
+    def _end_offset(self, partition: int) -> int:
+        with self._reader() as reader:
+            return self._ends(reader, TopicPartition(self.topic, partition))
+
+    @staticmethod
+    def _ends(reader: KafkaConsumer, tp: TopicPartition) -> int:
+        return int(reader.end_offsets([tp])[tp])
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[KafkaConsumer]:
+        """An idle history reader (or a new one), given back after use unless it failed."""
+        try:
+            reader = self._idle_readers.get_nowait()
+        except queue.Empty:
+            reader = self._consumer("history")
+        try:
+            yield reader
+        except Exception:
+            with contextlib.suppress(Exception):
+                reader.close(autocommit=False)
+            raise
+        self._idle_readers.put(reader)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -420,4 +463,5 @@ def _record(message: Any) -> Record:
         key,
         message.value if message.value is not None else b"",
         message.timestamp / 1000 if message.timestamp and message.timestamp > 0 else time.time(),
+        tuple(message.headers) if message.headers else (),
     )

@@ -5,8 +5,9 @@ refuses events of another namespace (403 / PERMISSION_DENIED): it must not write
 into a log other tenants read. With tenancy on (`AUTH=kubeflow`) the sender's token
 says its namespace (access.py): every event is stamped with it, whatever namespace the
 event named, so a forged one has no effect. When the broker does not take an event, the caller
-gets 503 / UNAVAILABLE naming the broker and the cause. Every refusal is a `RequestFailed`
-(server/errors.py), so both protocols map it the same way.
+gets 503 / UNAVAILABLE naming the broker and the cause. A batch that names its sender and
+sequence (kfp_viz.batch_id) is published once however often it is posted (dedupe.py).
+Every refusal is a `RequestFailed` (server/errors.py), so both protocols map it the same way.
 """
 
 from __future__ import annotations
@@ -16,23 +17,28 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from kfp_viz.batch_id import BatchId
 from kfp_viz.events import Cursor, ProgressEvent, parse_event
 
 from ..errors import ErrorKind, RequestFailed
 from .checks import INVALID_EVENT, refused_if_invalid
+from .dedupe import BatchLedger, Taken
 from .hub import ProgressHub
 from .kafka_source import PublishFailed
+from .source import Headers
 
 SLICE = 200
 """Events validated or published between two turns of the event loop (a few ms)."""
 
 
 class Publisher:
-    """Checks events against the server's namespace and appends them to the hub's source."""
+    """Checks events against the server's namespace and appends them to the hub's source;
+    a named batch (its sender, its sequence) once, however often it is posted (dedupe.py)."""
 
-    def __init__(self, hub: ProgressHub) -> None:
+    def __init__(self, hub: ProgressHub, ledger: BatchLedger | None = None) -> None:
         self._hub = hub
         self.namespace = hub.namespace
+        self._ledger = ledger
 
     def check(self, event: ProgressEvent, as_namespace: str = "") -> ProgressEvent:
         """The event as it may be published; `as_namespace` is the sender's proven namespace."""
@@ -69,16 +75,22 @@ class Publisher:
                     await asyncio.sleep(0)
         return events
 
-    async def publish_all(self, events: Sequence[ProgressEvent]) -> list[Cursor]:
-        cursors = []
+    async def publish_all(
+        self, events: Sequence[ProgressEvent], batch: BatchId | None = None
+    ) -> Taken:
+        """Publish `events` in order; those of a named `batch` that the log holds already
+        are acknowledged instead (counted in `already_applied`)."""
+        if batch is not None and self._ledger is not None and events:
+            return await self._ledger.publish_once(batch, events, self.publish)
+        taken = Taken()
         for index, event in enumerate(events):
-            cursors.append(await self.publish(event))
+            taken.cursors.append(await self.publish(event))
             if index % SLICE == SLICE - 1:
                 await asyncio.sleep(0)
-        return cursors
+        return taken
 
-    async def publish(self, event: ProgressEvent) -> Cursor:
+    async def publish(self, event: ProgressEvent, headers: Headers = ()) -> Cursor:
         try:
-            return await self._hub.publish(event)
+            return await self._hub.publish(event, headers)
         except PublishFailed as error:
             raise RequestFailed(ErrorKind.UNAVAILABLE, str(error)) from None

@@ -9,6 +9,7 @@ so cursors, history, resume and lag work the same way in a local demo.
 
 from __future__ import annotations
 
+import bisect
 import time
 import zlib
 from collections import Counter
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kfp_viz.events import Cursor
+
+Headers = tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Record:
     value: bytes
     timestamp: float
     """Seconds since the epoch, the log's own time (fills a missing `ts`)."""
+    headers: Headers = ()
+    """The record's headers (Kafka's): where a published batch's event came from (dedupe.py)."""
 
     @property
     def cursor(self) -> Cursor:
@@ -71,7 +76,16 @@ class Source(Protocol):
         """
         ...
 
-    async def publish(self, run_id: str, value: bytes) -> Cursor: ...
+    async def publish(self, run_id: str, value: bytes, headers: Headers = ()) -> Cursor: ...
+
+    async def offset_at(self, partition: int, ts: float) -> int:
+        """The first offset of `partition` whose record is from `ts` (seconds since the
+        epoch) or later; the partition's end when there is none."""
+        ...
+
+    async def end_offset(self, partition: int) -> int:
+        """The offset the next record of `partition` will get, as the log says now."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -138,9 +152,9 @@ class LocalBus:
         records = log[start:stop]
         return records, records[-1].offset + 1 if records else max(offset, min(base, until))
 
-    async def publish(self, run_id: str, value: bytes) -> Cursor:
+    async def publish(self, run_id: str, value: bytes, headers: Headers = ()) -> Cursor:
         partition = self.partition_for(run_id)
-        record = Record(partition, self._next(partition), run_id, value, time.time())
+        record = Record(partition, self._next(partition), run_id, value, time.time(), headers)
         self._logs[partition].append(record)
         self._bytes += _size(record)
         if self._kept(partition) > self._retention:
@@ -150,6 +164,14 @@ class LocalBus:
         if self._on_records is not None:
             self._on_records([record])
         return record.cursor
+
+    async def offset_at(self, partition: int, ts: float) -> int:
+        log, first = self._logs[partition], self._first[partition]
+        index = bisect.bisect_left(log, ts, lo=first, key=lambda record: record.timestamp)
+        return self._base[partition] + index - first
+
+    async def end_offset(self, partition: int) -> int:
+        return self._next(partition)
 
     async def close(self) -> None:
         self._on_records = None

@@ -65,6 +65,17 @@ def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     assert code == 0, f"server exited with {code}:\n{server.log()}"
 
 
+@pytest.fixture(scope="module")
+def bus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server per module on the in-process bus (no Kafka), heartbeats every 0.5 s."""
+    log = tmp_path_factory.mktemp("bus-server") / "server.log"
+    server = RunningServer(["--pool-size", "1", "--progress-heartbeat", "0.5"], {}, log)
+    server.wait_ready()
+    yield server
+    code = server.stop()
+    assert code == 0, f"server exited with {code}:\n{server.log()}"
+
+
 @pytest.fixture
 def open_tmp() -> Iterator[Path]:
     """Like tmp_path, but a server running as uid 1000 can read it (pytest's is root's, 700)."""

@@ -8,10 +8,13 @@ fixture; the pages themselves load nothing but the server's own routes (no CDN).
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from browser import show_in_kfp_iframe, wait_in
 from progress_support import new_run
-from support import RunningServer
+from support import ROOT, RunningServer
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +116,15 @@ def test_steps_stand_in_dag_order_with_their_times(online_browser, page_server):
     """Argo's status events (parents, start, finish) on the page: a step below the steps it
     depends on, whatever order they arrived in, with how long it took."""
     run = new_run()
+    t = time.time() - 2000
     publish(page_server, run, node_id="report", kind="status", status="Running",
-            started=1000.0, parents=["train", "evaluate"])  # fmt: skip
+            started=t + 1000, parents=["train", "evaluate"])  # fmt: skip
     publish(page_server, run, node_id="train", kind="status", status="Succeeded",
-            started=900.0, finished=960.0, parents=["prepare"])  # fmt: skip
+            started=t + 900, finished=t + 960, parents=["prepare"])  # fmt: skip
     publish(page_server, run, node_id="evaluate", kind="status", status="Failed",
-            started=900.0, finished=903.5, parents=["prepare"])  # fmt: skip
+            started=t + 900, finished=t + 903.5, parents=["prepare"])  # fmt: skip
     publish(page_server, run, node_id="prepare", kind="status", status="Succeeded",
-            started=800.0, finished=890.0)  # fmt: skip
+            started=t + 800, finished=t + 890)  # fmt: skip
     page = online_browser.new_page()
     page.goto(f"{page_server.url}/progress/{run}")
     page.wait_for_selector('.step[data-node="prepare"]')
@@ -131,3 +135,52 @@ def test_steps_stand_in_dag_order_with_their_times(online_browser, page_server):
     assert "took 3.5 s" in page.text_content('.step[data-node="evaluate"]')
     assert "after train, evaluate" in page.text_content('.step[data-node="report"]')
     page.close()
+
+
+SPEC = json.loads((ROOT / "tests" / "unit" / "number_formats.json").read_text())
+
+
+def test_the_page_writes_numbers_as_the_terminal_does(online_browser, page_server):
+    """The live page's own formatting functions on the cases `kfp-viz watch` is checked
+    against (tests/unit/test_numbers.py), in Chromium, in UTC as there."""
+    context = online_browser.new_context(timezone_id="UTC")
+    page = context.new_page()
+    page.goto(f"{page_server.url}/progress/{new_run()}")
+    page.wait_for_function("window.kfpVizLive && window.kfpVizLive.format")
+    written = page.evaluate(
+        """cases => cases.map(c => {
+             const given = typeof c.in === "string" ? Number(c.in) : c.in;
+             return window.kfpVizLive.format[c.fn](given);
+           })""",
+        SPEC["cases"],
+    )
+    context.close()
+    expected = [case["out"] for case in SPEC["cases"]]
+    pairs = zip(SPEC["cases"], written, strict=True)
+    mismatches = [(c["fn"], c["in"], w, c["out"]) for c, w in pairs if w != c["out"]]
+    assert written == expected, mismatches
+
+
+def test_an_event_from_the_far_future_is_refused_and_the_page_shows_no_nan(
+    online_browser, page_server
+):
+    """What once made the page say `started NaN:NaN:NaN · elapsed 5.6e296 h`: refused with
+    the field and the window; a step's absurd rate (a total of 1e300 items) reads sanely."""
+    run = new_run()
+    reply = page_server.post_progress(run, {"node_id": "s", "kind": "log", "message": "m",
+                                            "ts": 1e300})  # fmt: skip
+    assert reply.status_code == 400
+    refusal = reply.json()["error"]
+    assert "ts must be seconds since the epoch between 2000-01-01T00:00:00Z" in refusal
+    now = time.time()
+    for at, current in ((now - 20, 1), (now - 10, 2)):
+        publish(page_server, run, node_id="s", kind="progress", current=current, total=1e300,
+                ts=at)  # fmt: skip
+    page = online_browser.new_page()
+    page.goto(f"{page_server.url}/progress/{run}")
+    page.wait_for_function("document.querySelector('.step[data-node=\"s\"] .timing')")
+    page.wait_for_timeout(1200)  # a tick of the clocks
+    text = page.inner_text("body")
+    page.close()
+    assert "NaN" not in text and "Infinity" not in text, text
+    assert "10 s/item · ETA over 1,000,000 h" in text, text

@@ -124,12 +124,18 @@ def test_a_slow_watcher_lags_and_resyncs_without_slowing_a_fast_one(kafka, start
     wait_until(lambda: "kfp_viz_progress_watchers 2.0" in server.metrics(), what="two watchers")
     rep = reporter(kafka.bootstrap, topic, run, buffer_size=100_000)
     padding = "x" * 400  # fills the slow client's flow-control window sooner
-    count = 6000
+    count, chunk = 6000, 500
     sent_at = time.time()
-    for i in range(count):
-        rep.log(f"{i:05d} {padding}")
-    assert rep.flush(60)
-    wait_until(lambda: len(fast.events) == count, timeout=60, what="fast watcher has all")
+    # Sent in chunks of half the queue, the next once the fast watcher has the last: on a
+    # loaded machine this test's own reading thread may fall behind the server by a whole
+    # queue (its events are read here, in Python), which is that watcher being slow, not
+    # the hub slowing it. The slow watcher reads nothing meanwhile, so it still overflows.
+    for start in range(0, count, chunk):
+        for i in range(start, start + chunk):
+            rep.log(f"{i:05d} {padding}")
+        assert rep.flush(60)
+        wait_until(lambda n=start + chunk: len(fast.events) == n, timeout=60,
+                   what=f"fast watcher has the first {start + chunk}")  # fmt: skip
     fast_done = max(fast.arrived) - sent_at
     assert len(slow.events) < count  # the slow one has not read yet
     slow.resume_reading()

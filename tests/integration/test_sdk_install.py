@@ -69,7 +69,8 @@ def test_the_base_install_needs_only_the_standard_library(base_venv, tmp_path):
     no_kafka = run_in(base_venv, *args, env=step_env(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"),
                       cwd=tmp_path)  # fmt: skip
     assert no_kafka.returncode == 2 and "pip install 'kfp-viz[kafka]'" in no_kafka.stderr
-    no_grpc = run_in(base_venv, "kfp-viz", "watch", "r", env=step_env(), cwd=tmp_path)
+    no_grpc = run_in(base_venv, "kfp-viz", "watch", "r", "--server", "127.0.0.1:1",
+                     env=step_env(), cwd=tmp_path)  # fmt: skip
     assert no_grpc.returncode == 1 and "pip install 'kfp-viz[grpc]'" in no_grpc.stderr
     bad = run_in(base_venv, *args[:-2], "--progress", "5/0", "--server", "127.0.0.1:1",
                  env=step_env(), cwd=tmp_path)  # fmt: skip
@@ -110,7 +111,8 @@ def test_a_step_with_only_the_sdk_reports_to_kafka_and_the_server_shows_it(
 
 
 def test_a_step_with_only_the_base_sdk_reports_over_http(base_venv, start_server, tmp_path):
-    """No Kafka and no extra: the standard library's HTTP client into the server's bus."""
+    """No Kafka and no extra: the standard library's HTTP client into the server's bus, and
+    `kfp-viz watch` reading it back from the same URL."""
     run = new_run()
     server = start_server("--pool-size", "1", "--progress-heartbeat", "0.5")
     watch = Watch(server.grpc_target, run, from_beginning=True)
@@ -127,6 +129,9 @@ def test_a_step_with_only_the_base_sdk_reports_over_http(base_venv, start_server
     events = [e.event for e in watch.events]
     assert len(events) == 13 and {e.node_id for e in events[:-1]} == {"train-step"}
     assert [e.status for e in events if e.kind == "status"] == ["Running", "Succeeded", "Succeeded"]
+    watched = run_in(base_venv, "kfp-viz", "watch", run, env=env, cwd=tmp_path)
+    assert watched.returncode == 0, watched.stderr  # over HTTP, at KFP_VIZ_SERVER_URL
+    assert watched.stdout.splitlines()[-1].startswith(f"run {run}: Succeeded · started ")
     nowhere = run_in(base_venv, "kfp-viz", "progress", "emit", "--run-id", "r", "--log", "x",
                      env=step_env(), cwd=tmp_path)  # fmt: skip
     assert nowhere.returncode == 2 and "nothing sent: nowhere (neither KFP_VIZ_SERVER_URL" in (

@@ -25,18 +25,6 @@ STEP_ENV = ("KFP_RUN_ID", "KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "KFP_NA
             "KFP_VIZ_SERVER_URL", "KERAS_BACKEND")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def bus_server(tmp_path_factory):
-    """One server on the in-process bus (no Kafka)."""
-    from support import RunningServer
-
-    log = tmp_path_factory.mktemp("sdk-bus") / "server.log"
-    server = RunningServer(["--pool-size", "1", "--progress-heartbeat", "0.5"], {}, log)
-    server.wait_ready()
-    yield server
-    assert server.stop() == 0, server.log()
-
-
 def run_step(code: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
     """`code` as a step's process: the environment of this test minus every step setting,
     plus `env`."""

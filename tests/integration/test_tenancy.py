@@ -11,8 +11,13 @@ RBAC. Steps publish with projected tokens of several audiences (`kubectl create 
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -24,6 +29,7 @@ from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 pytestmark = pytest.mark.integration
 
 SECRET = "tenant-a's private loss curve"
+KFP_VIZ = str(Path(sys.executable).parent / "kfp-viz")
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +328,55 @@ def test_the_progress_view_shows_only_runs_of_the_renders_namespace(server, toke
     refused = server.post(type="table", source=f"progress://{other}", arguments="{}")
     assert refused.status_code == 403, refused.text
     assert "tenant-b" not in refused.text and f"run {other} is not among" in refused.reason
+
+
+# -- kfp-viz watch: the step's token, as the SDK sends it ---------------------------------
+
+
+def watch_command(server, run: str, token_file) -> subprocess.Popen:
+    """`kfp-viz watch` in a pipe, reading with the token KFP projects into a step pod."""
+    environment = {**os.environ, "KF_PIPELINES_SA_TOKEN_PATH": str(token_file)}
+    return subprocess.Popen(
+        [KFP_VIZ, "watch", run, "--server-url", server.url], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=environment,
+    )  # fmt: skip
+
+
+def test_watch_reads_with_the_pods_token_and_waits_for_a_run_not_there_yet(
+    server, tokens, tmp_path
+):
+    run = new_run()
+    token_file = tmp_path / "token"
+    token_file.write_text(tokens["a"] + "\n")
+    command = watch_command(server, run, token_file)
+    try:
+        ready, _, _ = select.select([command.stdout], [], [], 30)
+        assert ready, "no line while the run is unknown"
+        first = command.stdout.readline()
+        assert f"HTTP 404: no run {run} is known" in first, first
+        assert first.rstrip().endswith("waiting for the run: asking again in 1 s")
+        reply = publish(server, run, bearer(tokens["a"]), {"message": "hello"},
+                        {"kind": "status", "node_id": "", "status": "Succeeded"})  # fmt: skip
+        assert reply.status_code == 200, reply.text
+        out, err = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    assert command.returncode == 0, err
+    assert f"connected to {server.url}" in out and " train: hello" in out
+    assert out.splitlines()[-1].startswith(f"run {run}: Succeeded")
+
+
+@pytest.mark.parametrize(
+    ("credential", "status"), [(None, "HTTP 401"), ("b", "HTTP 403")],
+    ids=["no token", "another tenant's token"],
+)  # fmt: skip
+def test_watch_without_the_runs_rights_is_refused_and_shows_nothing(
+    server, tokens, team_a_run, tmp_path, credential, status
+):
+    token_file = tmp_path / "token"
+    if credential is not None:
+        token_file.write_text(tokens[credential])
+    command = watch_command(server, team_a_run, token_file)
+    out, err = command.communicate(timeout=60)
+    assert command.returncode == 1, (out, err)
+    assert status in err and SECRET not in out + err and "tenant-a" not in out

@@ -15,6 +15,8 @@ import fcntl
 import os
 import pty
 import re
+import select
+import socket
 import struct
 import subprocess
 import sys
@@ -28,6 +30,7 @@ import pyte
 import pytest
 from live_run import EPOCHS, FAIL_AT, REASON, Run, publish_grpc, publish_http
 from progress_support import new_run
+from proxy import FlakyProxy
 from support import ROOT, RunningServer
 
 pytestmark = pytest.mark.integration
@@ -124,18 +127,21 @@ class Terminal:
         raise AssertionError(f"no row starting {row_start!r} with {word!r}:\n{self.show()}")
 
 
-def watch(server, run_id: str, columns: int) -> Terminal:
-    terminal = Terminal([KFP_VIZ, "watch", run_id, "--server", server.grpc_target], columns)
+def watch(server, run_id: str, columns: int, via: str = "http") -> Terminal:
+    """The command as a pipeline author runs it: over HTTP, at the URL steps publish to, or
+    over gRPC with --server."""
+    where = ["--server-url", server.url] if via == "http" else ["--server", server.grpc_target]
+    terminal = Terminal([KFP_VIZ, "watch", run_id, *where], columns)
     terminal.wait_for(lambda text: "waiting" in text, "the waiting line")
     return terminal
 
 
-@pytest.mark.parametrize("columns", [60, 160])
-def test_a_run_watched_on_a_terminal(server, columns):
+@pytest.mark.parametrize(("columns", "via"), [(60, "http"), (160, "grpc")])
+def test_a_run_watched_on_a_terminal(server, columns, via):
     run = Run(new_run())
     events = list(run.events())
     halfway = next(i for i, e in enumerate(events) if e.get("current") == 12) + 3
-    terminal = watch(server, run.run_id, columns)
+    terminal = watch(server, run.run_id, columns, via)
     publish_http(server, run.run_id, events[:halfway])
     live = terminal.wait_for(lambda text: "12/20 Running" in text, "epoch 12")
     assert re.search(r"elapsed \d[^·]* · 30 s/item · ETA (4 min|3 min \d+ s)", live), live
@@ -173,13 +179,80 @@ def test_in_a_pipe_it_prints_plain_lines(server):
     run = Run(new_run(), fail_at=FAIL_AT)
     publish_http(server, run.run_id, list(run.events()))
     done = subprocess.run(
-        [KFP_VIZ, "watch", run.run_id, "--server", server.grpc_target],
+        [KFP_VIZ, "watch", run.run_id, "--server-url", server.url],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "\x1b" not in done.stdout, "no escape sequences where no terminal reads them"
     lines = done.stdout.splitlines()
-    assert any(line.startswith("train [") and " Failed accuracy=" in line for line in lines)
+    assert any(line.startswith("train [") and "% 9/20 Failed · " in line for line in lines)
+    assert re.search(r"^train metrics: accuracy=\S+ loss=\S+ val_loss=\S+$", done.stdout, re.M)
     assert any(line.endswith(f"train: Failed: {REASON}") for line in lines)
     assert lines[-1].startswith(f"run {run.run_id}: Failed · started ")
     assert lines[-1].endswith("· step train failed")
+
+
+def test_a_live_run_in_a_pipe_prints_few_lines(server):
+    """The run published as it happens, read by the command in a pipe: a step's line per
+    10% of its progress and per status, its metrics at most once a minute of the run (an
+    epoch is 30 s), and each log line. Every event made a line before: 60 for train alone."""
+    run = Run(new_run())
+    events = list(run.events())
+    command = subprocess.Popen(
+        [KFP_VIZ, "watch", run.run_id, "--metrics-every", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT, env={**os.environ, "KFP_VIZ_SERVER_URL": server.url},
+    )  # fmt: skip
+    try:
+        for event in events:
+            publish_http(server, run.run_id, [event])
+        out, err = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    assert command.returncode == 0, err
+    lines = out.splitlines()
+    train = [line for line in lines if line.startswith("train [")]
+    shown = [line.split("] ")[1].split()[0] for line in train]
+    assert shown == ["0%", "10%", "20%", "30%", "40%", "50%", "60%", "70%", "80%", "90%",
+                     "100%", "100%"], train  # fmt: skip
+    metrics = [line for line in lines if line.startswith("train metrics: ")]
+    assert len(metrics) == 11, "epochs 1, 3, ..., 19, and epoch 20's when train ended"
+    logs = [line for line in lines if " train: epoch " in line]
+    assert len(logs) == 20
+    assert len(lines) < 70, out
+
+
+def read_line(pipe, timeout: float = 30) -> str:
+    """The command's next line of output, or a failure after `timeout` seconds of silence."""
+    ready, _, _ = select.select([pipe], [], [], timeout)
+    assert ready, f"no line within {timeout} s"
+    return pipe.readline()
+
+
+def test_in_a_pipe_an_unreachable_server_is_said_at_once_and_each_retry_shows(server):
+    """Nothing listens at the URL (connections refused): the first attempt's failure is the
+    first line, each retry is a line, and once the server is there (a proxy to it starts on
+    that port) the run is followed to its end."""
+    run = Run(new_run())
+    with socket.socket() as held:  # bound, not listening: every connection is refused
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        command = subprocess.Popen(
+            [KFP_VIZ, "watch", run.run_id, "--server-url", url], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        first, second = read_line(command.stdout), read_line(command.stdout)
+    proxy = FlakyProxy(("127.0.0.1", server.http_port), port=port)
+    try:
+        publish_http(server, run.run_id, list(run.events()))
+        out, err = command.communicate(timeout=60)
+    finally:
+        command.kill()
+        proxy.close()
+    assert first == f"{url} unreachable (Connection refused); trying again in 1 s\n"
+    assert second == f"{url} unreachable (Connection refused); trying again in 2 s\n"
+    assert command.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"connected to {url}"
+    assert lines[-1].startswith(f"run {run.run_id}: Succeeded · started ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from kfp_viz.events import (
@@ -12,10 +13,12 @@ from kfp_viz.events import (
     from_message,
     parse_event,
     parse_json,
+    time_problem,
     to_message,
 )
 
-BASE = {"v": 1, "run_id": "3f2a-run", "node_id": "train", "ts": 1.5}
+T0 = 1_700_000_000.0
+BASE = {"v": 1, "run_id": "3f2a-run", "node_id": "train", "ts": T0 + 1.5}
 
 
 def event(**fields) -> ProgressEvent:
@@ -58,8 +61,8 @@ def test_status_is_canonicalised_and_terminal_rules():
 
 def test_missing_ts_takes_the_default():
     e = parse_event({k: v for k, v in BASE.items() if k != "ts"} | {"kind": "log", "message": "x"},
-                    default_ts=42.0)  # fmt: skip
-    assert e.ts == 42.0
+                    default_ts=T0 + 42)  # fmt: skip
+    assert e.ts == T0 + 42
 
 
 @pytest.mark.parametrize(
@@ -101,6 +104,35 @@ def test_refusals_name_the_field(fields, reason):
     with pytest.raises(InvalidEvent) as caught:
         parse_event({**BASE, **fields})
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ts", 1e300), ("ts", 1.7e12), ("ts", 0.0), ("ts", 946_684_799.0), ("started", 5e9),
+     ("finished", -1.0)],
+)  # fmt: skip
+def test_times_outside_a_sane_window_are_refused_naming_the_field_and_the_window(name, value):
+    """A ts in milliseconds, a clock never set, garbage: refused on every path (HTTP, gRPC,
+    Kafka records), so neither the page nor the terminal shows an absurd time."""
+    fields = {"kind": "status", "status": "Running", name: value}
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event({**BASE, **fields})
+    said = str(caught.value)
+    assert said.startswith(f"{name} must be seconds since the epoch between 2000-01-01T00:00:00Z")
+    assert "and a day from now (" in said and f"got {value:g}" in said
+    with pytest.raises(InvalidEvent, match="ts must be seconds since the epoch"):
+        parse_json(
+            json.dumps({**BASE, "kind": "log", "message": "x", "ts": None}), default_ts=1e300
+        )  # fmt: skip  (a Kafka record's own time, when ts is missing)
+
+
+def test_times_within_the_window_pass_and_stay_valid_later():
+    now = time.time()
+    assert event(kind="log", message="x", ts=now + 3600).ts == now + 3600, "a clock ahead"
+    assert event(kind="log", message="x", ts=946_684_800.0).ts == 946_684_800.0
+    assert time_problem(now + 86_000, now=now) is None
+    assert time_problem(now + 86_000, now=now + 3600) is None, "read again later: still valid"
+    assert time_problem(now + 87_000, now=now) is not None
 
 
 def test_json_level_refusals():

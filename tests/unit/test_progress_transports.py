@@ -101,6 +101,7 @@ class FakeServer:
     def __init__(self, port: int = 0, answers: tuple[int, ...] = ()) -> None:
         self.answers = list(answers)
         self.bodies: list[list[dict]] = []  # what it accepted, one list per request
+        self.batches: list[tuple[str, str, str]] = []  # each request's sender, sequence, attempt
         self.requests = 0
         self.paths: set[str] = set()
         fake = self
@@ -110,6 +111,8 @@ class FakeServer:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests += 1
                 fake.paths.add(self.path)
+                names = ("Sender", "Sequence", "Attempt")
+                fake.batches.append(tuple(self.headers.get(f"KFP-Viz-{n}", "") for n in names))
                 status = fake.answers.pop(0) if fake.answers else 200
                 if status == 200:
                     fake.bodies.append(json.loads(body))
@@ -187,6 +190,48 @@ def test_a_server_that_comes_later_gets_everything_in_order():
         assert [e["message"] for e in server.events()] == [f"line {i}" for i in range(30)]
     finally:
         server.stop()
+
+
+def test_each_batch_names_its_sender_and_number_and_each_try_counts():
+    """What the server needs to apply a batch posted again once (kfp_viz.batch_id)."""
+    server = FakeServer(answers=(503, 503))
+    try:
+        transport = quick(server.url)
+        rep = Reporter("r", "n", namespace="", transport=transport)
+        rep.log("first")
+        assert rep.flush(10)
+        rep.log("second")
+        rep.close()
+        sender = transport.sender
+        assert len(sender) == 32 and quick(server.url).sender != sender, "one per transport"
+        assert server.batches == [(sender, "1", "1"), (sender, "1", "2"), (sender, "1", "3"),
+                                  (sender, "2", "1")]  # fmt: skip
+    finally:
+        server.stop()
+
+
+def test_a_step_whose_server_never_came_says_how_many_events_were_lost(caplog):
+    port = free_port()
+    with Reporter("r", "n", namespace="", transport=quick(f"http://127.0.0.1:{port}")) as rep:
+        for i in range(10):
+            rep.log(f"line {i}")
+    assert (rep.sent, rep.failed) == (0, 12), "Running, ten lines, Succeeded"
+    assert "12 progress events were not delivered to the server at http://127.0.0.1:" in (
+        caplog.text
+    )
+    assert "within close()'s 5 s" in caplog.text
+
+
+def test_the_kafka_producer_is_idempotent_unless_the_caller_asks_otherwise():
+    from kfp_viz.kafka_transport import producer_settings
+
+    ours = producer_settings(["k:9092"], {})
+    assert (ours["enable_idempotence"], ours["acks"]) == (True, "all")
+    assert ours["max_in_flight_requests_per_connection"] <= 5, "what idempotence allows"
+    theirs = producer_settings(["k:9092"], {"acks": 1})
+    assert (theirs["enable_idempotence"], theirs["acks"]) == (False, 1)
+    strict = producer_settings(["k:9092"], {"acks": 1, "enable_idempotence": True})
+    assert strict["enable_idempotence"] is True, "kafka-python then refuses the mix, as asked"
 
 
 def test_a_refusal_is_reported_as_not_delivered_and_not_retried(caplog):

@@ -19,23 +19,25 @@ from kfp_viz_server.progress.runs import RunTable
 from kfp_viz_server.progress.source import LocalBus
 from test_tenancy import FakeReviews, step_token, tenancy
 
+T0 = 1_700_000_000.0
+
 
 def event(run: str, namespace: str, **fields):
     base = {"v": 1, "run_id": run, "node_id": "s", "namespace": namespace, "kind": "log",
-            "message": "m", "ts": 100.0}  # fmt: skip
+            "message": "m", "ts": T0 + 100}  # fmt: skip
     return parse_event({**base, **fields})
 
 
 def test_a_run_belongs_to_the_namespace_of_its_first_event_in_the_log():
     table = RunTable()
-    assert table.observe(event("r", "team-a", ts=105.0), Cursor(0, 5))
-    assert not table.observe(event("r", "team-b", ts=110.0), Cursor(0, 6))
+    assert table.observe(event("r", "team-a", ts=T0 + 105), Cursor(0, 5))
+    assert not table.observe(event("r", "team-b", ts=T0 + 110), Cursor(0, 6))
     assert table.owner("r") == "team-a"
     # a history scan then finds an earlier event: that one names the owner
-    assert table.observe(event("r", "team-b", ts=90.0), Cursor(0, 1))
+    assert table.observe(event("r", "team-b", ts=T0 + 90), Cursor(0, 1))
     assert table.owner("r") == "team-b"
     summary = table.get("r")
-    assert summary is not None and (summary.started, summary.updated) == (90.0, 105.0)
+    assert summary is not None and (summary.started, summary.updated) == (T0 + 90, T0 + 105)
 
 
 def test_a_workflows_namespace_wins_over_the_first_event():
@@ -63,7 +65,7 @@ def test_the_run_status_is_the_latest_run_level_status_with_its_reason():
 def test_the_table_forgets_the_least_recently_updated_runs_past_its_bound():
     table = RunTable(limit=3)
     for index in range(5):
-        table.observe(event(f"r{index}", "a", ts=100.0 + index), Cursor(0, index))
+        table.observe(event(f"r{index}", "a", ts=T0 + 100 + index), Cursor(0, index))
     assert [s.run_id for s in table.newest_first()] == ["r4", "r3", "r2"]
 
 

@@ -118,13 +118,21 @@ class WatchProgressResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[StreamedEvent, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., lagged: _Optional[_Union[Lagged, _Mapping]] = ..., caught_up: _Optional[_Union[CaughtUp, _Mapping]] = ...) -> None: ...
 
 class PublishProgressRequest(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "sender", "sequence", "attempt")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[ProgressEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[ProgressEvent, _Mapping]]] = ...) -> None: ...
+    sender: str
+    sequence: int
+    attempt: int
+    def __init__(self, events: _Optional[_Iterable[_Union[ProgressEvent, _Mapping]]] = ..., sender: _Optional[str] = ..., sequence: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class PublishProgressResponse(_message.Message):
-    __slots__ = ("cursors",)
+    __slots__ = ("cursors", "already_applied")
     CURSORS_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_APPLIED_FIELD_NUMBER: _ClassVar[int]
     cursors: _containers.RepeatedCompositeFieldContainer[Cursor]
-    def __init__(self, cursors: _Optional[_Iterable[_Union[Cursor, _Mapping]]] = ...) -> None: ...
+    already_applied: int
+    def __init__(self, cursors: _Optional[_Iterable[_Union[Cursor, _Mapping]]] = ..., already_applied: _Optional[int] = ...) -> None: ...

@@ -9,18 +9,25 @@ var kfpViz = (function () {
     if (parent) parent.appendChild(node);
     return node;
   }
+  var DASH = "\u2014", MAX_HOURS = 1e6;
+  var WHOLE = new Intl.NumberFormat("en-US");
+  /* Durations and clock times never print NaN or absurd spans (a dash, "over 1,000,000 h"):
+     kfp-viz watch writes them by the same rules (kfp_viz/numbers.py). */
   function duration(seconds) {
+    if (typeof seconds !== "number" || !isFinite(seconds)) return DASH;
     var s = Math.max(0, seconds);
     if (s < 9.95) return s.toFixed(1) + " s";
     s = Math.round(s);
     if (s < 60) return s + " s";
     var m = Math.floor(s / 60);
     if (m < 60) return m + " min" + (s - 60 * m ? " " + (s - 60 * m) + " s" : "");
-    return Math.floor(m / 60) + " h " + (m % 60) + " min";
+    var h = Math.floor(m / 60);
+    return h >= MAX_HOURS ? "over " + WHOLE.format(MAX_HOURS) + " h" : WHOLE.format(h) + " h " + (m % 60) + " min";
   }
   function pad(n, width) { return String(n).padStart(width || 2, "0"); }
   function clockTime(ts, ms) {
     var d = new Date(ts * 1000);
+    if (typeof ts !== "number" || isNaN(d.getTime())) return DASH;
     var text = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
     return ms ? text + "." + pad(d.getMilliseconds(), 3) : text;
   }
@@ -33,5 +40,6 @@ var kfpViz = (function () {
       return reply.json().catch(function () { return {}; }).then(function (body) { return [reply.status, body]; });
     });
   }
-  return {el: el, duration: duration, pad: pad, clockTime: clockTime, route: route, getJson: getJson};
+  return {el: el, duration: duration, pad: pad, clockTime: clockTime, route: route, getJson: getJson,
+          DASH: DASH};
 })();

@@ -40,9 +40,11 @@
 
   function now() { return Date.now() / 1000 + clockOffset; }
   var el = kfpViz.el, duration = kfpViz.duration, clockTime = kfpViz.clockTime;
+  /* Numbers, durations and times: kfp-viz watch writes them by the same rules (kfp_viz/numbers.py;
+     the cases both must agree on: tests/unit/number_formats.json). Nothing prints NaN. */
+  var DASH = kfpViz.DASH;
   function fmt(v) {
-    if (v === null || v === undefined) return "\u2014";
-    if (!isFinite(v)) return String(v);
+    if (v === null || v === undefined || !isFinite(v)) return DASH;
     if (Number.isInteger(v) && Math.abs(v) < 1e15) return WHOLE.format(v);
     var a = Math.abs(v);
     if (a >= 1e6 || a < 1e-4) return v.toExponential(3);
@@ -946,5 +948,6 @@
     follow(run);
   });
   schedule();
-  window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats};  /* for tests and the bench */
+  window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats,  /* for tests and the bench */
+                      format: {fmt: fmt, duration: duration, rateText: rateText, clockTime: clockTime}};
 })();
