@@ -67,8 +67,12 @@ ALICE, BOB = Caller("alice@example.com"), Caller("bob@example.com")
 GRANTS = {ALICE.user: {"team-a"}, BOB.user: {"team-b", "team-c"}}
 
 
+T0 = 1_700_000_000.0
+"""Times below are seconds after this one (events' times must be plausible dates)."""
+
+
 def event(run_id: str, namespace: str, ts: float, **fields: object):
-    return parse_event({"v": 1, "run_id": run_id, "namespace": namespace, "ts": ts,
+    return parse_event({"v": 1, "run_id": run_id, "namespace": namespace, "ts": T0 + ts,
                         "kind": "log", "message": "m", **fields})  # fmt: skip
 
 
@@ -179,8 +183,8 @@ def test_a_summary_counts_steps_once_and_shows_running_until_a_status():
     runs.observe(event("eval-a3", "team-a", 1003.0, node_id="prep"), Cursor(0, 20))  # again
     runs.observe(event("eval-a3", "team-a", 1004.0, node_id="train"), Cursor(0, 99))
     assert summary.to_dict() == {
-        "run_id": "eval-a3", "namespace": "team-a", "status": "Running", "started": 1002.0,
-        "updated": 1004.0, "message": "", "ended": False, "steps": 2,
+        "run_id": "eval-a3", "namespace": "team-a", "status": "Running", "started": T0 + 1002.0,
+        "updated": T0 + 1004.0, "message": "", "ended": False, "steps": 2,
     }  # fmt: skip
     failed = runs.get("train-a2")
     assert failed is not None and failed.to_dict()["status"] == "Failed"
@@ -236,8 +240,8 @@ def test_the_list_replies_json_of_the_runs_the_caller_may_read():
     body = json.loads(reply.body)
     assert set(body) == {"runs", "total", "server_time"} and body["total"] == 1
     assert body["runs"] == [{
-        "run_id": "old-a", "namespace": "team-a", "status": "Failed", "started": 100.0,
-        "updated": 160.0, "message": "out of memory", "ended": True, "steps": 1,
+        "run_id": "old-a", "namespace": "team-a", "status": "Failed", "started": T0 + 100.0,
+        "updated": T0 + 160.0, "message": "out of memory", "ended": True, "steps": 1,
     }]  # fmt: skip
 
 
