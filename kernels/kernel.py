@@ -35,6 +35,7 @@ from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.session import json_unpacker
 
 from .errors import KernelDied, KernelStartError
+from .file_access import ACCESS_VARIABLE as FILE_ACCESS_VARIABLE
 from .launcher import KernelLauncher, KernelProcess
 from .object_access import ACCESS_VARIABLE
 from .outputs import DEFAULT_LIMIT, Output, OutputCollector
@@ -59,8 +60,9 @@ class Execution:
 
 
 Listen = Callable[[str], Awaitable[Any]]
-"""Starts answering a kernel's object-store requests on a Unix socket at a path; returns
-what to `close()` when the kernel goes (kernels/object_access.py)."""
+"""Starts answering a kernel's object-store (kernels/object_access.py) or local file
+(kernels/file_access.py) requests on a Unix socket at a path; returns what to `close()`
+when the kernel goes."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class KernelOptions:
     abstract_sockets: bool = False
     """Message sockets in the abstract namespace: only when the sandbox confines them."""
     object_access: Listen | None = None
+    file_access: Listen | None = None
 
 
 class Kernel:
@@ -92,7 +95,8 @@ class Kernel:
         self._connection_file = self._folder / "connection.json"
         self._work_root = self._folder / "work"
         self._max_output = DEFAULT_LIMIT
-        self._object_access: Any = None
+        self._answering: list[Any] = []
+        """What answers this kernel's requests (object stores, local files): closed with it."""
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
         self._connection: KernelConnectionInfo = {}
@@ -122,10 +126,14 @@ class Kernel:
             str(self._connection_file), ip=ip, transport="ipc", key=os.urandom(32).hex().encode()
         )
         environment = {MAX_OUTPUT_VARIABLE: str(options.max_output)}
-        if options.object_access is not None:
-            path = str(self._folder / "objects.sock")
-            self._object_access = await options.object_access(path)
-            environment[ACCESS_VARIABLE] = path
+        for listen, name, variable in (
+            (options.object_access, "objects.sock", ACCESS_VARIABLE),
+            (options.file_access, "files.sock", FILE_ACCESS_VARIABLE),
+        ):
+            if listen is not None:
+                path = str(self._folder / name)
+                self._answering.append(await listen(path))
+                environment[variable] = path
         self._process = await launcher.spawn(
             {
                 "folder": str(self._folder),
@@ -214,9 +222,9 @@ class Kernel:
         if self._client is not None:
             self._client.stop_channels()
             self._client = None
-        if self._object_access is not None:
-            self._object_access.close()
-            self._object_access = None
+        for answering in self._answering:
+            answering.close()
+        self._answering.clear()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def rss(self) -> int | None:
