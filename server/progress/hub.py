@@ -40,6 +40,7 @@ from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
 from ..errors import ErrorKind, RequestFailed
 from .runs import RunTable
 from .source import Record, Source
+from .step_names import StepNames
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +364,8 @@ class ProgressHub:
         self.source = source
         self.runs = RunTable()
         """Every run seen: its owner (first event's namespace), status and times (runs.py)."""
+        self.names = StepNames()
+        """The step each pod of a run belongs to, from the Argo source (step_names.py)."""
         self.owners_only = owners_only
         """Deliver a run's events only when they carry its owner's namespace (tenancy on)."""
         self.run_index = run_index
@@ -444,12 +447,15 @@ class ProgressHub:
             return None
         if path == "live":
             self.stats.records["ok"] += 1
-        return event
+        return self.names.named(event)
 
     def _owned(self, event: ProgressEvent, cursor: Cursor) -> bool:
         """Note the event in its run's summary; False when it must not be delivered: it names
         another namespace than the run's owner (only when owners_only)."""
-        if self.runs.observe(event, cursor) or not self.owners_only:
+        if self.runs.observe(event, cursor):
+            self.names.learn(event)
+            return True
+        if not self.owners_only:
             return True
         self.stats.records["foreign_namespace"] += 1
         return False
