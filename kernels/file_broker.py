@@ -5,8 +5,10 @@ kernel's own folder, the one folder that kernel can reach); the protocol and why
 are in kernels/file_access.py. Every request is checked against the limits the server
 gives its kernels (LOCAL_SOURCE_ROOTS, SOURCE_SCHEMES, the system folders and the server's
 own folders, never exempt here) by kernels/local_files.py, the code a kernel without a
-server runs itself. Listing and opening touch the disk, so they run in a small thread pool
-of their own, never on the loop; a listing is bounded in entries and time there.
+server runs itself. Listing and opening touch the disk, so they run in small thread pools of
+their own, never on the loop: one for listings (bounded in entries and time, but a pattern
+over a large tree may take seconds) and one for opening, so a long listing never delays
+another kernel's read.
 
 It lives beside the kernels, not in `server/`, because it is part of running them: the
 kernel factory makes it with the policy it gives its kernels and closes it with them.
@@ -38,21 +40,21 @@ class FileBroker:
 
     def __init__(self, policy: SourcePolicy, workers: int = 4) -> None:
         self._policy = policy
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file-broker")
+        self._listing = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file-list")
+        self._opening = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file-open")
 
     async def listen(self, path: str) -> asyncio.AbstractServer:
         """Answer on a new Unix socket at `path` (in one kernel's folder) until closed."""
         return await asyncio.start_unix_server(self._serve, path=path, limit=MAX_REQUEST)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self._listing, self._opening):
+            executor.shutdown(wait=False, cancel_futures=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         fd: int | None = None
         try:
-            line = await reader.readline()
-            loop = asyncio.get_running_loop()
-            answer, fd = await loop.run_in_executor(self._executor, self.answer, line)
+            answer, fd = await self._answer_line(await reader.readline())
             data = json.dumps(answer).encode() + b"\n"
             if fd is None:
                 writer.write(data)
@@ -68,10 +70,18 @@ class FileBroker:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    def answer(self, line: bytes) -> tuple[dict[str, Any], int | None]:
-        """The answer to one request line, and the descriptor to send with it. Blocks."""
+    async def _answer_line(self, line: bytes) -> tuple[dict[str, Any], int | None]:
         try:
             request = json.loads(line)
+        except ValueError as error:
+            return _error("InvalidRequest", f"a request is one line of JSON ({error})"), None
+        listing = isinstance(request, dict) and request.get("op") == "match"
+        executor = self._listing if listing else self._opening
+        return await asyncio.get_running_loop().run_in_executor(executor, self.answer, request)
+
+    def answer(self, request: Any) -> tuple[dict[str, Any], int | None]:
+        """The answer to one decoded request, and the descriptor to send with it. Blocks."""
+        try:
             if not isinstance(request, dict):
                 raise ValueError("a request is a JSON object")
             op = request.get("op")

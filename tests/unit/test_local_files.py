@@ -122,8 +122,8 @@ def test_the_broker_refuses_as_the_limits_say_with_the_same_errors(broker):
 def test_the_broker_answers_a_bad_request_with_an_error_not_a_file(tree):
     files = FileBroker(SourcePolicy())
     try:
-        for line in (b"[]", b"{}", b'{"op": "open", "path": "relative.csv"}', b"not json"):
-            answer, fd = files.answer(line)
+        for request in ([], {}, {"op": "open", "path": "relative.csv"}, {"op": "rm"}, "x"):
+            answer, fd = files.answer(request)
             assert fd is None and answer["error"]["code"] == "InvalidRequest", answer
     finally:
         files.close()
