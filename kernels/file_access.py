@@ -89,6 +89,16 @@ def _ask(request: dict[str, Any], want_fd: bool = False) -> tuple[dict[str, Any]
 
 def _read_answer(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
     """One answer line and the descriptors sent with it (none but with an `open`)."""
+    text, fds = receive_line(connection, MAX_LINE)
+    if not text:
+        raise LocalSourceError("SourceError", "the server's file access answered incompletely")
+    answer: dict[str, Any] = json.loads(text)
+    return answer, fds
+
+
+def receive_line(connection: socket.socket, max_line: int) -> tuple[bytes, list[int]]:
+    """One line (up to `max_line` bytes) and the descriptors that came with it; b"" and none
+    (they are closed) when the line ended early."""
     chunks: list[bytes] = []
     fds: list[int] = []
     size = 0
@@ -105,12 +115,11 @@ def _read_answer(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
             break
         chunks.append(data)
         size += len(data)
-        if data.endswith(b"\n") or size > MAX_LINE:
+        if data.endswith(b"\n") or size > max_line:
             break
     text = b"".join(chunks)
-    if not text.endswith(b"\n"):
-        for fd in fds:
-            os.close(fd)
-        raise LocalSourceError("SourceError", "the server's file access answered incompletely")
-    answer: dict[str, Any] = json.loads(text)
-    return answer, fds
+    if text.endswith(b"\n"):
+        return text, fds
+    for fd in fds:
+        os.close(fd)
+    return b"", []

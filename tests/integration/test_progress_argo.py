@@ -250,15 +250,21 @@ def assert_the_diamond(watch: Watch) -> None:
     assert "[1]" not in last  # a group node is no step
 
 
+def watched_run(kube, namespace: str, folder: Path):
+    """A server watching `namespace`'s Workflows, and a watch of a new run from its start."""
+    server = argo_server(namespace, server_kubeconfig(kube, namespace, folder),
+                         folder / "server.log")  # fmt: skip
+    run = new_run()
+    watch = Watch(server.grpc_target, run, from_beginning=True)
+    wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
+    return server, run, watch
+
+
 def test_a_watch_sees_each_steps_status_in_order_with_the_dags_edges(
     argo_cluster, namespace, tmp_path
 ):
-    kubeconfig = server_kubeconfig(argo_cluster, namespace, tmp_path)
-    server = argo_server(namespace, kubeconfig, tmp_path / "server.log")
+    server, run, watch = watched_run(argo_cluster, namespace, tmp_path)
     try:
-        run = new_run()
-        watch = Watch(server.grpc_target, run, from_beginning=True)
-        wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
         Workflow(argo_cluster, namespace, None).status(  # not KFP's: no run id, ignored
             "Running", node("x", "x", "Running", 0)
         )
@@ -422,12 +428,8 @@ def published(watch: Watch, step: str, pod: str) -> bool:
 def test_a_kfp_v2_run_shows_each_task_once_with_its_sdk_events(
     argo_cluster, namespace, tmp_path, online_browser
 ):
-    kubeconfig = server_kubeconfig(argo_cluster, namespace, tmp_path)
-    server = argo_server(namespace, kubeconfig, tmp_path / "server.log")
+    server, run, watch = watched_run(argo_cluster, namespace, tmp_path)
     try:
-        run = new_run()
-        watch = Watch(server.grpc_target, run, from_beginning=True)
-        wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
         flow = V2Run(argo_cluster, namespace, run)
         wf = flow.layout
         prep = container_task(wf, "preprocess")

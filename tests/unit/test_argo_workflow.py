@@ -89,6 +89,15 @@ def by_name(workflow: dict) -> dict:
     return {s.node_id: s for s in step_states(workflow)}
 
 
+def started_task(name: str, **options):
+    """A run whose one task has its driver done and its executor pod Pending."""
+    wf = v2.V2Workflow(f"pipe-{name}")
+    task = v2.container_task(wf, name, **options)
+    task.start_driver(1)
+    task.start_dag(2)
+    return wf, task, task.start_pod(3)
+
+
 def test_a_v2_task_is_one_step_named_by_the_task_its_driver_and_executor_folded_in():
     wf = v2.V2Workflow("pipe-abc")
     prep = v2.container_task(wf, "preprocess")
@@ -129,11 +138,7 @@ def test_a_failed_driver_fails_its_task_with_the_driver_s_message():
 
 
 def test_a_retried_task_stays_one_step_and_lists_every_attempt():
-    wf = v2.V2Workflow("pipe-retry")
-    task = v2.container_task(wf, "train", retry=True)
-    task.start_driver(1)
-    task.start_dag(2)
-    first = task.start_pod(3, "Running")
+    wf, task, first = started_task("train", retry=True)
     first.phase, first.finished, first.message = "Failed", 9, "Error (exit code 1)"
     second = task.start_pod(10, "Running")
     (state,) = step_states(wf.workflow())
@@ -141,11 +146,7 @@ def test_a_retried_task_stays_one_step_and_lists_every_attempt():
 
 
 def test_a_cached_task_succeeds_without_running_its_executor():
-    wf = v2.V2Workflow("pipe-cache")
-    task = v2.container_task(wf, "prep")
-    task.start_driver(1)
-    task.start_dag(2)
-    pod = task.start_pod(2)
+    wf, task, pod = started_task("prep")
     pod.phase, pod.type = "Skipped", "Skipped"
     task.dag.phase, task.dag.finished = "Succeeded", 2
     (state,) = step_states(wf.workflow())
@@ -199,11 +200,7 @@ def test_compressed_nodes_are_read_as_argo_writes_them():
 
 
 def test_a_step_s_pods_travel_in_its_event():
-    wf = v2.V2Workflow("pipe-ev")
-    task = v2.container_task(wf, "prep")
-    task.start_driver(1)
-    task.start_dag(2)
-    pod = task.start_pod(3)
+    wf, _, pod = started_task("prep")
     (state,) = step_states(wf.workflow())
     event = parse_event(state.event("run-1", "", now=1.0))
     assert event.argo_nodes == (pod.id,) and parse_event(event.to_dict()) == event
