@@ -4,7 +4,10 @@ Runs inside kernels. The built-in types call `match(pattern)` to list what a
 `source` names and `read_bytes(location)` to fetch one of them, so every type
 accepts the same kinds of source:
 
-- a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`);
+- a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`), listed and opened
+  by the server, which passes the open file in (kernels/file_access.py): a sandboxed kernel
+  holds no right to any data folder, and so reads a file whenever it was written; only the
+  render's own folder is read in place;
 - `minio://bucket/key` and `s3://bucket/key`, patterns too: the server lists them
   and presigns each read with its object-store settings (the KFP API server's
   `OBJECTSTORECONFIG_*`; `s3://` without them goes to AWS with the `AWS_*` variables),
