@@ -132,7 +132,11 @@ def argo_server(namespace: str, kubeconfig: Path, log: Path, env: dict | None = 
          "--progress-heartbeat", "0.5"],
         {"KUBECONFIG": str(kubeconfig), **(env or {})}, log,
     )  # fmt: skip
-    server.wait_ready(full=False)
+    try:
+        server.wait_ready(full=False)
+    except BaseException:
+        server.stop()  # a server that never got ready must not outlive the test
+        raise
     return server
 
 
@@ -255,8 +259,12 @@ def watched_run(kube, namespace: str, folder: Path):
     server = argo_server(namespace, server_kubeconfig(kube, namespace, folder),
                          folder / "server.log")  # fmt: skip
     run = new_run()
-    watch = Watch(server.grpc_target, run, from_beginning=True)
-    wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
+    try:
+        watch = Watch(server.grpc_target, run, from_beginning=True)
+        wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
+    except BaseException:
+        server.stop()
+        raise
     return server, run, watch
 
 
