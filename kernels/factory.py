@@ -47,7 +47,12 @@ class PoolKernel(Protocol):
         """Resolves, with a sentence saying how, when the process ends (once started)."""
         ...
 
-    async def execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution: ...
+    async def execute(
+        self, code: str, request: dict[str, Any], timeout: float, namespace: str = ""
+    ) -> Execution:
+        """Run one cell; while it runs, the kernel's object-store requests are answered as
+        `namespace`'s (RenderRequest.namespace)."""
+        ...
 
     async def interrupt(self, grace: float) -> bool:
         """Interrupt the running cell; True if the kernel is idle again within `grace`."""

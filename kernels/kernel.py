@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -59,10 +59,23 @@ class Execution:
     """(exception name, message) when the cell raised, else None."""
 
 
-Listen = Callable[[str], Awaitable[Any]]
-"""Starts answering a kernel's object-store (kernels/object_access.py) or local file
-(kernels/file_access.py) requests on a Unix socket at a path; returns what to `close()`
-when the kernel goes."""
+class ObjectAccess(Protocol):
+    """The server's answering end of one kernel's object-store socket (kernels/object_access.py)."""
+
+    def serve(self, namespace: str | None) -> None:
+        """Answer from now on as `namespace`'s render ("" = the server's own settings), or,
+        with None (no render running), refuse every request."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Listen = Callable[[str], Awaitable[ObjectAccess]]
+"""Starts answering a kernel's object-store requests on a Unix socket at a path; returns
+what to `serve()` each render with, and `close()` when the kernel goes."""
+FileListen = Callable[[str], Awaitable[Any]]
+"""Starts answering a kernel's local file requests (kernels/file_access.py) on a Unix socket
+at a path; returns what to `close()` when the kernel goes."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,7 @@ class KernelOptions:
     abstract_sockets: bool = False
     """Message sockets in the abstract namespace: only when the sandbox confines them."""
     object_access: Listen | None = None
-    file_access: Listen | None = None
+    file_access: FileListen | None = None
 
 
 class Kernel:
@@ -95,8 +108,8 @@ class Kernel:
         self._connection_file = self._folder / "connection.json"
         self._work_root = self._folder / "work"
         self._max_output = DEFAULT_LIMIT
-        self._answering: list[Any] = []
-        """What answers this kernel's requests (object stores, local files): closed with it."""
+        self._object_access: ObjectAccess | None = None
+        self._file_access: Any = None
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
         self._connection: KernelConnectionInfo = {}
@@ -126,14 +139,14 @@ class Kernel:
             str(self._connection_file), ip=ip, transport="ipc", key=os.urandom(32).hex().encode()
         )
         environment = {MAX_OUTPUT_VARIABLE: str(options.max_output)}
-        for listen, name, variable in (
-            (options.object_access, "objects.sock", ACCESS_VARIABLE),
-            (options.file_access, "files.sock", FILE_ACCESS_VARIABLE),
-        ):
-            if listen is not None:
-                path = str(self._folder / name)
-                self._answering.append(await listen(path))
-                environment[variable] = path
+        if options.object_access is not None:
+            path = str(self._folder / "objects.sock")
+            self._object_access = await options.object_access(path)
+            environment[ACCESS_VARIABLE] = path
+        if options.file_access is not None:
+            path = str(self._folder / "files.sock")
+            self._file_access = await options.file_access(path)
+            environment[FILE_ACCESS_VARIABLE] = path
         self._process = await launcher.spawn(
             {
                 "folder": str(self._folder),
@@ -165,12 +178,27 @@ class Kernel:
                 f"{warmup.error[1]}); ipykernel>=7 and IPython>=9 are required"
             )
 
-    async def execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
+    async def execute(
+        self, code: str, request: dict[str, Any], timeout: float, namespace: str = ""
+    ) -> Execution:
         """Run one cell with `request` ("variables", "source") bound as data.
+
+        While it runs, and only then, the kernel's object-store requests are answered as
+        `namespace`'s: a cell left running after a timeout, or anything a render left
+        behind, is refused from the moment this returns.
 
         Raises TimeoutError when `timeout` passes first (the cell keeps running:
         call `interrupt()`), KernelDied when the process exits meanwhile.
         """
+        if self._object_access is not None:
+            self._object_access.serve(namespace)
+        try:
+            return await self._execute(code, request, timeout)
+        finally:
+            if self._object_access is not None:
+                self._object_access.serve(None)
+
+    async def _execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
         client = self._connected()
         message = client.session.msg(
             "execute_request",
@@ -222,9 +250,10 @@ class Kernel:
         if self._client is not None:
             self._client.stop_channels()
             self._client = None
-        for answering in self._answering:
-            answering.close()
-        self._answering.clear()
+        for answering in (self._object_access, self._file_access):
+            if answering is not None:
+                answering.close()
+        self._object_access = self._file_access = None
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def rss(self) -> int | None:

@@ -29,6 +29,9 @@ class RenderRequest:
     variables: dict[str, Any]
     source: str
     timeout: float
+    namespace: str = ""
+    """Whose render it is: the Kubernetes namespace it was made for (a KFP profile's), which
+    decides the object-store keys its reads use; "" = the server's own configuration."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Renderer(Generic[K]):
         retire = "custom_code" if self._retires_after(request) else None
         sweep = request.type.is_custom  # processes it started are ended before reuse
         try:
-            execution = await kernel.execute(cell, data, remaining)
+            execution = await kernel.execute(cell, data, remaining, request.namespace)
         except TimeoutError:
             self.pool.abandon(kernel, retire_after=retire, sweep=sweep)
             raise RenderTimeout(request.timeout, waiting_for_kernel=False) from None

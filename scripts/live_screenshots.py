@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Screenshots of the live run page and the run comparison, for docs/pipeline-authors/.
+"""Screenshots of the live run page, the run comparison and the run list, for
+docs/pipeline-authors/.
 
 Publishes the browser tests' realistic run and its failing variant
 (tests/integration/live_run.py) to a real server, opens the pages in Debian's headless
 Chromium (network blocked except the server on loopback) and saves: the finished run
 (light, hovering the loss chart), the failed run (dark), the failed run 360 pixels wide,
-and the comparison of both. Run it after changing the page:
+the comparison of both, and the run list with the finished run picked. Run it after changing
+the pages:
 
     .venv/bin/python scripts/live_screenshots.py
 """
@@ -25,6 +27,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from support import RunningServer  # noqa: E402
 
 OUT = ROOT / "docs" / "pipeline-authors"
+READY = """() => /finished/.test(document.getElementById('conn')?.textContent)
+              || document.querySelector('.run[data-run] .badge')"""
+"""A run page, or the comparison, has every run finished; the run list shows its runs."""
 
 
 def main() -> None:
@@ -45,6 +50,7 @@ def main() -> None:
                     ("live_360.png", f"{base}/{bad.run_id}", 360, "light", False),
                     ("compare.png", f"{base}?runs={good.run_id},{bad.run_id}", 1200, "light",
                      True),
+                    ("runs.png", f"{base}?selected={good.run_id}", 1200, "light", False),
                 ]  # fmt: skip
                 for name, url, width, scheme, hover in shots:
                     shoot(chromium, url, OUT / name, width, scheme, hover)
@@ -60,7 +66,7 @@ def shoot(chromium, url: str, path: Path, width: int, scheme: str, hover: bool) 
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_function("() => /finished/.test(document.getElementById('conn').textContent)")
+    page.wait_for_function(READY)
     # Draw every chart (charts off screen wait until scrolled to), then come back up.
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_timeout(400)

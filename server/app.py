@@ -38,9 +38,14 @@ from .inline_policy import InlinePolicy
 from .metrics import Metrics
 from .object_broker import ObjectBroker
 from .page_store import PageStore, build_store
+from .profile_services import ProfileServices
+from .profile_stores import ProfileStores
+from .profiles import ProfileRouting
 from .progress import Progress
+from .progress.leadership import own_namespace
 from .replies import Replies
 from .routing import Routes, kernel_routes
+from .sdk_index import sdk_index_routes
 from .service import VisualizationService
 
 log = logging.getLogger(__name__)
@@ -88,7 +93,16 @@ class VizServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.objects = ObjectBroker(config)
+        # One server for every profile namespace (server/profiles.py), when asked.
+        namespace = own_namespace("")
+        self.namespaces = ProfileRouting(config.serve_profiles, namespace)
+        profiles = ProfileStores(config, config.profile_keys_ttl) if config.serve_profiles else None
+        self.profile_services = None
+        if config.profile_services:
+            self.profile_services = ProfileServices(
+                own_namespace=namespace, target=config.profile_service_target
+            )
+        self.objects = ObjectBroker(config, profiles)
         settings = pool_settings(config)
         kernels = ProcessKernels(settings, object_access=self.objects.listen)
         self.pool = KernelPool(settings, kernels)
@@ -97,9 +111,11 @@ class VizServer:
         routes = Routes([*kernel_routes(Renderer(self.pool).render), self.progress.route()])
         self.metrics = Metrics(self.pool, type_names=routes)
         self.metrics.watch_progress(self.progress.hub)
-        self.pages = PageStore(config, build_store(config), self.metrics.registry)
+        self.pages = PageStore(config, build_store(config), self.metrics.registry, profiles)
         replies = Replies(InlinePolicy(config.inline_limit), self.pages, self.metrics.registry)
-        self.service = VisualizationService(config, routes, self.metrics, replies)
+        self.service = VisualizationService(
+            config, routes, self.metrics, replies, self.namespaces, profiles
+        )
         self.grpc = GrpcServer(
             self.service, config.max_body_size, extra_services=[self.progress.grpc_service()]
         )
@@ -124,9 +140,11 @@ class VizServer:
             self.metrics,
             self.config.max_body_size,
             self._in_flight,
-            extra_routes=self.progress.http_routes,
+            # live progress (server/progress), the SDK's package index (server/sdk_index.py)
+            extra_routes=[*self.progress.http_routes, *sdk_index_routes(self.config.sdk_dist_dir)],
             progress_status=self.progress.status,
             sizing=sizing_report(self.config),
+            profiles_status=self.profiles_status,
         )
         self._http = tornado.httpserver.HTTPServer(
             HeaderLimit(app),  # 431 for oversized headers (server/http_limits.py)
@@ -137,6 +155,8 @@ class VizServer:
         self._http.add_sockets(sockets)
         grpc_port = self.grpc.bind(self.config.host, self.config.grpc_port)
         self.progress.start()
+        if self.profile_services is not None:
+            self.profile_services.start()
         sandbox = self.pool.sandbox_status
         (log.info if sandbox.files and sandbox.scopes else log.warning)(
             "kernel sandbox: %s", sandbox.describe()
@@ -178,6 +198,8 @@ class VizServer:
         if self._http is not None:
             self._http.stop()
         await self.progress.close()  # ends progress streams, which would hold up the stop
+        if self.profile_services is not None:
+            await self.profile_services.close()
         await asyncio.gather(self.pool.close(grace), self.grpc.server.stop(grace))
         await self._in_flight.wait_idle(timeout=5.0)  # replies of renders that just ended
         await self.pages.close()
@@ -185,6 +207,13 @@ class VizServer:
         if self._http is not None:
             await self._http.close_all_connections()
         log.info("stopped")
+
+    def profiles_status(self) -> dict[str, Any] | None:
+        """The shared layout's state, for /readyz (None when --serve-profiles is off)."""
+        if not self.namespaces.enabled:
+            return None
+        services = self.profile_services.status() if self.profile_services else None
+        return {"own_namespace": self.namespaces.own_namespace, "services": services}
 
     async def _watch_readiness(self) -> None:
         """Log time-to-ready once, and keep gRPC health in step with the pool."""

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -152,6 +153,12 @@ def parse_presign_expiry(text: str) -> float:
 
 def default_store_folder() -> str:
     return os.path.join(tempfile.gettempdir(), "kfp-viz-pages")
+
+
+def default_sdk_dist_dir() -> str:
+    """Where the SDK's distributions are beside the installed server: the image build and
+    scripts/sdk_dist.py put them in the environment's share/kfp-viz/sdk."""
+    return os.path.join(sys.prefix, "share", "kfp-viz", "sdk")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -318,6 +325,11 @@ class ServerConfig:
         "Base URL browsers reach this server's HTTP port at: links to stored pages (empty = "
         "the Host the request came to) and live updates in the `progress` view (empty = "
         "snapshot only).", "none")
+    sdk_dist_dir: str = setting(
+        "--sdk-dist-dir", "SDK_DIST_DIR", str, lambda _: default_sdk_dist_dir(),
+        "Folder of the kfp-viz SDK's wheel and sdist, served to pipeline steps as a package "
+        "index at /simple/ (public: it serves those files only).",
+        "<the environment's prefix>/share/kfp-viz/sdk, which the image build fills")
 # fmt: on
 
 
@@ -526,8 +538,47 @@ class AuthConfig:
 # fmt: on
 
 
+def parse_dns_name(text: str) -> str:
+    """A DNS name such as ml-pipeline-visualizationserver.kubeflow.svc.cluster.local, or ""."""
+    if text and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*",
+                                 text):  # fmt: skip
+        raise ValueError("expected a DNS name (lower-case letters, digits, '-' and '.')")
+    return text
+
+
+# fmt: off
 @dataclass(frozen=True)
-class Config(AuthConfig, ProgressConfig, StoreConfig, PoolConfig, ServerConfig):
+class ProfilesConfig:
+    """One shared server for every KFP profile namespace (deploy/README.md, shared layout)."""
+
+    serve_profiles: bool = setting(
+        "--serve-profiles", "SERVE_PROFILES", parse_bool, False,
+        "Serve every KFP profile namespace from this one server: a render's namespace comes "
+        "from the Host KFP's API server called (ml-pipeline-visualizationserver.<namespace>) "
+        "or KFP's gRPC `namespace` field; its sources are read, and its large pages stored "
+        "under private-artifacts/<namespace>/visualizations/, with that namespace's own "
+        "Secret mlpipeline-minio-artifact (read on the Kubernetes API). Needs "
+        "OBJECTSTORECONFIG_HOST.", "false", switch=True)
+    profile_services: bool = setting(
+        "--profile-services", "PROFILE_SERVICES", parse_bool, False,
+        "With --serve-profiles: keep a Service ml-pipeline-visualizationserver (ExternalName "
+        "to this server) in every namespace labelled pipelines.kubeflow.org/enabled=true, "
+        "and remove those it made once the label goes; one replica does it (Lease "
+        "kfp-viz-server-profiles in the server's namespace). Needs the RBAC of "
+        "deploy/kustomize/shared-server-profile-services.", "false", switch=True)
+    profile_service_target: str = setting(
+        "--profile-service-target", "PROFILE_SERVICE_TARGET", parse_dns_name, "",
+        "Where those Services lead (their externalName).",
+        "ml-pipeline-visualizationserver.<the server's namespace>.svc.cluster.local")
+    profile_keys_ttl: float = setting(
+        "--profile-keys-ttl", "PROFILE_KEYS_TTL", parse_seconds, 60.0,
+        "Seconds a namespace's keys (and the store checked with them) are reused before its "
+        "Secret is read again.", "60")
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Config(ProfilesConfig, AuthConfig, ProgressConfig, StoreConfig, PoolConfig, ServerConfig):
     """The resolved settings the server runs with: every group's, as one value.
 
     A part of the server that needs one group takes that group's type (the page store
@@ -545,6 +596,7 @@ GROUPS: tuple[tuple[str, type[Any]], ...] = (
     ("Page store", StoreConfig),
     ("Live progress", ProgressConfig),
     ("Tenancy", AuthConfig),
+    ("Profile namespaces", ProfilesConfig),
 )
 """The groups of settings, with their titles in --help and in the docs, in table order."""
 
@@ -630,7 +682,30 @@ def load_config(
             "--tensorboard-logs / TENSORBOARD_LOGS: minio:// logs are read from KFP's object "
             "store; set OBJECTSTORECONFIG_HOST (and _PORT, _ACCESSKEY, _SECRETACCESSKEY)"
         )
+    _check_profiles(values)
     return Config(**values, origins=origins)
+
+
+def _check_profiles(values: Mapping[str, Any]) -> None:
+    """The shared layout's settings must fit together (see ProfilesConfig)."""
+    if values["profile_services"] and not values["serve_profiles"]:
+        raise ConfigError(
+            "--profile-services / PROFILE_SERVICES needs --serve-profiles / SERVE_PROFILES: "
+            "the Services lead profile namespaces here only to be served as theirs"
+        )
+    if not values["serve_profiles"]:
+        return
+    if not values["store_host"]:
+        raise ConfigError(
+            "--serve-profiles / SERVE_PROFILES: each namespace's sources and pages are in "
+            "KFP's object store; set OBJECTSTORECONFIG_HOST (and _PORT)"
+        )
+    if values["reuse_custom_kernels"]:
+        raise ConfigError(
+            "--serve-profiles / SERVE_PROFILES cannot be used with --reuse-custom-kernels / "
+            "REUSE_CUSTOM_KERNELS: custom code of one namespace could leave something "
+            "running in a kernel that then renders another namespace's visualization"
+        )
 
 
 _UNSET = object()

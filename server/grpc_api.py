@@ -1,7 +1,8 @@
 """gRPC: KFP's `api.VisualizationService`, wire-identical, plus health checking and reflection.
 
 `CreateVisualizationV1` goes through the same validation and render path as
-HTTP. Failures become status codes (see `kfp_viz_server.errors`) with the same message
+HTTP; with --serve-profiles the request's `namespace` says whose render it is.
+Failures become status codes (see `kfp_viz_server.errors`) with the same message
 HTTP puts in its reason phrase. The call's deadline is the render's timeout.
 When the visualization's own code raises, the reply still carries the page
 (with the traceback) and `error` holds the exception.
@@ -43,15 +44,17 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
         ],
     ) -> visualization_pb2.Visualization:
         visualization = request.visualization
+        namespace = self._service.namespaces.from_field(request.namespace)
         try:
             render_request = await self._service.request(
                 type_name(visualization.type),
                 visualization.source,
                 visualization.arguments or "{}",  # what KFP's API server sends when empty
                 self._service.timeout_from_deadline(context.time_remaining()),
+                namespace,
             )
             result = await self._service.render(render_request, via="grpc")
-            page = await self._deliver(visualization, result.html, result.error or "")
+            page = await self._deliver(visualization, result.html, result.error or "", namespace)
         except RequestFailed as failure:
             await abort(context, failure)
         return visualization_pb2.Visualization(
@@ -63,7 +66,7 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
         )
 
     async def _deliver(
-        self, visualization: visualization_pb2.Visualization, page: str, error: str
+        self, visualization: visualization_pb2.Visualization, page: str, error: str, namespace: str
     ) -> str:
         """The page, or (past the inline limit) the small page standing in for the stored one."""
         replies = self._service.replies
@@ -71,7 +74,7 @@ class VisualizationServicer(visualization_pb2_grpc.VisualizationServiceServicer)
             return page
         echoed = (visualization.source, visualization.arguments, error)
         sizes = [utf8_size(text) for text in echoed]
-        return await replies.for_kfp(page, sizes, self._base_url)
+        return await replies.for_kfp(page, sizes, self._base_url, namespace)
 
 
 class GrpcServer:

@@ -30,6 +30,7 @@ from .http_base import EdgeHandler, HandlerRule, StreamedBodyHandler
 from .http_limits import PAGE_POLICY
 from .metrics import CONTENT_TYPE, Metrics
 from .page_store import PageStore
+from .profiles import ProfileRouting, check_namespace
 from .service import VisualizationService
 from .validation import TIMEOUT_HEADER, validate_page_id
 
@@ -70,12 +71,13 @@ class VisualizationHandler(StreamedBodyHandler):
             form = await self._read_form()
             timeout = self._service.timeout_from_header(self.request.headers.get(TIMEOUT_HEADER))
             fields = form.fields
+            namespace = self._service.namespaces.from_host(self.request.host)
             request = await self._service.request(
-                fields["type"], fields["source"], fields["arguments"], timeout
+                fields["type"], fields["source"], fields["arguments"], timeout, namespace
             )
             self._render = asyncio.ensure_future(self._service.render(request, via="http"))
             result = await self._render
-            page = await self._deliver(result.html, form)
+            page = await self._deliver(result.html, form, namespace)
         except RequestFailed as failure:
             self.fail(failure)
             return
@@ -98,8 +100,9 @@ class VisualizationHandler(StreamedBodyHandler):
             self._service.metrics.record("", failure.kind.outcome)
             raise
 
-    async def _deliver(self, page: str, form: Form) -> str:
-        """The page, or (past the inline limit) the small page standing in for the stored one.
+    async def _deliver(self, page: str, form: Form, namespace: str) -> str:
+        """The page, or (past the inline limit) the small page standing in for the stored one
+        (stored as `namespace`'s).
 
         The limit counts the raw `source` and `arguments` as sent, which KFP's API
         server echoes in its reply.
@@ -110,7 +113,7 @@ class VisualizationHandler(StreamedBodyHandler):
         echoed = [form.raw_sizes[name] for name in ECHOED]
         public_url = self._service.config.public_url
         where = base_url(public_url, self.request.protocol, self.request.host)
-        return await replies.for_kfp(page, echoed, where)
+        return await replies.for_kfp(page, echoed, where, namespace)
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -148,17 +151,25 @@ ECHOED = ("source", "arguments")
 
 
 class StoredPageHandler(EdgeHandler):
-    """`GET /visualizations/<id>`: a stored page, streamed from the store in chunks."""
+    """`GET /visualizations/<id>`: a stored page, streamed from the store in chunks.
 
-    def initialize(self, pages: PageStore | None) -> None:
+    A profile namespace's page (--serve-profiles) is read from that namespace's prefix with
+    its keys: the namespace its reference names (`?namespace=`), else the Host's."""
+
+    def initialize(self, pages: PageStore | None, namespaces: ProfileRouting) -> None:
         self._pages = pages
+        self._namespaces = namespaces
 
     async def get(self, page_id: str) -> None:
         try:
             validate_page_id(page_id)
             if self._pages is None:
                 raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
-            reference, chunks = await self._pages.open(page_id, via="http")
+            named = self.get_query_argument("namespace", "")
+            namespace = self._namespaces.from_field(named) if named else ""
+            check_namespace(namespace)
+            namespace = namespace or self._namespaces.from_host(self.request.host)
+            reference, chunks = await self._pages.open(page_id, "http", namespace)
         except RequestFailed as failure:
             self.fail(failure)
             return
@@ -191,11 +202,13 @@ class ReadyHandler(tornado.web.RequestHandler):
         pages: PageStore | None = None,
         progress: Callable[[], dict[str, Any]] | None = None,
         sizing: dict[str, Any] | None = None,
+        profiles: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
         self._pool = pool
         self._pages = pages
         self._progress = progress  # live progress's upstream (server/progress/hub.py: status)
         self._sizing = sizing  # how the pool was sized (server/app.py: sizing_report)
+        self._profiles = profiles  # the shared layout (server/app.py: profiles_status)
 
     def get(self) -> None:
         stats = self._pool.stats()
@@ -220,6 +233,7 @@ class ReadyHandler(tornado.web.RequestHandler):
                     "sandbox": sandbox_report(self._pool),
                     "store": self._pages.status() if self._pages else None,
                     "progress": self._progress() if self._progress else None,
+                    "profiles": self._profiles() if self._profiles else None,
                 }
             )
         )
@@ -263,6 +277,7 @@ def make_app(
     extra_routes: Sequence[HandlerRule] = (),
     progress_status: Callable[[], dict[str, Any]] | None = None,
     sizing: dict[str, Any] | None = None,
+    profiles_status: Callable[[], dict[str, Any] | None] | None = None,
 ) -> tornado.web.Application:
     handler_args = {"service": service, "max_body_size": max_body_size, "in_flight": in_flight}
     pages = service.replies.pages if service.replies is not None else None
@@ -277,10 +292,15 @@ def make_app(
                     "pages": pages,
                     "progress": progress_status,
                     "sizing": sizing,
+                    "profiles": profiles_status,
                 },
             ),
-            (r"/visualizations/([^/]*)", StoredPageHandler, {"pages": pages}),
+            (
+                r"/visualizations/([^/]*)",
+                StoredPageHandler,
+                {"pages": pages, "namespaces": service.namespaces},
+            ),
             (r"/metrics", MetricsHandler, {"metrics": metrics}),
-            *extra_routes,  # live progress (server/progress)
+            *extra_routes,  # live progress (server/progress), the SDK index (sdk_index.py)
         ]
     )

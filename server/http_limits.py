@@ -1,9 +1,15 @@
-"""HTTP/1 protections Tornado leaves to the application: 431, readable 413s, sandboxed pages.
+"""HTTP/1 protections Tornado leaves to the application: 431, readable 413s, page policies.
 
-- Pages this server shows browsers itself (stored pages, the live progress page) carry
-  `Content-Security-Policy: sandbox allow-scripts` (PAGE_POLICY): their scripts run in an
-  opaque origin, as inside KFP's `<iframe sandbox="allow-scripts">`, never as this
-  server's origin. A stored page is whatever a render produced.
+- Stored pages carry `Content-Security-Policy: sandbox allow-scripts` (PAGE_POLICY): their
+  scripts run in an opaque origin, as inside KFP's `<iframe sandbox="allow-scripts">`, never
+  as this server's origin. A stored page is whatever a render produced.
+- The pages the server writes itself (the progress pages: live page, comparison, run list)
+  carry `own_page_policy(nonce)`: only their own inline scripts run (each response's nonce),
+  they may connect to their own origin only, load nothing else, and be framed only by it.
+  They keep the server's origin, so behind Kubeflow's gateway their requests carry the
+  user's session and reach the server as that user (a sandboxed page's would carry none).
+  Whatever text events hold is drawn as text (never as markup), and even markup that got in
+  could run no script.
 
 - Headers: Tornado closes a connection whose header block passes its limit without a
   word. Here Tornado reads up to HEADER_READ_LIMIT, and a request whose header block
@@ -21,6 +27,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, cast
 
 import tornado.ioloop
@@ -29,6 +36,22 @@ from tornado import escape, httputil
 from tornado.http1connection import HTTP1Connection
 
 PAGE_POLICY = "sandbox allow-scripts"
+
+
+def page_nonce() -> str:
+    """A fresh nonce for one response of a page of our own (`own_page_policy`)."""
+    return secrets.token_urlsafe(18)
+
+
+def own_page_policy(nonce: str) -> str:
+    """The Content-Security-Policy of a page the server writes itself, for this nonce."""
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+        "img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'self'"
+    )
+
+
 MAX_HEADER_SIZE = 64 * 1024
 HEADER_READ_LIMIT = 1024 * 1024
 LINGER_IDLE = 2.0

@@ -123,10 +123,11 @@ class _ProgressCollector(Collector):
         stats = self._hub.stats
         records = CounterMetricFamily(
             "kfp_viz_progress_records",
-            "Progress records consumed live, by outcome (ok, malformed, other_namespace).",
+            "Progress records consumed live, by outcome (ok, malformed, other_namespace; and of "
+            "the ok, foreign_namespace: naming another namespace than their run's owner).",
             labels=["outcome"],
         )
-        for outcome in ("ok", "malformed", "other_namespace"):
+        for outcome in ("ok", "malformed", "other_namespace", "foreign_namespace"):
             records.add_metric([outcome], stats.records[outcome])
         yield records
         yield GaugeMetricFamily(

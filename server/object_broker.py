@@ -7,6 +7,12 @@ OBJECTSTORECONFIG_* (as for stored pages), `s3://` with them too when set, else 
 the server's AWS_* variables. A request for a kind of source the operator left out of
 --source-schemes is refused, as the kernel would refuse it. Store calls block, so they
 run in a thread pool of their own, never on the event loop.
+
+A socket answers only while a render runs on its kernel (kernels/kernel.py tells it whose
+render that is), and as that render's: with --serve-profiles, a render for a profile
+namespace is answered with that namespace's own keys (server/profile_stores.py), never the
+server's, and no key in another namespace's private folder is signed or listed, whatever
+the keys would allow (server/profiles.py).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from minio.error import S3Error
 
 from .addresses import host_port
 from .config import Config
+from .errors import RequestFailed
+from .profile_stores import ProfileStores
+from .profiles import foreign_owner
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +52,51 @@ class BrokerRefusal(Exception):
         self.message = message
 
 
+class KernelSocket:
+    """One kernel's socket, and whose render it answers for (kernels.kernel.ObjectAccess)."""
+
+    def __init__(self) -> None:
+        self.namespace: str | None = None
+        self.server: asyncio.AbstractServer | None = None
+
+    def serve(self, namespace: str | None) -> None:
+        self.namespace = namespace
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 class ObjectBroker:
     """Answers kernels' list and presign requests (one Unix socket per kernel)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, profiles: ProfileStores | None = None) -> None:
         self._config = config
+        self._profiles = profiles
+        """Profile namespaces' own keys (--serve-profiles); None: every render is the server's."""
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="object-broker")
 
-    async def listen(self, path: str) -> asyncio.AbstractServer:
+    async def listen(self, path: str) -> KernelSocket:
         """Answer on a new Unix socket at `path` (in one kernel's folder) until closed."""
-        return await asyncio.start_unix_server(self._serve, path=path, limit=MAX_REQUEST)
+        socket = KernelSocket()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._serve(reader, writer, socket)
+
+        socket.server = await asyncio.start_unix_server(serve, path=path, limit=MAX_REQUEST)
+        return socket
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, socket: KernelSocket
+    ) -> None:
         try:
             line = await reader.readline()
+            namespace = socket.namespace  # whose render is running as the request arrives
             loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(self._executor, self.answer, line)
+            answer = await loop.run_in_executor(self._executor, self.answer, line, namespace)
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (OSError, ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
@@ -71,13 +106,18 @@ class ObjectBroker:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    def answer(self, line: bytes) -> dict[str, Any]:
-        """The answer to one request line. Blocks (store calls)."""
+    def answer(self, line: bytes, namespace: str | None = "") -> dict[str, Any]:
+        """The answer to one request line, for a render of `namespace` ("" the server's own,
+        None no render). Blocks (store calls)."""
         try:
+            if namespace is None:
+                raise BrokerRefusal("NoRender", "no render is running on this kernel")
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise BrokerRefusal("InvalidRequest", "a request is a JSON object")
-            return self._answer(request)
+            return self._answer(request, namespace)
+        except RequestFailed as failure:  # the namespace's keys: missing, unreadable, refused
+            return {"error": {"code": "NamespaceKeys", "message": failure.detail}}
         except BrokerRefusal as refusal:
             return {"error": {"code": refusal.code, "message": refusal.message}}
         except S3Error as error:
@@ -87,24 +127,29 @@ class ObjectBroker:
         except Exception as error:  # the store is unreachable, or answers strangely
             return {"error": {"code": "", "message": f"{type(error).__name__}: {error}"}}
 
-    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, request: dict[str, Any], namespace: str) -> dict[str, Any]:
         scheme = str(request.get("scheme"))
-        client = self._client(scheme)
+        op = request.get("op")
+        if op not in ("list", "get"):
+            raise BrokerRefusal("InvalidRequest", f"unknown op {op!r}")
         bucket = str(request["bucket"])
-        if request.get("op") == "list":
-            return self._list(client, bucket, request)
-        if request.get("op") == "get":
-            key = str(request["key"])
-            return {"url": client.presigned_get_object(bucket, key, expires=PRESIGN_EXPIRY)}
-        raise BrokerRefusal("InvalidRequest", f"unknown op {request.get('op')!r}")
+        key = str(request["key"] if op == "get" else request.get("prefix", ""))
+        _check_owner(bucket, key, namespace)
+        client = self._client(scheme, namespace)
+        if op == "list":
+            return self._list(client, bucket, key, request, namespace)
+        return {"url": client.presigned_get_object(bucket, key, expires=PRESIGN_EXPIRY)}
 
-    def _list(self, client: Minio, bucket: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _list(
+        self, client: Minio, bucket: str, prefix: str, request: dict[str, Any], namespace: str
+    ) -> dict[str, Any]:
         limit = min(int(request.get("limit") or MAX_OBJECTS), MAX_OBJECTS)
-        found = client.list_objects(
-            bucket, prefix=str(request.get("prefix", "")), recursive=bool(request.get("recursive"))
-        )
+        found = client.list_objects(bucket, prefix=prefix, recursive=bool(request.get("recursive")))
         objects: list[ListedObject] = []
         for item in found:
+            name = item.object_name or ""
+            if namespace and foreign_owner(name, namespace) is not None:
+                continue  # another namespace's, listed by keys that may see it: never shown
             if len(objects) >= limit:
                 if limit == MAX_OBJECTS:
                     raise BrokerRefusal(
@@ -112,10 +157,10 @@ class ObjectBroker:
                         f"more than {MAX_OBJECTS} objects match; name fewer (a longer prefix)",
                     )
                 break
-            objects.append({"name": item.object_name, "dir": bool(item.is_dir)})
+            objects.append({"name": name, "dir": bool(item.is_dir)})
         return {"objects": objects}
 
-    def _client(self, scheme: str) -> Minio:
+    def _client(self, scheme: str, namespace: str) -> Minio:
         if scheme not in ("minio", "s3"):
             raise BrokerRefusal("InvalidRequest", f"{scheme}:// is not an object store")
         if scheme not in self._config.source_schemes:
@@ -124,7 +169,23 @@ class ObjectBroker:
                 f"this server reads only {', '.join(self._config.source_schemes)} sources "
                 "(--source-schemes)",
             )
+        if namespace and self._profiles is not None:
+            return self._profiles.store(namespace).client  # its own keys, or RequestFailed
         return object_store_client(self._config, scheme)
+
+
+def _check_owner(bucket: str, key: str, namespace: str) -> None:
+    """Refuse a key (or listing prefix) in another namespace's private folder."""
+    if not namespace:
+        return
+    owner = foreign_owner(key, namespace)
+    if owner is not None:
+        whose = f"namespace {owner}'s" if owner else "another namespace's"
+        raise BrokerRefusal(
+            "AccessDenied",
+            f"{bucket}/{key} may be in {whose} private folder; this render is namespace "
+            f"{namespace}'s",
+        )
 
 
 def object_store_client(config: Config, scheme: str) -> Minio:

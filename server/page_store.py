@@ -19,6 +19,12 @@ that, whichever store is configured:
 
 Every blocking store call runs in this service's thread pool, never on the event loop; the
 reply builder (server/replies.py) runs its compression there too, beside the upload.
+
+Pages of a profile namespace (--serve-profiles) are stored, and read back, under
+`private-artifacts/<namespace>/visualizations/` with that namespace's own keys
+(server/profile_stores.py): its page id opens only its own copy, and a failure there is
+that namespace's (its keys, its prefix), not the store's health. Their retention is KFP's
+lifecycle rule on `private-artifacts` (the profile controller's ARTIFACT_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from .config import StoreConfig
 from .errors import ErrorKind, RequestFailed
 from .page_bytes import encoded_chunks, sha256_hex
+from .profile_stores import ProfileStores
+from .profiles import page_prefix
 from .store import (
     CONTENT_TYPE,
     READ_CHUNK,
@@ -48,9 +56,9 @@ from .store import (
     LifecycleRefused,
     ObjectStore,
     PageNotFound,
-    S3Store,
     StoredObject,
     StoreUnavailable,
+    s3_store,
 )
 from .stored_page import StoredPage
 
@@ -97,14 +105,8 @@ class StoreHealth:
 def build_store(config: StoreConfig) -> ObjectStore:
     """The S3 store when OBJECTSTORECONFIG_HOST is set, else the local folder."""
     if config.store_host:
-        return S3Store(
-            config.store_host,
-            config.store_port,
-            secure=config.store_secure,
-            bucket=config.store_bucket,
-            access_key=config.store_access_key,
-            secret_key=config.store_secret_key,
-            region=config.store_region,
+        return s3_store(
+            config, config.store_access_key, config.store_secret_key, config.store_region
         )
     return FolderStore(Path(config.store_folder))
 
@@ -113,10 +115,16 @@ class PageStore:
     """Stores and reads pages off the loop; watches the store's health; keeps it tidy."""
 
     def __init__(
-        self, config: StoreConfig, store: ObjectStore, registry: CollectorRegistry | None = None
+        self,
+        config: StoreConfig,
+        store: ObjectStore,
+        registry: CollectorRegistry | None = None,
+        profiles: ProfileStores | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self._profiles = profiles
+        """Profile namespaces' own stores (--serve-profiles); None: only the server's."""
         self.health = StoreHealth()
         self._executor = ThreadPoolExecutor(max_workers=6, thread_name_prefix="page-store")
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,21 +152,40 @@ class PageStore:
         """Start `function` in the store's thread pool now; await the result when needed."""
         return asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    def key(self, page_id: str) -> str:
-        return f"{self.config.store_prefix}{page_id}.html"
+    def key(self, page_id: str, namespace: str = "") -> str:
+        prefix = page_prefix(namespace) if namespace else self.config.store_prefix
+        return f"{prefix}{page_id}.html"
+
+    def _store_of(self, namespace: str) -> ObjectStore:
+        """Where `namespace`'s pages are ("" = the server's own store). Blocks (its keys)."""
+        if not namespace:
+            return self.store
+        if self._profiles is None:
+            raise RequestFailed(
+                ErrorKind.NOT_FOUND, "This server keeps no profile namespace's pages"
+            )
+        return self._profiles.store(namespace)
 
     # -- storing ------------------------------------------------------------------------
 
-    async def save(self, page: str, size: int) -> StoredPage:
-        """Store `page` (`size` UTF-8 bytes) unless it is there; StoreUnavailable if it cannot."""
+    async def save(self, page: str, size: int, namespace: str = "") -> StoredPage:
+        """Store `page` (`size` UTF-8 bytes) unless it is there; StoreUnavailable if it cannot.
+
+        `namespace`'s pages go under its own prefix, with its own keys (RequestFailed, naming
+        its Secret, when they cannot be had)."""
         started = time.monotonic()
         try:
-            stored = await self.run(self._store_blocking, page, size)
+            stored = await self.run(self._store_blocking, page, size, namespace)
         except StoreUnavailable as error:
-            self._note(str(error))
+            if not namespace:
+                self._note(str(error))
             self._metrics.stored.labels(outcome="failed").inc()
             raise
-        self._note(None)
+        except RequestFailed:
+            self._metrics.stored.labels(outcome="failed").inc()
+            raise
+        if not namespace:
+            self._note(None)
         self._metrics.seconds.observe(time.monotonic() - started)
         if stored.deduplicated:
             self._metrics.stored.labels(outcome="deduplicated").inc()
@@ -167,26 +194,27 @@ class PageStore:
             self._metrics.bytes.inc(size)
         return stored
 
-    def _store_blocking(self, page: str, size: int) -> StoredPage:
+    def _store_blocking(self, page: str, size: int, namespace: str = "") -> StoredPage:
         """Hash, upload unless an identical fresh copy is there, presign. Runs in a thread."""
+        store = self._store_of(namespace)
         digest = sha256_hex(page)
-        key = self.key(digest)
-        found = self.store.stat(key)
+        key = self.key(digest, namespace)
+        found = store.stat(key)
         reuse = (
             found is not None
             and found.size == size
             and self._fresh(found)
-            and self._holds(key, digest)
+            and self._holds(store, key, digest)
         )
         if found is not None and found.size == size and self._fresh(found) and not reuse:
             log.warning("stored page %s did not match its digest: written again", key)
         if reuse:
-            self.store.touch(key)
+            store.touch(key)
         if not reuse:
-            self.store.put(key, encoded_chunks(page), size)
+            store.put(key, encoded_chunks(page), size)
             found = StoredObject(key, size, time.time())
         assert found is not None  # reused only when found
-        return self._reference(digest, found, reuse)
+        return self._reference(store, namespace, digest, found, reuse)
 
     def _fresh(self, found: StoredObject) -> bool:
         """Reuse a stored copy only if retention will not delete it soon after we hand it out.
@@ -197,13 +225,21 @@ class PageStore:
         days = self.config.store_retention_days
         return days <= 0 or time.time() - found.modified < days * 86400 / 2
 
-    def _reference(self, digest: str, found: StoredObject, deduplicated: bool) -> StoredPage:
+    def _reference(
+        self,
+        store: ObjectStore,
+        namespace: str,
+        digest: str,
+        found: StoredObject,
+        deduplicated: bool,
+    ) -> StoredPage:
         expiry = dt.timedelta(seconds=self.config.presign_expiry)
-        url = self.store.presign(found.key, expiry)
+        url = store.presign(found.key, expiry)
         expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + expiry if url else None
         return StoredPage(
             id=digest,
-            uri=self.store.uri(found.key),
+            namespace=namespace,
+            uri=store.uri(found.key),
             size=found.size,
             sha256=digest,
             content_type=CONTENT_TYPE,
@@ -214,22 +250,28 @@ class PageStore:
 
     # -- reading back -------------------------------------------------------------------
 
-    async def open(self, page_id: str, via: str) -> tuple[StoredPage, AsyncIterator[bytes]]:
-        """A stored page's reference and its bytes, chunk by chunk, read off the loop."""
-        key = self.key(page_id)
+    async def open(
+        self, page_id: str, via: str, namespace: str = ""
+    ) -> tuple[StoredPage, AsyncIterator[bytes]]:
+        """A stored page's reference and its bytes, chunk by chunk, read off the loop.
+
+        `namespace`'s page is looked for under its own prefix only, with its own keys."""
+        key = self.key(page_id, namespace)
+        store = self.store
         try:
-            found = await self.run(self.store.stat, key)
+            store = await self.run(self._store_of, namespace)
+            found = await self.run(store.stat, key)
             if found is None:
                 raise PageNotFound(key)
-            spool, size = await self.run(self._verified_copy, key, page_id)
+            spool, size = await self.run(self._verified_copy, store, key, page_id)
             verified = StoredObject(key, size, found.modified)
-            reference = await self.run(self._reference, page_id, verified, True)
+            reference = await self.run(self._reference, store, namespace, page_id, verified, True)
         except PageCorrupt as corrupt:
             self._metrics.fetches.labels(via=via, outcome="corrupt").inc()
             log.error("stored page %s does not match its digest (%s): not served", key, corrupt)
             raise RequestFailed(
                 ErrorKind.CORRUPT,
-                f"Stored page {page_id} does not match its SHA-256: {self.store.uri(key)} now "
+                f"Stored page {page_id} does not match its SHA-256: {store.uri(key)} now "
                 f"holds {corrupt}, so it was changed after it was stored and is not served; "
                 "rendering the visualization again stores it anew",
             ) from None
@@ -237,12 +279,13 @@ class PageStore:
             self._metrics.fetches.labels(via=via, outcome="not_found").inc()
             raise RequestFailed(
                 ErrorKind.NOT_FOUND,
-                f"No stored page {page_id} in {self.store.uri(key)}: never stored here, or "
+                f"No stored page {page_id} in {store.uri(key)}: never stored here, or "
                 f"expired (pages are kept {self.config.store_retention_days} days)",
             ) from None
         except StoreUnavailable as error:
             self._metrics.fetches.labels(via=via, outcome="unavailable").inc()
-            self._note(str(error))
+            if not namespace:
+                self._note(str(error))
             raise RequestFailed(
                 ErrorKind.UNAVAILABLE, f"Cannot read stored page {page_id}: {error}"
             ) from None
@@ -250,14 +293,14 @@ class PageStore:
         return reference, self._aiter(_spooled_chunks(spool))
 
     def _verified_copy(
-        self, key: str, page_id: str
+        self, store: ObjectStore, key: str, page_id: str
     ) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
         """The page's bytes, spooled and rewound, and their count, once their SHA-256 is the
         page's id; PageCorrupt otherwise. Runs in a thread."""
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (the reader closes it)
         try:
             digest, size = hashlib.sha256(), 0
-            for chunk in self.store.read(key):
+            for chunk in store.read(key):
                 digest.update(chunk)
                 spool.write(chunk)
                 size += len(chunk)
@@ -269,11 +312,11 @@ class PageStore:
         spool.seek(0)
         return spool, size
 
-    def _holds(self, key: str, digest: str) -> bool:
+    def _holds(self, store: ObjectStore, key: str, digest: str) -> bool:
         """True if the object under `key` hashes to `digest` (read back in slices)."""
         try:
             hasher = hashlib.sha256()
-            for chunk in self.store.read(key):
+            for chunk in store.read(key):
                 hasher.update(chunk)
         except PageNotFound:
             return False

@@ -5,6 +5,8 @@ KFP's `CreateVisualizationV1`, then answers with the page itself when it fits
 the inline limit, or with a typed reference to the stored page.
 `FetchVisualization` streams a stored page in chunks of at most 1 MiB, the
 reference first, so `kfp_viz.pages` can reassemble it and check its SHA-256.
+With --serve-profiles both take the request's `namespace`: a profile namespace's page is
+stored, and fetched, in that namespace's own folder with its own keys.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .addresses import own_base_url
 from .errors import ErrorKind, RequestFailed
 from .grpc_support import abort, service_name, type_name
 from .page_bytes import utf8_size
+from .profiles import check_namespace
 from .service import VisualizationService
 from .store import READ_CHUNK
 from .stored_page import StoredPage
@@ -43,6 +46,7 @@ def reference_message(page: StoredPage, base_url: str) -> pb.PageReference:
         presigned_url=page.presigned_url or "",
         presigned_url_expires=expires,
         http_url=page.http_url(base_url),
+        namespace=page.namespace,
     )
 
 
@@ -63,19 +67,21 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
     ) -> pb.CreateVisualizationResponse:
         visualization = request.visualization
         replies = self._service.replies
+        namespace = self._service.namespaces.from_field(request.namespace)
         try:
             render_request = await self._service.request(
                 request.type_name or type_name(visualization.type),
                 visualization.source,
                 visualization.arguments or "{}",
                 self._service.timeout_from_deadline(context.time_remaining()),
+                namespace,
             )
             result = await self._service.render(render_request, via="grpc")
             error = result.error or ""
             page: str | StoredPage = result.html
             if replies is not None:
                 limit = replies.policy.limit_for(utf8_size(error))
-                page = await replies.for_typed(result.html, limit)
+                page = await replies.for_typed(result.html, limit, namespace)
         except RequestFailed as failure:
             await abort(context, failure)
         if isinstance(page, str):
@@ -93,7 +99,9 @@ class VisualizationsServicer(kfpviz_pages_pb2_grpc.VisualizationsServicer):
             validate_page_id(request.id)
             if replies is None:
                 raise RequestFailed(ErrorKind.NOT_FOUND, "This server stores no pages")
-            reference, chunks = await replies.pages.open(request.id, via="grpc")
+            namespace = self._service.namespaces.from_field(request.namespace)
+            check_namespace(namespace)
+            reference, chunks = await replies.pages.open(request.id, "grpc", namespace)
         except RequestFailed as failure:
             await abort(context, failure)
         first: pb.PageReference | None = reference_message(reference, self._base_url)

@@ -63,10 +63,13 @@ class Replies:
 
     # -- KFP's wire: a page that always fits ---------------------------------------------
 
-    async def for_kfp(self, page: str, echoed: Sequence[int], base_url: str) -> str:
+    async def for_kfp(
+        self, page: str, echoed: Sequence[int], base_url: str, namespace: str = ""
+    ) -> str:
         """What goes into KFP's `html`: the page itself, or the small page standing in for it.
 
-        `echoed` are the UTF-8 sizes of the fields KFP's reply echoes beside `html`.
+        `echoed` are the UTF-8 sizes of the fields KFP's reply echoes beside `html`; a
+        stored page is `namespace`'s (server/page_store.py).
         Raises RequestFailed (TOO_LARGE) when they leave no room even for the small
         reference page; the page is stored first and the message names it.
         """
@@ -81,7 +84,7 @@ class Replies:
         stop = threading.Event()
         packing = self.pages.run(gzip_within, page, payload_budget(limit, shell), stop)
         try:
-            stored = await self._store(page, size, limit)
+            stored = await self._store(page, size, limit, namespace)
         except RequestFailed:
             stop.set()
             raise
@@ -112,13 +115,13 @@ class Replies:
 
     # -- our own wire: inline or a typed reference ----------------------------------------
 
-    async def for_typed(self, page: str, limit: int) -> str | StoredPage:
-        """The page when it fits `limit`, else a reference to it once stored."""
+    async def for_typed(self, page: str, limit: int, namespace: str = "") -> str | StoredPage:
+        """The page when it fits `limit`, else a reference to it once stored (`namespace`'s)."""
         size = await self._size_over(page, limit)
         if size is None:
             self._delivered.labels(delivery="inline").inc()
             return page
-        stored = await self._store(page, size, limit)
+        stored = await self._store(page, size, limit, namespace)
         self._delivered.labels(delivery="reference").inc()
         return stored
 
@@ -128,9 +131,9 @@ class Replies:
             return size_over(page, limit)
         return await self.pages.run(size_over, page, limit)
 
-    async def _store(self, page: str, size: int, limit: int) -> StoredPage:
+    async def _store(self, page: str, size: int, limit: int, namespace: str) -> StoredPage:
         try:
-            return await self.pages.save(page, size)
+            return await self.pages.save(page, size, namespace)
         except StoreUnavailable as error:
             self._delivered.labels(delivery="failed").inc()
             raise RequestFailed(

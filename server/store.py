@@ -38,6 +38,7 @@ from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from .addresses import host_port
+from .config import StoreConfig
 
 log = logging.getLogger(__name__)
 # urllib3 logs every retry of a refused connection; StoreUnavailable says it once, clearly.
@@ -329,6 +330,20 @@ class S3Store(ObjectStore):
             raise StoreUnavailable(self.endpoint, _network_cause(error)) from None
         except Exception as error:  # minio raises a few plain errors (bad XML, bad replies)
             raise StoreUnavailable(self.endpoint, f"{type(error).__name__}: {error}") from None
+
+
+def s3_store(config: StoreConfig, access_key: str, secret_key: str, region: str) -> S3Store:
+    """The configured bucket (OBJECTSTORECONFIG_HOST, _PORT, _SECURE, _BUCKETNAME) with these
+    keys: the server's own, or a profile namespace's (server/profile_stores.py)."""
+    return S3Store(
+        config.store_host,
+        config.store_port,
+        secure=config.store_secure,
+        bucket=config.store_bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        region=region,
+    )
 
 
 class LifecycleRefused(Exception):

@@ -39,15 +39,21 @@ class StoredPage:
     presigned_url: str | None
     presigned_expires: dt.datetime | None
     deduplicated: bool
+    namespace: str = ""
+    """The profile namespace whose page it is (--serve-profiles); "" = the server's own."""
 
     def http_url(self, base_url: str) -> str:
-        return f"{base_url.rstrip('/')}/visualizations/{self.id}"
+        """This server's address for the page; a namespace's page names its namespace, which
+        the server reads it back with (its own prefix and keys)."""
+        url = f"{base_url.rstrip('/')}/visualizations/{self.id}"
+        return f"{url}?namespace={self.namespace}" if self.namespace else url
 
     def as_json(self, base_url: str, delivery: str) -> dict[str, Any]:
         return {
             "kind": "kfp-viz-stored-page",
             "delivery": delivery,
             "id": self.id,
+            "namespace": self.namespace,
             "uri": self.uri,
             "size": self.size,
             "sha256": self.sha256,

@@ -22,6 +22,11 @@ surrogate, which no UTF-8 encoder takes), and of at most MAX_VALUES values, coun
 before it is parsed: 30 MB of `[{},{},...]` are ten million Python objects, close to
 a gigabyte, and parsing even a million holds the interpreter (and so the event loop)
 for half a second in one C call. Each is a 400 saying so.
+
+Last, whose render it is: the namespace (with --serve-profiles, from the Host or KFP's
+gRPC field; "" otherwise) must be a namespace's name, and a `minio://` or `s3://` source
+must not reach another namespace's private folder (403, server/profiles.py). The
+namespace travels on the `RenderRequest`, so every later part knows whose render it is.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from kfp_viz.safe_text import MAX_DEPTH, json_problem, printable
 from kfp_viz_kernels import CUSTOM, RenderRequest, VisualizationType, lookup
 
 from .errors import ErrorKind, RequestFailed
+from .profiles import check_namespace, refuse_foreign_source
 from .stored_page import valid_page_id
 
 TIMEOUT_HEADER = "X-Visualization-Timeout"
@@ -49,11 +55,12 @@ def validate(
     timeout: float,
     allow_custom: bool,
     types: Callable[[str], VisualizationType | None] | None = None,
+    namespace: str = "",
 ) -> RenderRequest:
     """Check a request's fields in the stock order; return what to render.
 
     `types` finds a routed type by name (server/routing.py); by default, the kernels'
-    registry.
+    registry. `namespace`: whose render it is ("" = the server's own).
     """
     type_name = (type_name or "").strip()
     if not type_name:
@@ -73,7 +80,11 @@ def validate(
             ErrorKind.NOT_IMPLEMENTED,
             f"Visualization type {viz_type.name} is not implemented by this server yet",
         )
-    return RenderRequest(type=viz_type, variables=variables, source=source, timeout=timeout)
+    check_namespace(namespace)
+    refuse_foreign_source(source, namespace)
+    return RenderRequest(
+        type=viz_type, variables=variables, source=source, timeout=timeout, namespace=namespace
+    )
 
 
 def _parse_arguments(text: str) -> dict[str, Any]:

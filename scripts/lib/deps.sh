@@ -7,9 +7,12 @@
 #   Kubernetes  etcd, kube-apiserver and kubectl built from Go modules; kustomize by go install
 #   Kafka       kafka_2.13 + runtime dependencies from Maven Central (scripts/kafka/pom.xml), Java 17
 #   Chromium    Debian's package `chromium` (driven by Playwright for Python; never `playwright install`)
+#   nginx       Debian's package: the reverse proxy the gateway tests put in front of the server
+#   Istio CRDs  kubernetes/customresourcedefinitions.gen.yaml of the Go module istio.io/api
 #   podman      Debian's podman (runtime runc) and mmdebstrap, which makes the test image's base
 #   axe-core    npm's `axe-core` (npm pack), injected into pages by the accessibility tests
-#   SDK venvs   `pip install ./sdk` and `./sdk[kafka]` alone (scripts/sdk_venv.py), as a step has it
+#   SDK venvs   `pip install ./sdk`, `./sdk[kafka]` alone (scripts/sdk_venv.py), as a step has it,
+#               and `./sdk[kfp]`: KFP's SDK pins protobuf and kubernetes below the server's
 # On a fresh 2-CPU machine the first run spends about 25 minutes here (Kubernetes alone ~10).
 
 KFP_VIZ_CACHE="${KFP_VIZ_CACHE:-$HOME/.cache/kfp-viz}"
@@ -19,6 +22,7 @@ KUSTOMIZE_VERSION=v5.8.2       # later versions need Go 1.27
 SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 DEBIAN_SUITE=bookworm
 AXE_CORE_VERSION=4.14.1
+ISTIO_API_VERSION=v1.32.0      # Istio's API module; its CRDs are installed by the deploy tests
 
 _go() {
   command -v go >/dev/null || { echo "building the test services needs Go 1.26+" >&2; exit 1; }
@@ -95,6 +99,21 @@ ensure_kustomize() {
   GOBIN="$dir" _go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 }
 
+# Istio's CRDs as Istio generates them, from its API module on the Go module proxy (no build):
+# the deploy tests install them into the kube-apiserver to admit VirtualServices and
+# AuthorizationPolicies against Istio's own schemas.
+ensure_istio_crds() {
+  local file="$KFP_VIZ_CACHE/istio-api-$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml" dir
+  export KFP_VIZ_ISTIO_CRDS="$file"
+  [ -f "$file" ] && return
+  echo ">> fetching Istio's CRDs (istio.io/api $ISTIO_API_VERSION) from the Go module proxy (first run only)" >&2
+  dir=$(cd / && _go mod download -json "istio.io/api@$ISTIO_API_VERSION" \
+    | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$(dirname "$file")"
+  cat "$dir/kubernetes/customresourcedefinitions.gen.yaml" > "$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
 ensure_kafka() {
   local pom=scripts/kafka/pom.xml
   export KFP_VIZ_KAFKA_LIBS="${KFP_VIZ_KAFKA_LIBS:-$KFP_VIZ_CACHE/kafka-$(sha256sum "$pom" | cut -c1-12)}"
@@ -121,6 +140,16 @@ ensure_chromium() {
   if [ ! -x "$KFP_VIZ_CHROMIUM" ]; then
     echo ">> installing Debian's chromium package (first run only)" >&2
     _apt_install chromium
+  fi
+}
+
+# The gateway tests run Debian's nginx on a free port with a configuration of their own
+# (tests/integration/services.py); installing the package is all this does.
+ensure_nginx() {
+  export KFP_VIZ_NGINX="${KFP_VIZ_NGINX:-/usr/sbin/nginx}"
+  if [ ! -x "$KFP_VIZ_NGINX" ]; then
+    echo ">> installing Debian's nginx package (first run only)" >&2
+    _apt_install nginx
   fi
 }
 
@@ -160,10 +189,13 @@ ensure_axe() {
 }
 
 # The SDK installed alone, base and with the kafka extra, as pipeline steps install it
-# (tests/integration/test_sdk_install.py); one venv per SDK digest, so a change to sdk/ makes new ones.
+# (tests/integration/test_sdk_install.py), and with KFP's SDK, where pipelines are compiled and
+# run locally (tests/integration/test_live_view_link.py); one venv per SDK digest, so a change
+# to sdk/ makes new ones.
 ensure_sdk_venvs() {
   /usr/bin/python3 scripts/sdk_venv.py >/dev/null
   /usr/bin/python3 scripts/sdk_venv.py kafka >/dev/null
+  /usr/bin/python3 scripts/sdk_venv.py kfp >/dev/null
 }
 
 # Everything the tests need, installed side by side where the steps wait on different things:
@@ -174,15 +206,17 @@ ensure_all() {
   local started=$SECONDS pids=() failed=0 pid
   ensure_venv & pids+=($!)
   { ensure_kafka && ensure_axe && ensure_sdk_venvs; } & pids+=($!)
-  { ensure_chromium && ensure_podman; } & pids+=($!)
-  { ensure_minio && ensure_seaweedfs && ensure_kubernetes && ensure_kustomize; } || failed=1
+  { ensure_chromium && ensure_nginx && ensure_podman; } & pids+=($!)
+  { ensure_minio && ensure_seaweedfs && ensure_kubernetes && ensure_kustomize \
+      && ensure_istio_crds; } || failed=1
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
   if [ "$failed" -ne 0 ]; then
     echo "installing what the tests need failed (the reason is above)" >&2
     exit 1
   fi
   ensure_venv; ensure_minio; ensure_seaweedfs; ensure_kubernetes; ensure_kustomize
-  ensure_kafka; ensure_axe; ensure_sdk_venvs; ensure_chromium; ensure_podman
+  ensure_istio_crds; ensure_kafka; ensure_axe; ensure_sdk_venvs; ensure_chromium; ensure_nginx
+  ensure_podman
   if [ $((SECONDS - started)) -gt 5 ]; then
     echo ">> installed in $((SECONDS - started)) s" >&2
   fi

@@ -1,5 +1,6 @@
 # Shared by scripts/serve and scripts/test: make ./.venv hold this project and its test tools.
-# Re-installs only when setup.cfg or pyproject.toml changed since the last install.
+# Re-installs only when setup.cfg or pyproject.toml changed since the last install; builds the
+# SDK's distributions for the server's package index when sdk/ changed (scripts/sdk_dist.py).
 #
 # The interpreter: $PYTHON if set, else `python3`, except as root when `python3` is one the
 # unprivileged user cannot run. The integration tests also run the server as uid 1000 (as KFP's
@@ -56,9 +57,23 @@ ensure_venv() {
   if [ ! -f "$stamp" ]; then
     echo ">> installing kfp-viz-server, its SDK (sdk/) and its test tools into .venv" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    # Both editable, in one resolution: the server requires kfp-viz, which ./sdk provides.
-    .venv/bin/python -m pip install --quiet -e ./sdk -e ".[test]"
+    # Both editable. In a checkout the server requires ./sdk by path (setup.py), which pip will
+    # not take beside an editable ./sdk: their requirements go in first, from setup.cfg, then
+    # both packages without dependencies (as deploy/Dockerfile does in the image).
+    .venv/bin/python - > .venv/requirements.txt <<'PY'
+import configparser
+setup = configparser.ConfigParser()
+setup.read("setup.cfg")
+lines = (setup["options"]["install_requires"] + "\n"
+         + setup["options.extras_require"]["test"]).splitlines()
+print("\n".join(r.strip() for r in lines if r.strip() and not r.strip().startswith("kfp-viz")))
+PY
+    .venv/bin/python -m pip install --quiet -r .venv/requirements.txt
+    .venv/bin/python -m pip install --quiet --no-deps -e ./sdk -e .
     rm -f .venv/.installed-*
     touch "$stamp"
   fi
+  # The SDK's wheel and sdist, which the server serves at /simple/ (server/sdk_index.py) from
+  # .venv/share/kfp-viz/sdk by default: built when sdk/ changed, else a quick no-op.
+  .venv/bin/python scripts/sdk_dist.py
 }

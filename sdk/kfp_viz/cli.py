@@ -5,6 +5,7 @@
     kfp-viz progress emit --run-id R --node-id train --metric top1=0.7 --metric top5=0.9 --group acc
     kfp-viz progress emit --run-id R --status Succeeded --run-level
     kfp-viz watch R --server localhost:8887
+    kfp-viz link --run-id R --ui-metadata /tmp/outputs/mlpipeline-ui-metadata/data
 
 `emit` sends where the SDK's Reporter sends: over HTTP to the server (KFP_VIZ_SERVER_URL or
 --server-url), else through Kafka (KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers); or, with
@@ -14,6 +15,11 @@ a command that sends one event has no other job.
 `watch` follows the gRPC WatchProgress stream and draws a bar per
 step (live with rich on a terminal, a line per change otherwise); when the connection
 drops it reconnects and resumes after the last event it got.
+
+`link` writes a link to the run's live page where KFP's run page shows it (Markdown, or KFP
+v1's mlpipeline-ui-metadata) and publishes the run's first event (kfp_viz.run_link): the
+command of the v1 component. Both publishing paths send the pod's ServiceAccount token
+(kfp_viz.sa_token) when it has one.
 
 Both paths build the event with the one schema (`kfp_viz.events`), so a bad value is
 refused here with the server's words. Kafka needs the SDK's `kafka` extra, --server and
@@ -31,6 +37,8 @@ from typing import Any
 
 from .events import Cursor, InvalidEvent, from_message, new_event, to_message
 from .progress import Reporter, ReporterError, default_namespace
+from .run_link import DEFAULT_BASE_URL, DEFAULT_SERVER_URL, write_link
+from .sa_token import TokenFile
 from .transport import NullTransport
 from .watch_state import RunState
 from .watch_view import open_view
@@ -79,6 +87,24 @@ def _parser() -> argparse.ArgumentParser:
     emit.add_argument("--run-level", action="store_true", help="a --status of the whole run")
     emit.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for delivery")
     emit.set_defaults(handler=_emit)
+
+    link = commands.add_parser(
+        "link", help="write a link to a run's live page for KFP's run page; announce the run"
+    )
+    link.add_argument("--run-id", default="", help="run id (default: $KFP_RUN_ID, the launcher's)")
+    link.add_argument(
+        "--base-url", default=DEFAULT_BASE_URL,
+        help=f"where the live pages are (default: {DEFAULT_BASE_URL}, the gateway's prefix)",
+    )  # fmt: skip
+    link.add_argument("--markdown", metavar="PATH", help="write the link here as Markdown")
+    link.add_argument(
+        "--ui-metadata", metavar="PATH", help="write KFP v1's mlpipeline-ui-metadata here"
+    )
+    link.add_argument("--server-url", default="", help="the server's HTTP address (default: "
+                      f"$KFP_VIZ_SERVER_URL, Kafka, else {DEFAULT_SERVER_URL})")  # fmt: skip
+    link.add_argument("--no-publish", action="store_true", help="do not send the first event")
+    link.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for delivery")
+    link.set_defaults(handler=_link)
 
     watch = commands.add_parser("watch", help="progress bars of a run, live")
     watch.add_argument("run_id")
@@ -154,6 +180,10 @@ def _emit_reporter(args: argparse.Namespace, fields: dict[str, Any]) -> int:
         print(f"kfp-viz: not delivered within {args.timeout:g} s; is "
               f"{reporter.transport.target} reachable?", file=sys.stderr)  # fmt: skip
         return 1
+    if reporter.failed:
+        print(f"kfp-viz: not delivered: {reporter.transport.target} refused it (the reason "
+              "is above)", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -170,13 +200,21 @@ def _emit_grpc(args: argparse.Namespace, fields: dict[str, Any]) -> int:
     with grpc.insecure_channel(args.server) as channel:
         try:
             reply = pb_grpc.ProgressStub(channel).PublishProgress(
-                pb.PublishProgressRequest(events=[to_message(event)]), timeout=args.timeout
-            )
+                pb.PublishProgressRequest(events=[to_message(event)]), timeout=args.timeout,
+                metadata=_token_metadata(),
+            )  # fmt: skip
         except grpc.RpcError as error:
             print(f"kfp-viz: {error.code().name}: {error.details()}", file=sys.stderr)
             return 1
     print(Cursor.from_message(reply.cursors[0]).text())
     return 0
+
+
+def _token_metadata() -> tuple[tuple[str, str], ...]:
+    """The pod's ServiceAccount token as gRPC metadata (kfp_viz.sa_token), when it has one:
+    what a server with AUTH=kubeflow asks publishers, and readers without a gateway, for."""
+    header = TokenFile().header()
+    return (("authorization", header),) if header else ()
 
 
 def _grpc_modules(feature: str) -> tuple[ModuleType, ModuleType, ModuleType]:
@@ -190,6 +228,25 @@ def _grpc_modules(feature: str) -> tuple[ModuleType, ModuleType, ModuleType]:
             f"kfp-viz: {feature} needs gRPC ({error}); pip install 'kfp-viz[grpc]'"
         ) from None
     return grpc, kfpviz_progress_pb2, kfpviz_progress_pb2_grpc
+
+
+# -- link ----------------------------------------------------------------------------
+
+
+def _link(args: argparse.Namespace) -> int:
+    """The v1 component's command (and anyone's): the files, then the run's first event. Not
+    reaching the server is a warning only: the link still leads to the page."""
+    try:
+        link = write_link(
+            args.run_id, args.base_url, markdown_path=args.markdown,
+            ui_metadata_path=args.ui_metadata, server_url=args.server_url,
+            publish=not args.no_publish, timeout=args.timeout,
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"kfp-viz: {error}", file=sys.stderr)
+        return 2
+    print(link.url)
+    return 0
 
 
 # -- watch --------------------------------------------------------------------------
@@ -209,7 +266,7 @@ def _watch(args: argparse.Namespace) -> int:
                     from_beginning=not args.live_only, resume_after=last,
                 )  # fmt: skip
                 try:
-                    for reply in stub.WatchProgress(request):
+                    for reply in stub.WatchProgress(request, metadata=_token_metadata()):
                         last = _follow(reply, state, view) or last
                     final = state.final_status(args.node_id)
                     state.ended = bool(final)

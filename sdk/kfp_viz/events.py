@@ -51,6 +51,8 @@ NAMESPACE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")
 """A Kubernetes namespace name, or "" (none): what events carry and servers are scoped to."""
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 """KFP run ids are UUIDs; Argo workflow names and other ids also fit this."""
+RESERVED_RUN_IDS = frozenset({"runs"})
+"""Ids the server's paths take for themselves: `/progress/runs` is the run list."""
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/()\[\] -]{0,252}$")
 _NODE_ID_RULE = "a step name of letters, digits and ._:@/()[]- "
 ARGO_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
@@ -251,6 +253,11 @@ def validate_run_id(value: Any) -> str:
         raise InvalidEvent(
             f"run_id {_show(value)} is not a run id: use up to 128 letters, digits and ._:@- "
             "starting with a letter or digit"
+        )
+    if value in RESERVED_RUN_IDS:
+        raise InvalidEvent(
+            f"run_id {_show(value)} is reserved: /progress/{value} is the server's run list; "
+            "name the run otherwise"
         )
     return value
 

@@ -9,6 +9,15 @@ server in the order they were made. While the server is away (refused, reset, ti
 refuses outright (another 4xx: a wrong URL, a body it will not take) is reported as not delivered
 at once, since posting it again would fail again.
 
+Each request carries the pod's ServiceAccount token (`kfp_viz.sa_token`: the file
+`KF_PIPELINES_SA_TOKEN_PATH` names, else KFP's default path) as `Authorization: Bearer`, read
+again when the kubelet rotates it; no file, no header. A 401 makes the transport read the file
+again and, when the token changed, post the batch once more; a 401 that remains, or a 403,
+fails the batch (`Unauthenticated`, `Forbidden`: with the server's reason and the token file
+used), which the Reporter counts as not delivered and warns about once per kind. The next
+batch is posted as usual, so a token mounted late or rights granted later take effect
+without a restart.
+
 The queue in here is small (`max_pending` events): when it is full, `send` waits, so what the
 server cannot take stays in the Reporter's buffer, where overflow drops progress ticks before
 statuses.
@@ -23,6 +32,7 @@ import time
 import urllib.parse
 from collections import deque
 
+from .sa_token import TokenFile
 from .transport import Done
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -37,6 +47,18 @@ class ServerRefused(Exception):
     """The server answered a batch with an error that posting it again would not change."""
 
 
+class AuthRefused(ServerRefused):
+    """The server refused the sender (with AUTH=kubeflow)."""
+
+
+class Unauthenticated(AuthRefused):
+    """401: no token, or one the server does not accept (expired, another audience)."""
+
+
+class Forbidden(AuthRefused):
+    """403: the token's namespace may not publish into this run."""
+
+
 class HttpTransport:
     """Posts a Reporter's events to `<server_url>/progress/<run_id>` in batches, in order."""
 
@@ -48,7 +70,10 @@ class HttpTransport:
         delivery_timeout: float = 600.0,
         max_pending: int = 1000,
         backoff: tuple[float, float] = (0.1, 5.0),
+        token: TokenFile | None = None,
     ) -> None:
+        """`token`: where the ServiceAccount token is (default: `KF_PIPELINES_SA_TOKEN_PATH`,
+        else /var/run/secrets/kubeflow/pipelines/token)."""
         parts = urllib.parse.urlsplit(server_url if "://" in server_url else f"http://{server_url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -61,6 +86,7 @@ class HttpTransport:
         self.request_timeout = request_timeout
         self.delivery_timeout = delivery_timeout
         self.backoff = backoff
+        self.token = token or TokenFile()
         self._max_pending = max_pending
         self._pending: deque[tuple[bytes, bytes, Done]] = deque()
         self._busy = 0  # events taken by the poster and not yet reported
@@ -162,17 +188,30 @@ class HttpTransport:
             pause = min(pause * 2, self.backoff[1])
 
     def _post(self, path: str, body: bytes) -> None:
-        connection = self._connection or self._open()
-        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-        reply = connection.getresponse()
-        text = reply.read()
-        if reply.status == 200:
+        status, reason = self._request(path, body)
+        if status == 401 and self.token.reread():
+            status, reason = self._request(path, body)  # the kubelet had rotated the token
+        if status == 200:
             return
-        reason = _error_text(text) or reply.reason
-        message = f"HTTP {reply.status} from {self.target}{path}: {reason}"
-        if reply.status in RETRY_STATUSES:
+        message = f"HTTP {status} from {self.target}{path}: {reason}"
+        if status in (401, 403):
+            refused = Unauthenticated if status == 401 else Forbidden
+            raise refused(f"{message} (sent {self.token.describe()})")
+        if status in RETRY_STATUSES:
             raise RetryLater(message)
         raise ServerRefused(message)
+
+    def _request(self, path: str, body: bytes) -> tuple[int, str]:
+        """One POST with the current token; the status and the server's reason."""
+        headers = {"Content-Type": "application/json"}
+        authorization = self.token.header()
+        if authorization:
+            headers["Authorization"] = authorization
+        connection = self._connection or self._open()
+        connection.request("POST", path, body=body, headers=headers)
+        reply = connection.getresponse()
+        text = reply.read()
+        return reply.status, "" if reply.status == 200 else (_error_text(text) or reply.reason)
 
     def _open(self) -> http.client.HTTPConnection:
         https = self._parts.scheme == "https"

@@ -44,14 +44,19 @@ class FetchedPage:
         return self.data.decode("utf-8")
 
 
-def fetch_page(channel: grpc.Channel, page_id: str, timeout: float | None = 120.0) -> FetchedPage:
+def fetch_page(
+    channel: grpc.Channel, page_id: str, timeout: float | None = 120.0, namespace: str = ""
+) -> FetchedPage:
     """Stream a stored page by id (its SHA-256), reassemble it and verify it.
 
-    Raises grpc.RpcError for what the server refuses (NOT_FOUND, UNAVAILABLE, ...)
-    and PageIntegrityError when the bytes do not match the reference.
+    `namespace`: the reference's, for a page a server serving every profile namespace
+    stored as that namespace's. Raises grpc.RpcError for what the server refuses
+    (NOT_FOUND, UNAVAILABLE, ...) and PageIntegrityError when the bytes do not match the
+    reference.
     """
     stub = kfpviz_pages_pb2_grpc.VisualizationsStub(channel)
-    chunks = stub.FetchVisualization(pb.FetchVisualizationRequest(id=page_id), timeout=timeout)
+    request = pb.FetchVisualizationRequest(id=page_id, namespace=namespace)
+    chunks = stub.FetchVisualization(request, timeout=timeout)
     return assemble(chunks, expected_sha256=page_id)
 
 

@@ -333,7 +333,10 @@ class Reporter:
             self._in_flight -= 1
             self._lock.notify_all()
         if error is not None:
-            self._warn_once("send", f"a progress event was not delivered: {error}")
+            # Once per kind of failure: a refused token is still told after a time-out was.
+            self._warn_once(
+                f"send:{type(error).__name__}", f"a progress event was not delivered: {error}"
+            )
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait up to `timeout` seconds until every event so far is delivered; True if so."""
@@ -357,9 +360,9 @@ class Reporter:
             self._close_deadline = time.monotonic() + (0.5 if not delivered else 0)
             self._lock.notify_all()
         self._thread.join(1.0)
-        if not delivered:
-            self._warn_once("close", f"{len(self._buffer) + self._in_flight} progress events "
-                            "were not delivered before close()")  # fmt: skip
+        left = len(self._buffer) + self._in_flight  # those given up were counted and warned of
+        if not delivered and left:
+            self._warn_once("close", f"{left} progress events were not delivered before close()")
         _open_reporters.discard(self)
 
     def _warn_once(self, what: str, message: str) -> None:

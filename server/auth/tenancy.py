@@ -92,6 +92,10 @@ class Tenancy(Protocol):
         """The namespaces among `namespaces` whose runs `caller` may read."""
         ...
 
+    def status(self) -> dict[str, Any]:
+        """For /readyz: the mode, and the reviews asked of the Kubernetes API so far."""
+        ...
+
 
 class OpenTenancy:
     """`AUTH=none`: everyone may do everything (the server's behaviour before tenancy)."""
@@ -116,6 +120,9 @@ class OpenTenancy:
 
     async def readable(self, caller: Caller, namespaces: Iterable[str]) -> set[str]:
         return set(namespaces)
+
+    def status(self) -> dict[str, Any]:
+        return {"mode": self.mode}
 
 
 class KubeflowTenancy:
@@ -145,11 +152,22 @@ class KubeflowTenancy:
         )
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
         self.reviews_made = {"token": 0, "access": 0}
-        """Reviews asked of the API server (cache misses), for /metrics and tests."""
+        """Reviews asked of the API server (cache misses), for /readyz and tests."""
+        self.last_error = ""
+        """Why the API server last gave no answer ("" once it answers again)."""
 
     @property
     def open(self) -> bool:
         return False
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "audience": self.audience,
+            "reviews": dict(self.reviews_made),
+            "cached": {"tokens": len(self._tokens), "access": len(self._access)},
+            "last_error": self.last_error,
+        }
 
     # -- publishers -------------------------------------------------------------------
 
@@ -192,7 +210,7 @@ class KubeflowTenancy:
             raise RequestFailed(
                 ErrorKind.FORBIDDEN,
                 f"{caller.user} may not read {what}: reading needs `get` on "
-                f"runs.pipelines.kubeflow.org in namespace {namespace or '(none)'}",
+                "runs.pipelines.kubeflow.org in its namespace",
             )
 
     async def readable(self, caller: Caller, namespaces: Iterable[str]) -> set[str]:
@@ -254,7 +272,9 @@ class KubeflowTenancy:
         self._pending[key] = future
         try:
             answer = await review()
+            self.last_error = ""
         except ReviewUnavailable as error:
+            self.last_error = str(error)
             failure = RequestFailed(ErrorKind.UNAVAILABLE, f"cannot check the caller: {error}")
             future.set_exception(failure)
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits

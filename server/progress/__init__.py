@@ -4,13 +4,22 @@
 source.py        what the hub reads (interface) and the in-process bus
 kafka_source.py  the Kafka topic, read in background threads (every partition, no group)
 hub.py           fan-out to watchers with bounded queues, history, resume, lag and resync
+runs.py          the runs seen: owner (first event's namespace, or its Workflow's), status, times
+access.py        whose run it is, and may this caller write into it or read it (tenancy)
+http_access.py   what progress HTTP handlers share: JSON errors, the checks, CORS
 publish.py       taking events in (namespace rule, upstream failures)
 checks.py        schema errors as refusals; watch requests checked once for both protocols
 grpc_service.py  kfpviz.v1.Progress: WatchProgress, PublishProgress
 http_routes.py   POST /progress/<run>, GET /progress/<run> (live page), .../events (SSE)
-compare.py       GET /progress?runs=A,B: several runs overlaid (the runs checked)
-page.py          the pages' template (live page, comparison, the `progress` snapshot) with
-                 templates/live.js, live.css and uPlot inlined
+compare.py       GET /progress?runs=A,B: several runs overlaid (the runs checked); without
+                 runs, the run list page
+run_list.py      GET /progress/runs (JSON): the runs the caller may read, newest first,
+                 filtered; /progress/runs/<run>: one run, or 404 while none is known
+urls.py          where the pages' links and streams lead: relative to the page (any path
+                 prefix), or under PUBLIC_URL for the snapshot
+page.py          the pages' templates (live page, comparison, the `progress` snapshot:
+                 templates/live.js, live.css and uPlot inlined; the run list: runs.html,
+                 runs.js, live.css)
 view.py          the `progress` visualization type through KFP's stock request shape (its
                  route, server/routing.py, also takes `progress://RUN` sources of any type)
 argo_workflow.py what an Argo Workflow says about its steps (pure)
@@ -28,10 +37,12 @@ from typing import Any, Protocol
 
 import grpc
 
+from ..auth import Tenancy, tenancy_from_config
 from ..config import Config
 from ..http_base import HandlerRule
 from ..object_broker import object_store_client
 from ..routing import Route
+from .access import KubeWorkflows, RunAccess
 from .argo_source import ArgoStatus
 from .grpc_service import SERVICE_NAME, ProgressServicer, add_to_server
 from .http_routes import routes
@@ -41,6 +52,7 @@ from .leadership import Leadership, own_namespace
 from .page import LivePage
 from .publish import Publisher
 from .run_index import RunIndex
+from .run_list import run_list_routes
 from .source import LocalBus, Source
 from .tensorboard_source import LocalFolder, LogPattern, ObjectFolder, TensorBoardLogs
 from .view import PROGRESS, SCHEME, ProgressView
@@ -70,11 +82,13 @@ class Progress:
     view: ProgressView
     servicer: ProgressServicer
     http_routes: list[HandlerRule]
+    access: RunAccess
     feeds: list[Feed] = field(default_factory=list)
     """Sources the server itself publishes from (Argo, TensorBoard logs); started with it."""
 
     @classmethod
-    def from_config(cls, config: Config) -> Progress:
+    def from_config(cls, config: Config, tenancy: Tenancy | None = None) -> Progress:
+        tenancy = tenancy or tenancy_from_config(config)
         source: Source
         index = None
         if config.kafka_bootstrap_servers:
@@ -92,15 +106,27 @@ class Progress:
             namespace=config.namespace,
             queue_size=config.progress_queue_size,
             run_index=index,
+            owners_only=not tenancy.open,
         )
         publisher = Publisher(hub)
         page = LivePage()
+        workflows = None
+        if config.argo_workflows and not tenancy.open:  # the Workflow names the run's owner
+            workflows = KubeWorkflows(own_namespace(config.namespace))
+        access = RunAccess(tenancy, hub, workflows)
+        heartbeat = config.progress_heartbeat
         return cls(
             hub=hub,
             publisher=publisher,
-            view=ProgressView(hub, page, config.public_url),
-            servicer=ProgressServicer(hub, publisher, config.progress_heartbeat),
-            http_routes=routes(hub, publisher, page, config.progress_heartbeat),
+            view=ProgressView(
+                hub, page, config.public_url, access, own_namespace(config.namespace)
+            ),
+            servicer=ProgressServicer(hub, publisher, heartbeat, access),
+            http_routes=[
+                *run_list_routes(hub, access),  # before `/progress/<run>`
+                *routes(hub, publisher, page, heartbeat, access),
+            ],
+            access=access,
             feeds=([index] if index else []) + feeds(config, hub),
         )
 
@@ -116,7 +142,11 @@ class Progress:
 
     def status(self) -> dict[str, Any]:
         """For /readyz: the hub, and each feed the server publishes from."""
-        return {**self.hub.status(), **{feed.name: feed.status() for feed in self.feeds}}
+        return {
+            **self.hub.status(),
+            "tenancy": self.access.tenancy.status(),
+            **{feed.name: feed.status() for feed in self.feeds},
+        }
 
     def route(self) -> Route:
         """The `progress` type, rendered by the view (and `progress://` sources of any type)."""

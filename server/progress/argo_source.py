@@ -31,7 +31,7 @@ from typing import Any
 
 from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_event
 
-from ..kube_api import kube_client
+from ..kube_api import follow, kube_client
 from .argo_workflow import StepState, run_id_of, run_state, step_states
 from .hub import Delivered
 from .leadership import Leadership, short_error
@@ -140,40 +140,20 @@ class ArgoStatus(ThreadedFeed[WorkflowBatch]):
 
     def _list_and_watch(self, api: Any) -> None:
         """List every Workflow, then follow changes until the list is stale or the term ends."""
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
         scope = {"namespace": self.namespace} if self.namespace else {}
         lister = (
             api.list_namespaced_custom_object if self.namespace else api.list_cluster_custom_object
         )
         listed = lister(GROUP, VERSION, **scope, plural=PLURAL)
         self._hand(("SYNC", listed.get("items") or []))
-        version = listed["metadata"]["resourceVersion"]
         self.detail = ""
         leading = self.leadership.leading
-        while not self._stop.is_set() and leading.is_set():
-            stream = watch.Watch()
-            try:
-                for change in stream.stream(
-                    lister, GROUP, VERSION, **scope, plural=PLURAL, resource_version=version,
-                    timeout_seconds=WATCH_SECONDS, allow_watch_bookmarks=True,
-                ):  # fmt: skip
-                    if self._stop.is_set() or not leading.is_set():
-                        stream.stop()
-                        return
-                    kind, obj = change["type"], change["object"]
-                    if kind == "ERROR":
-                        if isinstance(obj, dict) and obj.get("code") == 410:
-                            return  # our version is gone: list again
-                        raise RuntimeError(f"watch error: {obj}")
-                    if kind != "BOOKMARK":
-                        self._hand((kind, [obj]))
-            except ApiException as error:
-                if error.status == 410:
-                    return
-                raise
-            version = stream.resource_version or version
+        follow(
+            lister, listed["metadata"]["resourceVersion"],
+            lambda: not self._stop.is_set() and leading.is_set(),
+            lambda kind, obj: self._hand((kind, [obj])),
+            GROUP, VERSION, **scope, plural=PLURAL, timeout_seconds=WATCH_SECONDS,
+        )  # fmt: skip
 
     # -- publishing (on the loop) -------------------------------------------------
 

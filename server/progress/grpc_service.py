@@ -23,6 +23,7 @@ from kfp_viz.pb import kfpviz_progress_pb2_grpc as pb_grpc
 from ..errors import ErrorKind, RequestFailed
 from ..grpc_support import abort, service_name
 from ..wire import length_delimited
+from .access import RunAccess
 from .checks import INVALID_EVENT, WatchRequest
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
 from .publish import Publisher
@@ -33,10 +34,13 @@ SERVICE_NAME = service_name(pb, "Progress")
 class ProgressServicer(pb_grpc.ProgressServicer):
     """Streams the hub's events to gRPC clients; takes events in for the hub's source."""
 
-    def __init__(self, hub: ProgressHub, publisher: Publisher, heartbeat: float) -> None:
+    def __init__(
+        self, hub: ProgressHub, publisher: Publisher, heartbeat: float, access: RunAccess
+    ) -> None:
         self._hub = hub
         self._publisher = publisher
         self._heartbeat = heartbeat
+        self._access = access
 
     async def WatchProgress(
         self,
@@ -47,14 +51,18 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         if request.HasField("resume_after"):
             resume = Cursor.from_message(request.resume_after)
         try:
-            watch = WatchRequest.check(
+            credentials = self._access.credentials_from_grpc(context.invocation_metadata())
+            caller = await self._access.reader(credentials)
+            checked = WatchRequest.check(
                 self._hub,
                 request.run_id,
                 node_id=request.node_id,
                 namespace=request.namespace,
                 from_beginning=request.from_beginning,
                 resume_after=resume,
-            ).open(self._hub)
+            )
+            await self._access.check_read(caller, checked.run_id)
+            watch = checked.open(self._hub)
             watcher = await watch.__aenter__()
         except RequestFailed as failure:
             await abort(context, failure)
@@ -71,9 +79,13 @@ class ProgressServicer(pb_grpc.ProgressServicer):
         context: grpc.aio.ServicerContext[pb.PublishProgressRequest, pb.PublishProgressResponse],
     ) -> pb.PublishProgressResponse:
         try:
+            credentials = self._access.credentials_from_grpc(context.invocation_metadata())
+            namespace = await self._access.publisher(credentials)  # 401 before anything else
             if not request.events:
                 raise RequestFailed(ErrorKind.INVALID, f"{INVALID_EVENT}no events given")
-            events = await self._publisher.check_all([message_fields(e) for e in request.events])
+            fields = [message_fields(e) for e in request.events]
+            events = await self._publisher.check_all(fields, namespace)
+            await self._access.check_publish([e.run_id for e in events], namespace)
             cursors = await self._publisher.publish_all(events)
         except RequestFailed as failure:
             await abort(context, failure)

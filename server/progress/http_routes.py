@@ -9,30 +9,36 @@
   `lagged`, `caught_up`, `end`), each event's `id` its cursor, so a browser's
   automatic reconnect (Last-Event-ID) resumes with no gap and no duplicate. Query:
   `from_beginning` (default 1), `resume_after=P:O`, `node_id`, `namespace`.
-  Sent with `Access-Control-Allow-Origin: *`: the KFP UI shows pages in a sandboxed
-  iframe whose origin is opaque, so its requests here are cross-origin.
+  Sent with `Access-Control-Allow-Origin: *` on an open server (`AUTH=none`): the KFP UI
+  shows pages in a sandboxed iframe whose origin is opaque, so its requests here are
+  cross-origin. With tenancy on, no such header: a page reads runs as its user, through
+  the gateway, from the server's own origin.
+
+With tenancy on (access.py), a publish needs a ServiceAccount token (401 without, 403
+into another namespace's run) and every read a user the run's namespace admits.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 import tornado.iostream
 import tornado.web
 from kfp_viz.events import validate_run_id
 
 from ..errors import ErrorKind, RequestFailed
-from ..http_base import EdgeHandler, HandlerRule, StreamedBodyHandler
-from ..http_limits import PAGE_POLICY
+from ..http_base import HandlerRule, StreamedBodyHandler
 from ..offload import SMALL, offload
 from ..validation import too_many_values
+from .access import RunAccess
 from .checks import INVALID_EVENT, WatchRequest, refused_if_invalid
 from .compare import compare_route
+from .http_access import ProgressHandler
 from .hub import CaughtUp, Delivered, Heartbeat, Item, Lagged, ProgressHub
-from .page import LivePage
+from .page import LivePage, nav_links
 from .publish import Publisher
+from .urls import PageUrls
 
 MAX_PUBLISH_BODY = 4 * 2**20
 MAX_PUBLISH_VALUES = 500_000
@@ -40,35 +46,36 @@ MAX_PUBLISH_VALUES = 500_000
 
 
 @tornado.web.stream_request_body
-class RunHandler(StreamedBodyHandler):
+@tornado.web.stream_request_body
+class RunHandler(StreamedBodyHandler, ProgressHandler):
     """`/progress/<run_id>`: POST appends events to the run's log; GET is the live page."""
 
-    json_errors = True
     body_limit = MAX_PUBLISH_BODY
 
-    def initialize(self, publisher: Publisher, page: LivePage) -> None:
+    def initialize(self, publisher: Publisher, page: LivePage, access: RunAccess) -> None:
         self._publisher = publisher
         self._page = page
-
-    def set_default_headers(self) -> None:
-        self.set_header("Access-Control-Allow-Origin", "*")
+        self.use_access(access)
 
     def too_large(self, size: int) -> RequestFailed:
         return RequestFailed(ErrorKind.TOO_LARGE, f"Request body over {MAX_PUBLISH_BODY} bytes")
 
-    def get(self, run_id: str) -> None:
+    async def get(self, run_id: str) -> None:
         try:
             with refused_if_invalid():
                 validate_run_id(run_id)
+            await self.reader_of([run_id])
         except RequestFailed as failure:
             self.fail(failure)
             return
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.set_header("Content-Security-Policy", PAGE_POLICY)  # its events allow any origin
         node_id = self.get_query_argument("node_id", "")
-        query = urlencode({"from_beginning": 1, **({"node_id": node_id} if node_id else {})})
-        self.finish(
-            self._page.render(run_id, events=[], events_url=f"/progress/{run_id}/events?{query}")
+        urls = PageUrls.at_run()  # relative: the page works under any path prefix
+        events = urls.events(run_id, from_beginning="1", node_id=node_id)
+        links = nav_links(urls, [run_id])
+        self.finish_page(
+            lambda nonce: self._page.render(
+                run_id, events=[], events_url=events, urls=urls, links=links, nonce=nonce
+            )
         )
 
     async def post(self, run_id: str) -> None:
@@ -76,10 +83,13 @@ class RunHandler(StreamedBodyHandler):
             self.end_lingering()
             return
         try:
+            credentials = self._access.credentials_from_http(self.request.headers)
+            namespace = await self._access.publisher(credentials)  # 401 before anything else
             with refused_if_invalid(INVALID_EVENT):
                 validate_run_id(run_id)
             objects = await self._objects(run_id)
-            events = await self._publisher.check_all(objects)
+            events = await self._publisher.check_all(objects, namespace)
+            await self._access.check_publish([run_id], namespace)
             cursors = await self._publisher.publish_all(events)
         except RequestFailed as failure:
             self.fail(failure)
@@ -114,18 +124,14 @@ class RunHandler(StreamedBodyHandler):
         return objects
 
 
-class EventsHandler(EdgeHandler):
+class EventsHandler(ProgressHandler):
     """`GET /progress/<run_id>/events`: the watch stream as server-sent events."""
 
-    json_errors = True
-
-    def initialize(self, hub: ProgressHub, heartbeat: float) -> None:
+    def initialize(self, hub: ProgressHub, heartbeat: float, access: RunAccess) -> None:
         self._hub = hub
         self._heartbeat = heartbeat
         self._closed = False
-
-    def set_default_headers(self) -> None:
-        self.set_header("Access-Control-Allow-Origin", "*")
+        self.use_access(access)
 
     def on_connection_close(self) -> None:
         self._closed = True
@@ -135,6 +141,7 @@ class EventsHandler(EdgeHandler):
             "resume_after", ""
         )
         try:
+            await self.reader_of([validate_watched_run(run_id)])
             watch = WatchRequest.check(
                 self._hub,
                 run_id,
@@ -198,15 +205,21 @@ def _sse(item: Item | Heartbeat) -> str:
 
 
 def routes(
-    hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float
+    hub: ProgressHub, publisher: Publisher, page: LivePage, heartbeat: float, access: RunAccess
 ) -> list[HandlerRule]:
     """Tornado routes for the progress endpoints."""
     run = r"/progress/([^/]+)"
     return [
-        (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat}),
-        (run, RunHandler, {"publisher": publisher, "page": page}),
-        compare_route(page),
+        (run + r"/events", EventsHandler, {"hub": hub, "heartbeat": heartbeat, "access": access}),
+        (run, RunHandler, {"publisher": publisher, "page": page, "access": access}),
+        compare_route(page, access),
     ]
+
+
+def validate_watched_run(run_id: str) -> str:
+    """The run id of a read, checked before any tenancy check looks it up."""
+    with refused_if_invalid():
+        return validate_run_id(run_id)
 
 
 def _invalid(problem: str) -> RequestFailed:

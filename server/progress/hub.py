@@ -343,7 +343,8 @@ class HubStats:
     """Counters for /metrics."""
 
     records: Counter[str] = field(default_factory=Counter)
-    """Records consumed by outcome: ok, malformed, other_namespace."""
+    """Records consumed by outcome: ok, malformed, other_namespace, foreign_namespace (named
+    another namespace than their run's owner: not delivered, with tenancy on)."""
     lagged: int = 0
     watchers: int = 0
 
@@ -410,7 +411,10 @@ class ProgressHub:
             event = self._parse(record, "live")
             self._live_position[record.partition] = record.offset + 1
             self._recent_log(record.partition).append(record)
-            if event is None or not self._owned(event, record.cursor):
+            if event is None:
+                continue
+            if not self._owned(event, record.cursor):
+                self.stats.records["foreign_namespace"] += 1
                 continue
             delivered = Delivered(event, record.cursor)
             for watcher in self._by_run.get(delivered.event.run_id, ()):
@@ -453,12 +457,9 @@ class ProgressHub:
         """Note the event in its run's summary; False when it must not be delivered: it names
         another namespace than the run's owner (only when owners_only)."""
         if self.runs.observe(event, cursor):
-            self.names.learn(event)
+            self.names.learn(event)  # only an owner's event says what its run's pods are
             return True
-        if not self.owners_only:
-            return True
-        self.stats.records["foreign_namespace"] += 1
-        return False
+        return not self.owners_only
 
     def _warn_malformed(self, record: Record, error: InvalidEvent) -> None:
         """Log a skipped record, at most once per MALFORMED_LOG_INTERVAL: a producer writing

@@ -14,6 +14,9 @@ Events the server makes itself must be published once, whatever the number of re
 - **With the in-process bus** each replica has a log of its own: each one publishes into
   it, always (one term, no Lease).
 
+The same machinery, on a Lease of its own (`lease_name`), decides which replica keeps the
+profile namespaces' Services (server/profile_services.py): that one is always elected.
+
 The `kubernetes` client's own leaderelection module was not used: it runs once (a lost
 lease ends it), cannot be stopped, and never gives the lease up at shutdown.
 """
@@ -21,7 +24,6 @@ lease ends it), cannot be stopped, and never gives the lease up at shutdown.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..kube_api import kube_client
+from ..kube_api import short_error as short_error  # its home before kube_api; still used
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,20 @@ class Leadership:
 
     name = "leadership"
 
-    def __init__(self, *, elect: bool, namespace: str, api_client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        elect: bool,
+        namespace: str,
+        api_client: Any = None,
+        lease_name: str = LEASE_NAME,
+        what: str = "progress",
+    ) -> None:
         self.elect = elect
         self.namespace = namespace or "default"
+        self.lease_name = lease_name
+        self.what = what
+        """What this replica does while it leads, for the log."""
         self.identity = f"{os.environ.get('HOSTNAME', 'kfp-viz-server')}-{secrets.token_hex(3)}"
         self.leading = threading.Event()
         self.term = 0
@@ -80,8 +94,8 @@ class Leadership:
                 self._api_client = kube_client()
             except Exception as error:
                 log.warning(
-                    "progress: no Kubernetes API for the Lease (%s): this replica publishes "
-                    "Argo status and TensorBoard metrics alone; run one replica", error,
+                    "%s: no Kubernetes API for the Lease (%s): this replica works alone; "
+                    "run one replica", self.what, error,
                 )  # fmt: skip
                 self.elect = False
                 self._begin()
@@ -99,7 +113,7 @@ class Leadership:
     def status(self) -> dict[str, Any]:
         return {
             "leading": self.leading.is_set(),
-            "lease": f"{self.namespace}/{LEASE_NAME}" if self.elect else "none (own log)",
+            "lease": f"{self.namespace}/{self.lease_name}" if self.elect else "none (own log)",
             "identity": self.identity,
             "detail": self.detail,
         }
@@ -112,7 +126,7 @@ class Leadership:
         from kubernetes import client
 
         lease = Lease(client.CoordinationV1Api(self._api_client), self.namespace,
-                      LEASE_NAME, self.identity)  # fmt: skip
+                      self.lease_name, self.identity)  # fmt: skip
         renewed = 0.0
         while not self._stop.is_set():
             try:
@@ -120,16 +134,18 @@ class Leadership:
                     renewed = time.monotonic()
                     self.detail = ""
                     if not self.leading.is_set():
-                        log.info("progress: this replica (%s) holds the Lease", self.identity)
+                        log.info("%s: this replica (%s) holds the Lease", self.what,
+                                 self.identity)  # fmt: skip
                         self._begin()
                 elif self.leading.is_set():
-                    log.info("progress: another replica holds the Lease now")
+                    log.info("%s: another replica holds the Lease now", self.what)
                     self.leading.clear()
             except Exception as error:
                 self.detail = f"Lease: {short_error(error)}"
-                log.warning("progress: renewing the Lease failed: %s", self.detail)
+                log.warning("%s: renewing the Lease failed: %s", self.what, self.detail)
             if self.leading.is_set() and time.monotonic() - renewed > RENEW_DEADLINE:
-                log.warning("progress: Lease not renewed for %gs; not publishing", RENEW_DEADLINE)
+                log.warning("%s: Lease not renewed for %gs; standing down", self.what,
+                            RENEW_DEADLINE)  # fmt: skip
                 self.leading.clear()
             self._stop.wait(RENEW_INTERVAL)
         if self.leading.is_set():
@@ -206,15 +222,3 @@ class Lease:
             lease.spec.holder_identity = None
             lease.spec.lease_duration_seconds = 1
             self.api.replace_namespaced_lease(self.name, self.namespace, lease)
-
-
-def short_error(error: BaseException) -> str:
-    """One line about an error; for the API server's refusals, its status and message."""
-    status, reason = getattr(error, "status", None), getattr(error, "reason", None)
-    if isinstance(status, int) and reason:
-        body = getattr(error, "body", None)
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            return f"{status} {reason}: {json.loads(str(body))['message']}"[:300]
-        return f"{status} {reason}"
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__

@@ -2,7 +2,9 @@
 
 A server started with `--namespace X` stamps X on events that name no namespace and
 refuses events of another namespace (403 / PERMISSION_DENIED): it must not write
-into a log other tenants read. When the broker does not take an event, the caller
+into a log other tenants read. With tenancy on (`AUTH=kubeflow`) the sender's token
+says its namespace (access.py): every event is stamped with it, whatever namespace the
+event named, so a forged one has no effect. When the broker does not take an event, the caller
 gets 503 / UNAVAILABLE naming the broker and the cause. Every refusal is a `RequestFailed`
 (server/errors.py), so both protocols map it the same way.
 """
@@ -32,7 +34,16 @@ class Publisher:
         self._hub = hub
         self.namespace = hub.namespace
 
-    def check(self, event: ProgressEvent) -> ProgressEvent:
+    def check(self, event: ProgressEvent, as_namespace: str = "") -> ProgressEvent:
+        """The event as it may be published; `as_namespace` is the sender's proven namespace."""
+        if as_namespace:
+            if self.namespace and as_namespace != self.namespace:
+                raise RequestFailed(
+                    ErrorKind.FORBIDDEN,
+                    f"this server serves namespace {self.namespace!r} only; the sender is in "
+                    f"{as_namespace!r}",
+                )
+            return dataclasses.replace(event, namespace=as_namespace)
         if not self.namespace:
             return event
         if not event.namespace:
@@ -45,13 +56,15 @@ class Publisher:
             )
         return event
 
-    async def check_all(self, objects: Sequence[dict[str, Any]]) -> list[ProgressEvent]:
+    async def check_all(
+        self, objects: Sequence[dict[str, Any]], as_namespace: str = ""
+    ) -> list[ProgressEvent]:
         """Validate every event (RequestFailed for the first bad one) before any is published;
         the loop gets a turn every SLICE events, so one large post does not stall it."""
         events = []
         with refused_if_invalid(INVALID_EVENT):
             for index, obj in enumerate(objects):
-                events.append(self.check(parse_event(obj)))
+                events.append(self.check(parse_event(obj), as_namespace))
                 if index % SLICE == SLICE - 1:
                     await asyncio.sleep(0)
         return events

@@ -41,7 +41,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_viz.events import MAX_METRIC_NAME, MAX_METRICS, RUN_ID, InvalidEvent, parse_event
+from kfp_viz.events import (
+    MAX_METRIC_NAME,
+    MAX_METRICS,
+    RESERVED_RUN_IDS,
+    RUN_ID,
+    InvalidEvent,
+    parse_event,
+)
 from kfp_viz_kernels.tfrecord import TFRecordError, complete_records
 
 from .argo_source import History, Publish, publish_until_done
@@ -88,7 +95,9 @@ class LogPattern:
             return None
         run_id, _, below = key[len(self.base) :].partition("/")
         below = "/" + below
-        if not RUN_ID.match(run_id) or not below.startswith(self.rest):
+        if not RUN_ID.match(run_id) or run_id in RESERVED_RUN_IDS:
+            return None
+        if not below.startswith(self.rest):
             return None
         return run_id, os.path.dirname(below[len(self.rest) :])
 

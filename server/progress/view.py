@@ -20,21 +20,24 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any, TypedDict
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from kfp_viz.events import InvalidEvent, validate_namespace, validate_run_id
 from kfp_viz_kernels import RenderRequest, RenderResult, VisualizationType
 
+from ..errors import ErrorKind, RequestFailed
+from .access import RunAccess
 from .checks import refused_if_invalid
 from .hub import Delivered, ProgressHub
-from .page import Link, LivePage
+from .page import Link, LivePage, nav_links
+from .urls import PageUrls
 
 
 class SnapshotLinks(TypedDict, total=False):
     """What the snapshot links to (LivePage.render's keywords of the same names)."""
 
-    links: tuple[Link, ...]
-    compare_url: str | None
+    links: list[Link]
+    urls: PageUrls | None
     live_url: str
 
 
@@ -45,16 +48,31 @@ MAX_SNAPSHOT_WAIT = 5.0
 
 
 class ProgressView:
-    """Builds the snapshot page of a run for a validated `progress` request."""
+    """Builds the snapshot page of a run for a validated `progress` request.
 
-    def __init__(self, hub: ProgressHub, page: LivePage, public_url: str) -> None:
+    With tenancy on, a render's namespace (the profile KFP's API server called for, or this
+    server's own) must own the run: KFP's API server authorized its user for that namespace,
+    not for any other.
+    """
+
+    def __init__(
+        self,
+        hub: ProgressHub,
+        page: LivePage,
+        public_url: str,
+        access: RunAccess | None = None,
+        own_namespace: str = "",
+    ) -> None:
         self._hub = hub
         self._page = page
         self._public_url = public_url
+        self._access = access
+        self._own_namespace = own_namespace
 
     async def render(self, request: RenderRequest) -> RenderResult:
         started = time.monotonic()
         run_id, node_id, namespace = self._target(request)
+        await self._check(run_id, request.namespace or self._own_namespace)
         try:
             events = await asyncio.wait_for(
                 self._hub.history(run_id, namespace=namespace, node_id=node_id),
@@ -71,6 +89,18 @@ class ProgressView:
         )  # fmt: skip
         return RenderResult(html, None, None, time.monotonic() - started)
 
+    async def _check(self, run_id: str, namespace: str) -> None:
+        """FORBIDDEN when tenancy is on and the run belongs to another namespace than the
+        render's (a run nobody knows yet shows as having no events, as before)."""
+        if self._access is None or self._access.open:
+            return
+        owner = await self._access.owner(run_id)
+        if owner is not None and owner != namespace:
+            raise RequestFailed(
+                ErrorKind.FORBIDDEN,
+                f"run {run_id} is not among the runs of namespace {namespace or '(none)'}",
+            )
+
     def _target(self, request: RenderRequest) -> tuple[str, str, str]:
         run_id, _, query = request.source.partition("?")
         given: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
@@ -82,33 +112,30 @@ class ProgressView:
         return run_id, node_id, namespace
 
     def _links(self, run_id: str, node_id: str, namespace: str) -> SnapshotLinks:
-        """Where the snapshot leads when browsers can reach this server: the live page and
-        the comparison (a snapshot is the KFP UI's view; the live page is the full one)."""
+        """Where the snapshot leads when browsers can reach this server: the live page, the
+        run list and the comparison (a snapshot is the KFP UI's view; the live page is the
+        full one). Absolute, under PUBLIC_URL: the snapshot is an about:srcdoc document."""
         if not self._public_url:
-            return {"compare_url": None}
-        query = {k: v for k, v in (("node_id", node_id), ("namespace", namespace)) if v}
-        live = f"{self._public_url}/progress/{run_id}" + (f"?{urlencode(query)}" if query else "")
-        compare = f"{self._public_url}/progress"
+            return {"urls": None}
+        urls = PageUrls.public(self._public_url)
+        live = urls.live(run_id, node_id=node_id, namespace=namespace)
         return {
-            "links": (Link("Open the live page", live),
-                      Link("Compare with other runs", f"{compare}?runs={run_id}")),
-            "compare_url": compare,
+            "links": [Link("Open the live page", live), *nav_links(urls, [run_id])],
+            "urls": urls,
             "live_url": live,
-        }  # fmt: skip
+        }
 
     def _events_url(
         self, run_id: str, node_id: str, namespace: str, events: list[Delivered]
     ) -> str | None:
         if not self._public_url:
             return None
-        query: dict[str, str] = {"node_id": node_id} if node_id else {}
-        if namespace:
-            query["namespace"] = namespace
+        query = {"node_id": node_id, "namespace": namespace}
         if events:
             query["resume_after"] = events[-1].cursor.text()
         else:
             query["from_beginning"] = "1"
-        return f"{self._public_url}/progress/{run_id}/events?{urlencode(query)}"
+        return PageUrls.public(self._public_url).events(run_id, **query)
 
     def _note(self, run_id: str, events: list[Delivered], complete: bool, ended: bool) -> str:
         parts = []

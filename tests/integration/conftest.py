@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from browser import launch_chromium
+from live_run import launch_loopback_chromium
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from services import KafkaBroker, KubeApiServer, MinioServer, SeaweedFS
 from support import RunningServer, open_folder
@@ -120,6 +121,15 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = launch_chromium(playwright)
     yield chromium
     chromium.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium that reaches loopback only (live_run.py): pages opened straight from a server
+    (or a gateway in front of it) on this machine, never anything else."""
+    browser = launch_loopback_chromium(playwright)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -226,8 +226,44 @@ def profile_controller(version: str) -> dict[str, Any]:
     }
 
 
-def install_objects(version: str, multi_user: bool) -> list[dict[str, Any]]:
-    """Every object the tests need from one KFP install (namespace `kubeflow`)."""
+KFP_SERVICE_ACCOUNTS = [
+    "ml-pipeline", "ml-pipeline-ui", "ml-pipeline-persistenceagent",
+    "ml-pipeline-scheduledworkflow", "ml-pipeline-viewer-crd-service-account",
+    "kubeflow-pipelines-cache",
+]  # fmt: skip
+"""Who KFP's multi-user AuthorizationPolicy lets call the visualization server in `kubeflow`."""
+
+
+def istio_objects() -> list[dict[str, Any]]:
+    """KFP's multi-user Istio objects for the visualization server
+    (`base/installs/multi-user/istio-authorization-config.yaml`): an AuthorizationPolicy that
+    admits KFP's own service accounts, to any path, and mutual TLS to it."""
+    principals = [f"cluster.local/ns/{NAMESPACE}/sa/{name}" for name in KFP_SERVICE_ACCOUNTS]
+    policy = {
+        "apiVersion": "security.istio.io/v1beta1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "selector": {"matchLabels": {"app": NAME}},
+            "rules": [{"from": [{"source": {"principals": principals}}]}],
+        },
+    }
+    tls = {
+        "apiVersion": "networking.istio.io/v1alpha3",
+        "kind": "DestinationRule",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "host": f"{NAME}.{NAMESPACE}.svc.cluster.local",
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+        },
+    }
+    return [policy, tls]
+
+
+def install_objects(version: str, multi_user: bool, istio: bool = False) -> list[dict[str, Any]]:
+    """Every object the tests need from one KFP install (namespace `kubeflow`); with `istio`
+    (multi-user only), KFP's Istio objects for the visualization server too (their CRDs must
+    be installed to apply them)."""
     objects = [
         *visualization_server(version),
         api_server(version, multi_user),
@@ -236,14 +272,16 @@ def install_objects(version: str, multi_user: bool) -> list[dict[str, Any]]:
     ]
     if multi_user:
         objects.append(profile_controller(version))
+    if multi_user and istio:
+        objects += istio_objects()
     return objects
 
 
-def write_install(folder: Path, version: str, multi_user: bool) -> Path:
+def write_install(folder: Path, version: str, multi_user: bool, istio: bool = False) -> Path:
     """A kustomization holding KFP's objects, one file each; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     names = []
-    for obj in install_objects(version, multi_user):
+    for obj in install_objects(version, multi_user, istio):
         name = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
         (folder / name).write_text(json.dumps(obj, indent=2))
         names.append(name)

@@ -131,3 +131,64 @@ def publish_grpc(server, run_id: str, events: list[dict]) -> None:
 
 def to_message(run_id: str, event: dict) -> pb.ProgressEvent:
     return pb.ProgressEvent(v=1, run_id=run_id, **event)
+
+
+class Shown:
+    """A page opened straight from the server, recording errors and every request it made."""
+
+    def __init__(self, chromium, url: str, width: int = 1280, scheme: str = "light") -> None:
+        self.context = chromium.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=scheme
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(url)
+
+    def _console(self, message) -> None:
+        """Console errors, but for the 404 of a run not known yet: the page asks on purpose."""
+        asked = message.location.get("url", "")
+        if message.type != "error" or ("/progress/runs/" in asked and "404" in message.text):
+            return
+        self.errors.append(message.text)
+
+    def close(self) -> None:
+        self.context.close()
+
+    def close_cleanly(self, base: str) -> None:
+        """Close, after checking the page raised nothing and asked nothing outside `base`
+        (the server's URL, or the prefix a gateway serves it under)."""
+        assert self.errors == []
+        assert all(url.startswith(base + "/") for url in self.requests), self.requests
+        self.close()
+
+
+def wait_points(frame, metric: str, points: int) -> None:
+    frame.wait_for_function(
+        '([m, n]) => { const c = document.querySelector(`.chart[data-metric="${m}"]`);'
+        " return c && +c.dataset.points === n && c.querySelector('canvas'); }",
+        arg=[metric, points],
+    )
+
+
+def overflow(frame) -> list[str]:
+    """Elements wider than the viewport or collapsed to nothing, and the page's scroll width."""
+    return frame.evaluate(
+        """() => {
+          const root = document.documentElement, width = root.clientWidth, bad = [];
+          if (root.scrollWidth > width) bad.push("page scrolls: " + root.scrollWidth);
+          document.querySelectorAll("main *").forEach(e => {
+            const r = e.getBoundingClientRect();
+            if (r.width && r.right > width + 0.5 && !e.closest(".table-wrap, #log"))
+              bad.push(e.tagName + "." + e.className + " right " + r.right);
+          });
+          document.querySelectorAll(".bar, .plot, .step, .chart, .tile").forEach(e => {
+            if (e.offsetParent && e.getBoundingClientRect().width < 100)
+              bad.push(e.className + " collapsed");
+          });
+          return bad;
+        }"""
+    )

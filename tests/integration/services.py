@@ -1,4 +1,5 @@
-"""Real MinIO and Kafka processes for integration tests, on free loopback ports.
+"""Real MinIO, Kafka, SeaweedFS, Kubernetes and nginx processes for integration tests, on free
+loopback ports.
 
 scripts/test installs both (scripts/lib/deps.sh) and exports where they are. Each class starts
 its process, waits until it answers, and can `stop()` and `start()` again on the same ports and
@@ -230,6 +231,69 @@ class KafkaBroker(_Service):
 
     def is_up(self) -> bool:
         return _port_open(self.port)
+
+
+NGINX_CONFIG = """\
+daemon off;
+master_process off;
+pid {workdir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 512; }}
+http {{
+  access_log {workdir}/access.log;
+  client_body_temp_path {workdir}/temp/body;
+  proxy_temp_path {workdir}/temp/proxy;
+  fastcgi_temp_path {workdir}/temp/fastcgi;
+  uwsgi_temp_path {workdir}/temp/uwsgi;
+  scgi_temp_path {workdir}/temp/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location {prefix} {{
+      proxy_pass {upstream}/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }}
+  }}
+}}
+"""
+
+
+class Nginx(_Service):
+    """Debian's nginx on loopback in front of `upstream` (a base URL), serving it under `prefix`
+    and passing requests on with the prefix cut off, as Kubeflow's gateway does with its Istio
+    rewrite (`/kfp-viz/progress` reaches the server as `/progress`); unbuffered, with a long
+    read timeout, as event streams need. `url` is the prefix's address, without its slash.
+    Its access log (`requests()`) says what the browser asked of it."""
+
+    name = "nginx"
+
+    def __init__(self, workdir: Path, upstream: str, prefix: str = "/kfp-viz/",
+                 port: int = 0) -> None:  # fmt: skip
+        super().__init__(workdir)
+        self.binary = os.environ.get("KFP_VIZ_NGINX", "/usr/sbin/nginx")
+        assert os.path.exists(self.binary), f"{self.binary} missing: run ./scripts/test (deps.sh)"
+        assert prefix.startswith("/") and prefix.endswith("/"), prefix
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}{prefix.rstrip('/')}"
+        (workdir / "temp").mkdir(exist_ok=True)
+        self.config = workdir / "nginx.conf"
+        self.config.write_text(NGINX_CONFIG.format(
+            workdir=workdir, port=self.port, prefix=prefix, upstream=upstream.rstrip("/"),
+        ))  # fmt: skip
+
+    def command(self) -> list[str]:
+        return [self.binary, "-p", str(self.workdir), "-c", str(self.config), "-e", "stderr"]
+
+    def is_up(self) -> bool:
+        return _port_open(self.port)
+
+    def requests(self) -> list[str]:
+        """The request lines nginx served (`GET /kfp-viz/progress HTTP/1.1`), oldest first."""
+        log = self.workdir / "access.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return [line.split('"')[1] for line in lines if line.count('"') >= 2]
 
 
 class SeaweedFS(_Service):
@@ -471,3 +535,31 @@ def profile_namespace_keys(store: SeaweedFS, namespace: str, bucket: str = "mlpi
     )
     time.sleep(1.5)  # the S3 gateway picks up identity changes from the filer
     return {"accesskey": key["AccessKeyId"], "secretkey": key["SecretAccessKey"]}
+
+
+def profile_bucket_policy(store: SeaweedFS, bucket: str = "mlpipeline") -> dict:
+    """The bucket policy KFP's profile controller (>= 2.15) sets, restated: a namespace's keys
+    may list deep inside `private-artifacts/<their user>/` and `private/<their user>/` (and
+    `artifacts/`, `shared/`), the top level with a delimiter, and nobody deeper inside another
+    user's private folders. Set on `bucket` with the admin keys; returns the policy."""
+    from minio import Minio
+
+    own = ["private-artifacts/${aws:username}/*", "private/${aws:username}/*"]
+    listing = {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+               "Resource": f"arn:aws:s3:::{bucket}"}  # fmt: skip
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**listing, "Sid": "AllowOwnDeepList",
+             "Condition": {"StringLike": {"s3:prefix": [*own, "artifacts/*", "shared/*"]}}},
+            {**listing, "Sid": "AllowTopLevelDelimitedBrowse",
+             "Condition": {"Null": {"s3:prefix": "true"}, "StringEquals": {"s3:delimiter": "/"}}},
+            {**listing, "Sid": "DenyOtherDeepList", "Effect": "Deny",
+             "Condition": {"StringLike": {"s3:prefix": ["private-artifacts/*", "private/*"]},
+                           "StringNotLike": {"s3:prefix": own}}},
+        ],
+    }  # fmt: skip
+    admin = Minio(store.endpoint, store.access_key, store.secret_key, secure=False)
+    admin.set_bucket_policy(bucket, json.dumps(policy))
+    time.sleep(1.5)  # the S3 gateway picks up policy changes from the filer
+    return policy

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import istio
 import kfp_install
 import pytest
 import yaml
@@ -199,10 +200,7 @@ def test_set_image_alone_is_accepted_and_keeps_kfps_pod(tmp_path, kube, applied,
 
 
 def test_a_profile_namespace_gets_its_own_server_on_kfp_2_15_and_later(tmp_path, kube, applied):
-    kube.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                        "items": ISTIO_CRDS}))  # fmt: skip
-    for crd in ISTIO_CRDS:
-        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    istio.install_crds(kube)
     applied(json.dumps(kfp_install.store_secret(PROFILE_NAMESPACE)), PROFILE_NAMESPACE)
     text, (namespace,) = snippet("profile-namespace")
     assert namespace == PROFILE_NAMESPACE
@@ -229,13 +227,86 @@ def test_a_profile_namespace_gets_its_own_server_on_kfp_2_15_and_later(tmp_path,
         account = the(stored, "ServiceAccount")
         assert account["automountServiceAccountToken"] is False
         assert the(stored, "Service")["spec"]["ports"][0]["port"] in (8887, 8888)
-        istio = [o for o in stored if o["apiVersion"].endswith("istio.io/v1beta1")]
-        assert len(istio) == (2 if with_istio else 0)
+        mesh = [o for o in stored if o["apiVersion"].endswith("istio.io/v1beta1")]
+        assert len(mesh) == (2 if with_istio else 0)
         if with_istio:
             policy = the(stored, "AuthorizationPolicy")
             principals = policy["spec"]["rules"][0]["from"][0]["source"]["principals"]
             assert principals == ["cluster.local/ns/kubeflow/sa/ml-pipeline"]
         applied.clean()
+
+
+def _shared_overlay(tmp_path: Path, name: str, text: str, kfp: Path) -> str:
+    overlay = tmp_path / name
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(fill_in(text, overlay, kfp))
+    return kustomize(overlay)
+
+
+def test_the_shared_layout_is_accepted_with_its_rbac_and_autoscalers(tmp_path, kube, applied):
+    text, (component, version) = snippet("shared-overlay")
+    kfp = kfp_install.write_install(tmp_path / "kfp", version, multi_user=True)
+    built = _shared_overlay(tmp_path, "shared", text, kfp)
+    stored = applied(built)
+    deployment = the(stored, "Deployment")
+    assert container(deployment)["image"] == OUR_IMAGE
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    variables = env(deployment)
+    assert variables["SERVE_PROFILES"]["value"] == variables["PROFILE_SERVICES"]["value"] == "true"
+    assert variables["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    rules = the(stored, "ClusterRole", "ml-pipeline-visualizationserver-profiles")["rules"]
+    named = {(r["resources"][0], tuple(r.get("resourceNames", ())), tuple(r["verbs"]))
+             for r in rules}  # fmt: skip
+    assert named == {
+        ("namespaces", (), ("get", "list", "watch")),
+        ("services", (), ("create",)),
+        ("services", (NAME,), ("get", "update", "delete")),
+        ("secrets", ("mlpipeline-minio-artifact",), ("get",)),
+    }
+    binding = the(stored, "ClusterRoleBinding", "ml-pipeline-visualizationserver-profiles")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+    lease_rules = the(stored, "Role", "ml-pipeline-visualizationserver-profiles")["rules"]
+    assert {"kfp-viz-server-profiles"} == {
+        n for r in lease_rules for n in r.get("resourceNames", [])
+    }
+    cpu = the(stored, "HorizontalPodAutoscaler")["spec"]
+    assert cpu["scaleTargetRef"]["name"] == NAME and cpu["metrics"][0]["resource"]["name"] == "cpu"
+    applied.clean()
+
+    by_queue = _shared_overlay(tmp_path, "queue", text.replace("autoscaling-cpu",
+                               "autoscaling-queue-depth"), kfp)  # fmt: skip
+    hpa = the(applied(by_queue), "HorizontalPodAutoscaler")["spec"]
+    assert hpa["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "kfp_viz_queue_depth"},
+        "target": {"type": "AverageValue", "averageValue": "2"}}}]  # fmt: skip
+    applied.clean()
+
+    # Without the Services kept by the server: no RBAC at all, and no PROFILE_SERVICES.
+    plain = objects(
+        _shared_overlay(tmp_path, "plain", text.replace(component, "shared-server"), kfp)
+    )
+    kinds = {o["kind"] for o in plain}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    assert "PROFILE_SERVICES" not in env(the(plain, "Deployment"))
+    assert env(the(plain, "Deployment"))["SERVE_PROFILES"]["value"] == "true"
+
+
+def test_a_profile_namespace_of_the_shared_layout_holds_a_name_and_one_right(kube, applied):
+    command, (namespace,) = snippet("shared-profile-namespace")
+    assert namespace == PROFILE_NAMESPACE and f"apply -n {namespace}" in command
+    base = ROOT / "deploy" / "kustomize" / "shared-profile-namespace"
+    stored = applied(kustomize(base), PROFILE_NAMESPACE)
+    assert {o["kind"] for o in stored} == {"Service", "Role", "RoleBinding"}
+    spec = the(stored, "Service")["spec"]
+    assert spec["type"] == "ExternalName"
+    assert spec["externalName"] == f"{NAME}.{NAMESPACE}.svc.cluster.local"
+    assert {p["port"] for p in spec["ports"]} == {8888, 8887}
+    who = f"--as=system:serviceaccount:{NAMESPACE}:{NAME}"
+    can = [("get", "secret/mlpipeline-minio-artifact"), ("get", "secret/other"),
+           ("list", "secrets"), ("get", "services")]  # fmt: skip
+    answers = [kube.kubectl("auth", "can-i", *c, "-n", PROFILE_NAMESPACE, who,
+                            check=False).stdout.strip() for c in can]  # fmt: skip
+    assert answers == ["yes", "no", "no", "no"]
 
 
 def test_the_profile_controller_of_kfp_2_14_gets_our_image(tmp_path, kube, applied):
@@ -266,28 +337,112 @@ def test_podsecurity_restricted_would_warn_about_a_pod_that_breaks_it(kube):
     assert 'would violate PodSecurity "restricted' in result.stderr
 
 
-def _crd(group: str, kind: str, plural: str) -> dict:
-    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "plural": plural,
-                "singular": kind.lower(),
-                "listKind": f"{kind}List",
-            },
-            "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": schema}],
-        },
-    }
+# -- through Kubeflow's gateway (deploy/kustomize/gateway) ----------------------------------
 
+GATEWAY = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+API_SERVER = "cluster.local/ns/kubeflow/sa/ml-pipeline"
+STEP_POD = "cluster.local/ns/kubeflow-user-example-com/sa/default-editor"
+TOKEN = {"authorization": "Bearer a-projected-token"}
+PERSON = {"kubeflow-userid": "user@example.com"}
+PUBLISH = "/kfpviz.v1.Progress/PublishProgress"
+RENDER = "/api.VisualizationService/CreateVisualizationV1"
 
-# Istio's CRDs, restated as the minimum the API server needs to store these kinds.
-ISTIO_CRDS = [
-    _crd("security.istio.io", "AuthorizationPolicy", "authorizationpolicies"),
-    _crd("networking.istio.io", "DestinationRule", "destinationrules"),
+# (source principal, method, path, headers) -> admitted by KFP's policy and ours together
+GATEWAY_RULES = [
+    # People, through the gateway (it sets kubeflow-userid): pages, streams, the run list.
+    (GATEWAY, "GET", "/progress", PERSON, True),
+    (GATEWAY, "GET", "/progress/run-1", PERSON, True),
+    (GATEWAY, "GET", "/progress/run-1/events", PERSON, True),
+    (GATEWAY, "GET", "/progress/runs", PERSON, True),
+    (GATEWAY, "GET", "/visualizations/" + "0" * 64, PERSON, True),
+    (GATEWAY, "GET", "/simple/kfp-viz/", PERSON, True),
+    # ... but never a render, a publish, or the server's own endpoints.
+    (GATEWAY, "POST", "/", PERSON, False),
+    (GATEWAY, "GET", "/", PERSON, False),
+    (GATEWAY, "POST", "/progress/run-1", PERSON, False),
+    (GATEWAY, "GET", "/metrics", PERSON, False),
+    (GATEWAY, "GET", "/readyz", PERSON, False),
+    # Steps: with a token and no user id, publish over HTTP and gRPC, and watch.
+    (STEP_POD, "POST", "/progress/run-1", TOKEN, True),
+    (STEP_POD, "POST", PUBLISH, TOKEN, True),
+    (STEP_POD, "POST", "/kfpviz.v1.Progress/WatchProgress", TOKEN, True),
+    (STEP_POD, "GET", "/progress/run-1/events", TOKEN, True),
+    (STEP_POD, "GET", "/simple/kfp-viz/", {}, True),  # pip sends no token
+    # ... without a token, or posing as a person, or asking for a render: refused.
+    (STEP_POD, "POST", "/progress/run-1", {}, False),
+    (STEP_POD, "POST", PUBLISH, {**TOKEN, **PERSON}, False),
+    (STEP_POD, "POST", "/", TOKEN, False),
+    (STEP_POD, "POST", RENDER, TOKEN, False),
+    (STEP_POD, "GET", "/readyz", TOKEN, False),
+    # Renders stay KFP's: its API server, by KFP's own policy, on every path.
+    (API_SERVER, "POST", "/", {}, True),
+    (API_SERVER, "POST", RENDER, {}, True),
+    ("", "POST", "/", {}, False),
 ]
+
+
+def test_the_gateway_component_is_admitted_with_istios_crds_and_keeps_renders_kfps(
+    tmp_path, kube, applied
+):
+    istio.install_crds(kube)
+    text, (line, version) = snippet("gateway")
+    kfp = kfp_install.write_install(tmp_path / "kfp", version, multi_user=True, istio=True)
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(fill_in(text, overlay, kfp))
+    built = objects(kustomize(overlay))
+    assert any(c.endswith(f"deploy/kustomize/{line}") for c in yaml.safe_load(text)["components"])
+    stored = applied(yaml.safe_dump_all(built))  # a server-side dry run first, then for real
+
+    route = the(stored, "VirtualService")
+    assert route["spec"]["gateways"] == ["kubeflow/kubeflow-gateway"]
+    home, proxied = route["spec"]["http"]
+    assert home["redirect"] == {"uri": "/kfp-viz/progress"}
+    assert proxied["match"] == [{"uri": {"prefix": "/kfp-viz/"}}]
+    assert proxied["rewrite"] == {"uri": "/"}
+    assert proxied["route"] == [{"destination": {
+        "host": f"{NAME}.{NAMESPACE}.svc.cluster.local", "port": {"number": 8888}}}]  # fmt: skip
+    assert proxied["timeout"] == "86400s"  # event streams stay open
+
+    policies = [o for o in stored if o["kind"] == "AuthorizationPolicy"]
+    assert len(policies) == 4  # KFP's own, kept, and ours
+    assert the(stored, "AuthorizationPolicy")["spec"] == kfp_install.istio_objects()[0]["spec"]
+    labels = the(stored, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    for principal, method, path, headers, admitted in GATEWAY_RULES:
+        request = istio.Request(method, path, principal, headers)
+        assert istio.admits(policies, labels, request) is admitted, request
+
+    deployment = the(stored, "Deployment")
+    assert env(deployment)["AUTH"]["value"] == "kubeflow"
+    assert env(deployment)["PUBLIC_URL"]["value"] == "https://kubeflow.example.com/kfp-viz"
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    account = f"system:serviceaccount:{NAMESPACE}:{NAME}"
+    for resource in ("tokenreviews.authentication.k8s.io",
+                     "subjectaccessreviews.authorization.k8s.io"):  # fmt: skip
+        answer = kube.kubectl("auth", "can-i", "create", resource, f"--as={account}", check=False)
+        assert answer.stdout.strip() == "yes", (resource, answer.stdout, answer.stderr)
+    answer = kube.kubectl("auth", "can-i", "list", "secrets", f"--as={account}", check=False)
+    assert answer.stdout.strip() == "no"
+
+
+def test_istio_refuses_a_policy_its_schema_does_not_allow(kube):
+    """The check above can fail: Istio's CRDs validate, so a misspelt field is an error."""
+    istio.install_crds(kube)
+    policy = {
+        "apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "misspelt", "namespace": NAMESPACE},
+        "spec": {"rules": [{"to": [{"operation": {"path": ["/progress"]}}]}]},
+    }  # fmt: skip
+    result = kube.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(policy),
+                          check=False)  # fmt: skip
+    assert result.returncode != 0 and 'unknown field "spec.rules[0].to[0].operation.path"' in (
+        result.stderr
+    ), result.stderr
+
+
+def test_the_dashboard_menu_entry_leads_to_the_run_list_through_the_gateways_prefix():
+    item = json.loads(snippet("dashboard-link")[0])
+    assert set(item) == {"type", "link", "text", "icon"} and item["type"] == "item"
+    route = yaml.safe_load((ROOT / "deploy/kustomize/gateway/virtual-service.yaml").read_text())
+    prefix = route["spec"]["http"][1]["match"][0]["uri"]["prefix"]
+    assert item["link"] == prefix + "progress"

@@ -8,7 +8,9 @@ read-only root file system, on the host network. Object stores and data are the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +165,15 @@ def test_serves_kfp_as_uid_1000_read_only_and_stores_large_pages_in_seaweedfs(
     assert stored.size == reference["size"] > 4 * 2**20
     fetched = requests.get(f"{container.url}/visualizations/{reference['id']}", timeout=60)
     assert fetched.status_code == 200 and b"sample-996" in fetched.content
+
+    # The SDK's wheel and sdist, built into the image, are what its package index serves.
+    index = requests.get(container.url + "/simple/kfp-viz/", timeout=10)
+    assert index.status_code == 200, index.reason
+    files = re.findall(r'href="([^"#]+)#sha256=([0-9a-f]{64})"', index.text)
+    assert sorted(name.rsplit(".", 1)[-1] for name, _ in files) == ["gz", "whl"], index.text
+    for name, digest in files:
+        served = requests.get(f"{container.url}/simple/kfp-viz/{name}", timeout=10)
+        assert hashlib.sha256(served.content).hexdigest() == digest
 
 
 def test_without_limits_the_pool_stays_small_and_within_kfps_memory_request(start):

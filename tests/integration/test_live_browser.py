@@ -21,11 +21,13 @@ from live_run import (
     FAIL_AT,
     REASON,
     Run,
-    launch_loopback_chromium,
+    Shown,
     loss,
+    overflow,
     publish_grpc,
     publish_http,
     val_loss,
+    wait_points,
 )
 from progress_support import new_run
 from support import RunningServer
@@ -45,52 +47,12 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chromium(playwright):
-    browser = launch_loopback_chromium(playwright)
-    yield browser
-    browser.close()
-
-
-@pytest.fixture(scope="module")
 def runs(server):
     """A finished run (published over HTTP) and its failing variant (over gRPC)."""
     good, bad = Run(new_run()), Run(new_run(), fail_at=FAIL_AT, seed=3)
     publish_http(server, good.run_id, list(good.events()))
     publish_grpc(server, bad.run_id, list(bad.events()))
     return good, bad
-
-
-class Shown:
-    """A page opened straight from the server, recording errors and every request it made."""
-
-    def __init__(self, chromium, url: str, width: int = 1280, scheme: str = "light") -> None:
-        self.context = chromium.new_context(
-            viewport={"width": width, "height": 900}, color_scheme=scheme
-        )
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(url)
-
-    def close(self) -> None:
-        self.context.close()
-
-    def close_cleanly(self, server: RunningServer) -> None:
-        """Close, after checking the page raised nothing and asked nothing of another host."""
-        assert self.errors == []
-        assert all(url.startswith(server.url) for url in self.requests), self.requests
-        self.close()
-
-
-def wait_points(frame, metric: str, points: int) -> None:
-    frame.wait_for_function(
-        '([m, n]) => { const c = document.querySelector(`.chart[data-metric="${m}"]`);'
-        " return c && +c.dataset.points === n && c.querySelector('canvas'); }",
-        arg=[metric, points],
-    )
 
 
 def canvas(frame, metric: str) -> str:
@@ -118,26 +80,6 @@ def hover(shown_page, frame, metric: str, x: float) -> dict:
           return out;
         }""",
         metric,
-    )
-
-
-def overflow(frame) -> list[str]:
-    """Elements wider than the viewport or collapsed to nothing, and the page's scroll width."""
-    return frame.evaluate(
-        """() => {
-          const root = document.documentElement, width = root.clientWidth, bad = [];
-          if (root.scrollWidth > width) bad.push("page scrolls: " + root.scrollWidth);
-          document.querySelectorAll("main *").forEach(e => {
-            const r = e.getBoundingClientRect();
-            if (r.width && r.right > width + 0.5 && !e.closest(".table-wrap, #log"))
-              bad.push(e.tagName + "." + e.className + " right " + r.right);
-          });
-          document.querySelectorAll(".bar, .plot, .step, .chart, .tile").forEach(e => {
-            if (e.offsetParent && e.getBoundingClientRect().width < 100)
-              bad.push(e.className + " collapsed");
-          });
-          return bad;
-        }"""
     )
 
 
@@ -200,7 +142,7 @@ def test_run_page_charts_hover_log_and_smoothing(chromium, server, runs):
     assert "took 11 min" in page.text_content("#clock")
     bar = page.locator('.step[data-node="train"] [role=progressbar]')
     assert bar.get_attribute("aria-valuenow") == "100"
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 def test_failed_run_shows_its_reason_on_top(chromium, server, runs):
@@ -229,7 +171,7 @@ def test_failed_run_shows_its_reason_on_top(chromium, server, runs):
     page.wait_for_function("document.querySelectorAll('#log .entry').length === 1")
     assert "loss=" in page.text_content("#log .entry")
     assert page.locator("#log .entry time").get_attribute("datetime").endswith("Z")
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
@@ -282,15 +224,20 @@ def test_eta_appears_and_shrinks_while_a_step_runs(chromium, server):
     # The change is announced to screen readers (a polite live region).
     assert page.get_attribute("#announce", "aria-live") == "polite"
     assert "step train: Succeeded" in page.text_content("#announce")
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, server, runs):
     good, bad = runs
     shown = Shown(chromium, f"{server.url}/progress/{good.run_id}")
     page = shown.page
-    page.wait_for_selector("#compare-section:not([hidden])")
-    page.fill("#compare-with", bad.run_id)
+    # The run page leads to the run list with this run picked; another is picked there.
+    with page.expect_navigation():
+        page.click("#links >> text=Compare with other runs")
+    assert page.url == f"{server.url}/progress?selected={good.run_id}"
+    page.wait_for_selector(f'.run[data-run="{bad.run_id}"]')
+    assert page.is_checked(f'.run[data-run="{good.run_id}"] input[type=checkbox]')
+    page.check(f'.run[data-run="{bad.run_id}"] input[type=checkbox]')
     with page.expect_navigation():
         page.click("#compare-go")
     assert page.url == f"{server.url}/progress?runs={good.run_id},{bad.run_id}"
@@ -309,7 +256,7 @@ def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, ser
     assert rows.count() == 2
     assert page.get_attribute(f'.step[data-run="{bad.run_id}"]', "data-status") == "Failed"
     assert page.get_attribute(f'.step[data-run="{good.run_id}"] a', "href") == (
-        f"/progress/{good.run_id}"
+        f"./progress/{good.run_id}"  # relative: the page works under any path prefix
     )
     colours = page.eval_on_selector_all(
         ".step[data-run] .swatch", "s => s.map(e => getComputedStyle(e).backgroundColor)"
@@ -317,7 +264,7 @@ def test_comparison_overlays_runs_and_is_reached_from_the_run_page(chromium, ser
     assert len(set(colours)) == 2
     page.wait_for_function("document.getElementById('conn').textContent === 'all runs finished'")
     assert page.locator('.tile[data-metric="evaluate: auc"] [data-value]').count() == 1
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 def test_comparison_follows_a_run_live(chromium, server, runs):
@@ -332,7 +279,7 @@ def test_comparison_follows_a_run_live(chromium, server, runs):
     ])  # fmt: skip
     wait_points(page, "train: loss", EPOCHS + 3)
     assert hover(page, page, "train: loss", 2)[run] == 0.7
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 def test_an_event_names_the_chart_its_metrics_share(chromium, server):
@@ -350,14 +297,14 @@ def test_an_event_names_the_chart_its_metrics_share(chromium, server):
         "top1": 0.5 + 3 / 100,
         "top5": 0.8 + 3 / 100,
     }
-    shown.close_cleanly(server)
+    shown.close_cleanly(server.url)
 
 
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("", "runs is required"),
         ("runs=", "runs is required"),
+        ("selected=a,bad%20id", "selected, item 2: run_id 'bad id' is not a run id"),
         ("runs=good-1,bad%20id", "runs, item 2: run_id 'bad id' is not a run id"),
         ("runs=" + ",".join(f"r{i}" for i in range(7)), "runs names 7 runs; at most 6"),
         ("runs=a&namespace=Bad_NS", "namespace 'Bad_NS' is not a Kubernetes namespace name"),
@@ -380,9 +327,9 @@ def test_snapshot_in_the_kfp_iframe_links_to_the_live_page_and_comparison(chromi
     links = frame.eval_on_selector_all("#links a", "a => a.map(e => [e.textContent, e.href])")
     assert links == [
         ["Open the live page", f"{server.url}/progress/{bad.run_id}"],
-        ["Compare with other runs", f"{server.url}/progress?runs={bad.run_id}"],
+        ["All runs", f"{server.url}/progress"],
+        ["Compare with other runs", f"{server.url}/progress?selected={bad.run_id}"],
     ]
-    assert frame.get_attribute("#compare-form", "action") == f"{server.url}/progress"
     values = hover(shown.page, frame, "train: loss", 4)
     assert values == {"": 4, "loss": loss(4, 3), "val_loss": val_loss(4, 3)}
     assert frame.text_content("#conn") == "run finished"

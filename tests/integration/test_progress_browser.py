@@ -44,7 +44,10 @@ def test_live_page_bar_moves_and_metric_curve_grows(online_browser, page_server)
     context = online_browser.new_context()
     page = context.new_page()
     page.goto(f"{page_server.url}/progress/{run}")
-    page.wait_for_function("document.getElementById('note').textContent.includes('no events')")
+    page.wait_for_function(  # no event of the run yet: the page says it knows of no such run
+        "!document.getElementById('unknown').hidden"
+        " && document.getElementById('unknown').textContent.includes('is known yet')"
+    )
     page.close()
     publish(page_server, run, node_id="train", kind="progress", current=1, total=10)
     page = context.new_page()

@@ -6,18 +6,15 @@ and a real server shows it: on its gRPC watch stream and on the page the KFP UI 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from progress_support import Watch, new_run, new_topic, progress_server
+from sdk_support import run_in, sdk_venv, step_env
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVER_SIDE = ("kfp_viz_server", "kfp_viz_kernels", "tornado", "jupyter_client", "grpc")
 
 STEP = """
@@ -32,34 +29,14 @@ print("sent", report.sent, "failed", report.failed, "dropped", report.dropped)
 """
 
 
-def _sdk_venv(extras: str) -> Path:
-    spec = importlib.util.spec_from_file_location("sdk_venv", ROOT / "scripts" / "sdk_venv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cached(extras)
-
-
-def step_env(**extra: str) -> dict[str, str]:
-    """A step pod's environment: nothing of this checkout or of the test's venv reachable."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    return {**keep, **extra}
-
-
-def run_in(venv: Path, *args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(venv / "bin" / args[0]), *args[1:]],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def kafka_venv() -> Path:
-    return _sdk_venv("kafka")
+    return sdk_venv("kafka")
 
 
 @pytest.fixture(scope="module")
 def base_venv() -> Path:
-    return _sdk_venv("")
+    return sdk_venv("")
 
 
 def test_only_the_sdk_is_installed(kafka_venv, tmp_path):

@@ -28,6 +28,8 @@ class FakeKernel:
         self.answers_interrupt = True
         self.killed: str | None = None
         self.closed = False
+        self.namespaces: list[str] = []
+        """The namespace of each render it ran, in order."""
         self._exited: asyncio.Future[str] | None = None
 
     def started(self, pid: int) -> None:
@@ -43,7 +45,10 @@ class FakeKernel:
         assert self._exited is not None, "kernel not started"
         return self._exited
 
-    async def execute(self, code: str, request: dict[str, Any], timeout: float) -> Execution:
+    async def execute(
+        self, code: str, request: dict[str, Any], timeout: float, namespace: str = ""
+    ) -> Execution:
+        self.namespaces.append(namespace)
         return Execution(outputs=[], error=None)
 
     async def interrupt(self, grace: float) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -58,10 +59,29 @@ def test_the_old_generic_names_are_gone():
     assert stale == set()
 
 
-def test_the_sdk_and_the_server_move_in_step():
+def _setup_py():
+    spec = importlib.util.spec_from_file_location("setup_py", ROOT / "setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # defines; setup() runs only as __main__
+    return module
+
+
+def test_the_sdk_and_the_server_move_in_step(tmp_path):
+    """A release requires the SDK of its own version; a checkout requires its own ./sdk
+    (setup.py), so `pip install .` of a fresh clone needs no index holding kfp-viz, while an
+    sdist keeps the version PyPI can resolve. Real builds: tests/integration/test_packaging.py."""
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     server_version = setup["metadata"]["version"]
     sdk = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text())["project"]
     assert sdk["version"] == server_version
-    assert f"kfp-viz[grpc,kafka]=={server_version}" in setup["options"]["install_requires"]
+    released = f"kfp-viz[grpc,kafka]=={server_version}"
+    assert released in setup["options"]["install_requires"].split()
+    setup_py = _setup_py()
+    declared = setup_py.declared_requirements()
+    from_checkout = f"kfp-viz[grpc,kafka] @ {(ROOT / 'sdk').as_uri()}"
+    for command in ("dist_info", "bdist_wheel", "egg_info", "editable_wheel"):
+        wheel = setup_py.requirements(["setup.py", command])
+        assert wheel == [from_checkout if line == released else line for line in declared]
+    assert setup_py.requirements(["setup.py", "sdist", "--formats", "gztar"]) == declared
+    assert setup_py.requirements(["setup.py", "bdist_wheel"], sdk=tmp_path) == declared

@@ -1,5 +1,7 @@
 """The progress pages' server side: the comparison's run list, the page's config and inlined
-assets, and the snapshot's links (the browser side is tests/integration/test_live_browser.py)."""
+assets, where the pages' links lead (relative to the page, so any path prefix works), and the
+snapshot's links (the browser side is tests/integration/test_live_browser.py and
+test_gateway_browser.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from kfp_viz_server.errors import ErrorKind, RequestFailed
 from kfp_viz_server.progress.compare import MAX_COMPARED, compared_runs
 from kfp_viz_server.progress.hub import Delivered
 from kfp_viz_server.progress.page import Link, LivePage, RunFeed
+from kfp_viz_server.progress.urls import PageUrls
 from kfp_viz_server.progress.view import ProgressView
 
 
@@ -49,16 +52,17 @@ def test_the_page_inlines_uplot_and_its_script_and_escapes_the_config():
     )
     html = page.render(
         "r1", events=[Delivered(event, Cursor(0, 4))], events_url=None, note="n",
-        links=[Link("Open the live page", "http://viz/progress/r1")], compare_url=None,
+        links=[Link("Open the live page", "http://viz/progress/r1")], urls=PageUrls.at_run(),
     )  # fmt: skip
-    assert html.count("<script") == 3  # the config, uPlot, the page's own
+    assert html.count("<script") == 4  # the config, uPlot, the pages' shared script, its own
     assert "uPlot" in html and "kfpVizLive" in html and "src=" not in html
     assert "</script><b>" not in html
     config = config_of(html)
-    assert config["mode"] == "run" and config["compare_url"] is None
+    assert config["mode"] == "run"
+    assert config["urls"]["list"] == "../progress"  # relative to /progress/r1
     run = config["runs"][0]
     assert run["events"][0]["message"] == "</script><b>" and run["events"][0]["cursor"] == "0:4"
-    assert run["live_url"] == "/progress/r1"
+    assert run["live_url"] == "../progress/r1"
     assert config["links"] == [{"text": "Open the live page", "url": "http://viz/progress/r1"}]
     assert "<title>Progress of run r1</title>" in html
     assert len(html.encode()) < page.weight + 2000
@@ -66,7 +70,7 @@ def test_the_page_inlines_uplot_and_its_script_and_escapes_the_config():
 
 def test_the_comparison_page_carries_every_run():
     feeds = [RunFeed("a", events_url="/progress/a/events"), RunFeed("b", ended=True)]
-    config = config_of(LivePage().page("Comparing", feeds, compare=True))
+    config = config_of(LivePage().page("Comparing", feeds, urls=PageUrls.at_index(), compare=True))
     assert config["mode"] == "compare"
     assert [(r["run_id"], r["events_url"], r["ended"]) for r in config["runs"]] == [
         ("a", "/progress/a/events", False),
@@ -75,24 +79,61 @@ def test_the_comparison_page_carries_every_run():
 
 
 @pytest.mark.parametrize(
-    ("public_url", "node_id", "live", "compare"),
+    ("public_url", "node_id", "live", "run_list"),
     [
         ("", "", None, None),
         ("http://viz.example", "", "http://viz.example/progress/r1", "http://viz.example/progress"),
-        ("http://viz.example", "train", "http://viz.example/progress/r1?node_id=train",
-         "http://viz.example/progress"),
+        ("http://viz.example/kfp-viz/", "train",
+         "http://viz.example/kfp-viz/progress/r1?node_id=train",
+         "http://viz.example/kfp-viz/progress"),
     ],
 )  # fmt: skip
-def test_the_snapshot_links_to_the_live_page_and_comparison_only_with_a_public_url(
-    public_url, node_id, live, compare
+def test_the_snapshot_links_to_the_live_page_and_run_list_only_with_a_public_url(
+    public_url, node_id, live, run_list
 ):
     view = ProgressView(hub=None, page=LivePage(), public_url=public_url)  # links need no hub
     links = view._links("r1", node_id, "")
-    assert links.get("compare_url") == compare
     if live is None:
-        assert "links" not in links
+        assert links == {"urls": None}
     else:
+        assert links["urls"] is not None and links["urls"].run_list() == run_list
         assert [(link.text, link.url) for link in links["links"]] == [
             ("Open the live page", live),
-            ("Compare with other runs", f"{compare}?runs=r1"),
+            ("All runs", run_list),
+            ("Compare with other runs", f"{run_list}?selected=r1"),
         ]
+
+
+@pytest.mark.parametrize(
+    ("urls", "root"),
+    [(PageUrls.at_index(), "./"), (PageUrls.at_run(), "../"),
+     (PageUrls.public("https://kf.example/kfp-viz/"), "https://kf.example/kfp-viz/")],
+)  # fmt: skip
+def test_every_url_a_page_uses_is_under_its_root_and_a_colon_never_reads_as_a_scheme(urls, root):
+    run = "ns:run@1"
+    found = [
+        urls.live(run, node_id="train"), urls.events(run, from_beginning="1"), urls.run_list(),
+        urls.run_list([run, "b"]), urls.compare([run, "b"]), urls.runs_json(), urls.run_json(run),
+        *urls.for_script().values(),
+    ]  # fmt: skip
+    assert all(url.startswith(root) for url in found), found
+    assert urls.live(run, node_id="train") == f"{root}progress/ns%3Arun%401?node_id=train"
+    assert urls.events(run, from_beginning="1", node_id="") == (
+        f"{root}progress/ns%3Arun%401/events?from_beginning=1"
+    )
+    assert urls.compare([run, "b"]) == f"{root}progress?runs=ns%3Arun%401,b"
+    assert urls.for_script()["run"].replace("{run}", "x") == urls.run_json("x")
+    assert urls.for_script()["live"].replace("{run}", "x") == urls.live("x")
+
+
+def test_the_run_list_page_carries_its_routes_and_picked_runs_and_no_chart_library():
+    html = LivePage().run_list(PageUrls.at_index(), ["a", "b"], MAX_COMPARED)
+    config = config_of(html)
+    assert config == {
+        "mode": "list",
+        "urls": PageUrls.at_index().for_script(),
+        "selected": ["a", "b"],
+        "max_compared": MAX_COMPARED,
+    }
+    assert "<title>Runs</title>" in html and "kfpVizRuns" in html
+    assert "uPlot" not in html and "src=" not in html

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import visualization_pb2 as visualization__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12kfpviz_pages.proto\x12\tkfpviz.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13visualization.proto\"m\n\x1a\x43reateVisualizationRequest\x12)\n\rvisualization\x18\x01 \x01(\x0b\x32\x12.api.Visualization\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x11\n\ttype_name\x18\x03 \x01(\t\"s\n\x1b\x43reateVisualizationResponse\x12\x0e\n\x04html\x18\x01 \x01(\tH\x00\x12-\n\treference\x18\x02 \x01(\x0b\x32\x18.kfpviz.v1.PageReferenceH\x00\x12\r\n\x05\x65rror\x18\x03 \x01(\tB\x06\n\x04page\"\xc0\x01\n\rPageReference\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x15\n\rpresigned_url\x18\x06 \x01(\t\x12\x39\n\x15presigned_url_expires\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08http_url\x18\x08 \x01(\t\"\'\n\x19\x46\x65tchVisualizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"V\n\tPageChunk\x12+\n\treference\x18\x01 \x01(\x0b\x32\x18.kfpviz.v1.PageReference\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x32\xca\x01\n\x0eVisualizations\x12\x64\n\x13\x43reateVisualization\x12%.kfpviz.v1.CreateVisualizationRequest\x1a&.kfpviz.v1.CreateVisualizationResponse\x12R\n\x12\x46\x65tchVisualization\x12$.kfpviz.v1.FetchVisualizationRequest\x1a\x14.kfpviz.v1.PageChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12kfpviz_pages.proto\x12\tkfpviz.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13visualization.proto\"m\n\x1a\x43reateVisualizationRequest\x12)\n\rvisualization\x18\x01 \x01(\x0b\x32\x12.api.Visualization\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x11\n\ttype_name\x18\x03 \x01(\t\"s\n\x1b\x43reateVisualizationResponse\x12\x0e\n\x04html\x18\x01 \x01(\tH\x00\x12-\n\treference\x18\x02 \x01(\x0b\x32\x18.kfpviz.v1.PageReferenceH\x00\x12\r\n\x05\x65rror\x18\x03 \x01(\tB\x06\n\x04page\"\xd3\x01\n\rPageReference\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x15\n\rpresigned_url\x18\x06 \x01(\t\x12\x39\n\x15presigned_url_expires\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08http_url\x18\x08 \x01(\t\x12\x11\n\tnamespace\x18\t \x01(\t\":\n\x19\x46\x65tchVisualizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"V\n\tPageChunk\x12+\n\treference\x18\x01 \x01(\x0b\x32\x18.kfpviz.v1.PageReference\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x32\xca\x01\n\x0eVisualizations\x12\x64\n\x13\x43reateVisualization\x12%.kfpviz.v1.CreateVisualizationRequest\x1a&.kfpviz.v1.CreateVisualizationResponse\x12R\n\x12\x46\x65tchVisualization\x12$.kfpviz.v1.FetchVisualizationRequest\x1a\x14.kfpviz.v1.PageChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEVISUALIZATIONRESPONSE']._serialized_start=198
   _globals['_CREATEVISUALIZATIONRESPONSE']._serialized_end=313
   _globals['_PAGEREFERENCE']._serialized_start=316
-  _globals['_PAGEREFERENCE']._serialized_end=508
-  _globals['_FETCHVISUALIZATIONREQUEST']._serialized_start=510
-  _globals['_FETCHVISUALIZATIONREQUEST']._serialized_end=549
-  _globals['_PAGECHUNK']._serialized_start=551
-  _globals['_PAGECHUNK']._serialized_end=637
-  _globals['_VISUALIZATIONS']._serialized_start=640
-  _globals['_VISUALIZATIONS']._serialized_end=842
+  _globals['_PAGEREFERENCE']._serialized_end=527
+  _globals['_FETCHVISUALIZATIONREQUEST']._serialized_start=529
+  _globals['_FETCHVISUALIZATIONREQUEST']._serialized_end=587
+  _globals['_PAGECHUNK']._serialized_start=589
+  _globals['_PAGECHUNK']._serialized_end=675
+  _globals['_VISUALIZATIONS']._serialized_start=678
+  _globals['_VISUALIZATIONS']._serialized_end=880
 # @@protoc_insertion_point(module_scope)

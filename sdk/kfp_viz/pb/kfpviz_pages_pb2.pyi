@@ -30,7 +30,7 @@ class CreateVisualizationResponse(_message.Message):
     def __init__(self, html: _Optional[str] = ..., reference: _Optional[_Union[PageReference, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class PageReference(_message.Message):
-    __slots__ = ("id", "uri", "size", "sha256", "content_type", "presigned_url", "presigned_url_expires", "http_url")
+    __slots__ = ("id", "uri", "size", "sha256", "content_type", "presigned_url", "presigned_url_expires", "http_url", "namespace")
     ID_FIELD_NUMBER: _ClassVar[int]
     URI_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class PageReference(_message.Message):
     PRESIGNED_URL_FIELD_NUMBER: _ClassVar[int]
     PRESIGNED_URL_EXPIRES_FIELD_NUMBER: _ClassVar[int]
     HTTP_URL_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     id: str
     uri: str
     size: int
@@ -47,13 +48,16 @@ class PageReference(_message.Message):
     presigned_url: str
     presigned_url_expires: _timestamp_pb2.Timestamp
     http_url: str
-    def __init__(self, id: _Optional[str] = ..., uri: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., presigned_url: _Optional[str] = ..., presigned_url_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., http_url: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, id: _Optional[str] = ..., uri: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., presigned_url: _Optional[str] = ..., presigned_url_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., http_url: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class FetchVisualizationRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "namespace")
     ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class PageChunk(_message.Message):
     __slots__ = ("reference", "offset", "data")

@@ -18,7 +18,7 @@
      without a GPU, about 4 ms each here): a few per frame keep that commit short. */
   var CHARTS_PER_FRAME = 2;
   var WHOLE = new Intl.NumberFormat("en-US");  /* one formatter: toLocaleString makes one a call */
-  var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10;
+  var MAX_LOGS = 20000, SHOWN_LOGS = 2000, TABLE_ROWS = 500, RATE_WINDOW = 10, CHECK_INTERVAL = 5000;
   var STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4,
                     1e5, 2e5, 25e4, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
   var DURATION_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
@@ -39,13 +39,7 @@
   var stats = {frames: 0, drawMs: 0, maxDrawMs: 0, events: 0, applyMs: 0, maxApplyMs: 0, maxDataMs: 0, maxPlotMs: 0};
 
   function now() { return Date.now() / 1000 + clockOffset; }
-  function el(tag, cls, parent, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text != null) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var el = kfpViz.el, duration = kfpViz.duration, clockTime = kfpViz.clockTime;
   function fmt(v) {
     if (v === null || v === undefined) return "\u2014";
     if (!isFinite(v)) return String(v);
@@ -53,21 +47,6 @@
     var a = Math.abs(v);
     if (a >= 1e6 || a < 1e-4) return v.toExponential(3);
     return String(+v.toPrecision(4));
-  }
-  function duration(seconds) {
-    var s = Math.max(0, seconds);
-    if (s < 9.95) return s.toFixed(1) + " s";
-    s = Math.round(s);
-    if (s < 60) return s + " s";
-    var m = Math.floor(s / 60);
-    if (m < 60) return m + " min" + (s - 60 * m ? " " + (s - 60 * m) + " s" : "");
-    return Math.floor(m / 60) + " h " + (m % 60) + " min";
-  }
-  function pad(n, width) { return String(n).padStart(width || 2, "0"); }
-  function clockTime(ts, ms) {
-    var d = new Date(ts * 1000);
-    var text = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-    return ms ? text + "." + pad(d.getMilliseconds(), 3) : text;
   }
   /* Series colours from the style sheet, read once per colour scheme: getComputedStyle after
      a change to the page recalculates style, and this is asked on every redraw. */
@@ -88,7 +67,8 @@
   var runs = config.runs.map(function (r, index) {
     return {id: r.run_id, index: index, live: r.live_url, status: "", message: "", start: null, end: null,
             lastTs: null, count: 0, steps: new Map(), logs: [], series: new Map(), cursor: null,
-            ended: !!r.ended, caughtUp: !r.events_url, conn: "connecting"};
+            ended: !!r.ended, caughtUp: !r.events_url, conn: "connecting", url: r.events_url,
+            known: null, problem: "", source: null, checking: false};
   });
 
   function step(run, id, ts) {
@@ -169,7 +149,7 @@
     if (run.status) return run.status;
     var any = false, failed = false;
     run.steps.forEach(function (s) { any = true; if (FAILED.indexOf(s.status) >= 0) failed = true; });
-    return failed ? "Failed" : any ? "Running" : "waiting";
+    return failed ? "Failed" : any ? "Running" : run.known === false ? "unknown" : "waiting";
   }
 
   /* ---- metrics: series, their charts and tiles ---------------------------------------- */
@@ -629,12 +609,14 @@
       run.shown = progressRow("run", run.id);
       run.shown.row.dataset.run = run.id;
       swatch(run.shown.name, run.index).setAttribute("aria-hidden", "true");
-      el("a", "", run.shown.name, run.id).href = run.live;
+      if (run.live) el("a", "", run.shown.name, run.id).href = run.live;
+      else el("span", "", run.shown.name, run.id);
     }
     var status = shownStatus(run);
     var pct = showProgress(run.shown, runFraction(run), status, run.steps.size + " steps, ");
     run.shown.pct.textContent = pct + "%";
-    run.shown.timing.textContent = [runClock(run), run.steps.size + " steps", run.conn].filter(Boolean).join(" \u00b7 ");
+    var conn = run.problem || (run.known === false && !run.count ? "no run with this id is known yet" : run.conn);
+    run.shown.timing.textContent = [runClock(run), run.steps.size + " steps", conn].filter(Boolean).join(" \u00b7 ");
   }
 
   function drawHeader() {
@@ -847,7 +829,7 @@
     schedule();
   }, 1000);
 
-  /* ---- the page's frame: heading, links, the compare form ------------------------------ */
+  /* ---- the page's frame: heading, links ---------------------------------------------- */
 
   function setUp() {
     $("heading").textContent = comparing ? "Comparing " + runs.length + " runs" : "Run " + runs[0].id;
@@ -861,57 +843,97 @@
       shown = true;
     });
     links.hidden = !shown;
-    if (config.compare_url) {
-      var form = $("compare-form");
-      form.action = config.compare_url;
-      runs.forEach(function (run) {
-        var keep = el("input", "", $("compare-keep"));
-        keep.type = "hidden"; keep.name = "runs"; keep.value = run.id;
-      });
-      /* Pages are sandboxed: a form is never submitted (no submit event either) and no
-         pop-up opens, so the button (or Enter) makes the page navigate itself. */
-      var go = function () {
-        var ids = runs.map(function (run) { return run.id; });
-        $("compare-with").value.split(/[\s,]+/).forEach(function (id) { if (id && ids.indexOf(id) < 0) ids.push(id); });
-        window.location.href = config.compare_url + "?runs=" + ids.map(encodeURIComponent).join(",");
-      };
-      $("compare-go").addEventListener("click", go);
-      $("compare-with").addEventListener("keydown", function (event) { if (event.key === "Enter") { event.preventDefault(); go(); } });
-      $("compare-section").hidden = false;
-    }
   }
 
-  function follow(run, url) {
+  function route(name, id) { return kfpViz.route(config.urls, name, id); }
+
+  function changed(run) { dirty.header = true; dirty.runs.add(run); schedule(); }
+
+  /* A run with no events: is there such a run at all? The server says (404: no event of it
+     is known). Its stream, while open, brings the run's first event whenever it comes; a
+     stream the server refused is opened again once the run is known. */
+  function checkKnown(run) {
+    if (!config.urls) {
+      if (!comparing && !run.count) $("note").textContent = "no events for this run yet; waiting for them";
+      return;
+    }
+    if (run.checking || run.count) return;
+    run.checking = true;
+    kfpViz.getJson(route("run", run.id)).then(function (answer) {
+      run.checking = false;
+      knownAs(run, answer[0], answer[1]);
+    }, function () {
+      run.checking = false;
+      if (!run.source) setTimeout(function () { checkKnown(run); }, CHECK_INTERVAL);
+    });
+  }
+  function knownAs(run, status, body) {
+    if (run.count) return;  /* events came meanwhile */
+    run.known = status === 404 ? false : status === 200 ? true : run.known;
+    var problem = status === 200 || status === 404 ? "" : body.error || "the server answered " + status;
+    run.problem = problem;
+    if (!comparing) {
+      showUnknown(run.known === false ? run : null);
+      $("note").textContent = problem || (run.known ? "no events for this run yet; waiting for them" : config.note || "");
+    }
+    changed(run);
+    if (run.known && !run.source && !problem) follow(run);
+    else if (!run.source) setTimeout(function () { checkKnown(run); }, CHECK_INTERVAL);
+  }
+  function showUnknown(run) {
+    var box = $("unknown");
+    box.hidden = !run;
+    if (!run || box.dataset.run === run.id) return;
+    box.dataset.run = run.id;
+    box.textContent = "No run " + run.id + " is known yet: no event of it has been published. " +
+      "This page keeps checking and shows the run as soon as it starts. ";
+    el("a", "", box, "See the runs that are known").href = route("list");
+  }
+
+  function follow(run) {
+    var url = run.url;
     if (run.ended) { run.conn = "run finished"; return; }
     if (!url) { run.conn = "snapshot (no live updates)"; return; }
     if (typeof EventSource === "undefined") { run.conn = "snapshot (no EventSource)"; return; }
-    var source = new EventSource(url);
-    function changed() { dirty.header = true; dirty.runs.add(run); schedule(); }
+    var source = run.source = new EventSource(url);
     /* In arrival order, through the inbox: a stream's history comes in large chunks. */
     function on(name, handle) {
       source.addEventListener(name, function (m) { later(function () { handle(m.data); }); });
     }
-    on("open", function () { run.conn = "live"; changed(); });
-    on("progress", function (data) { apply(run, JSON.parse(data)); });
+    on("open", function () { run.conn = "live"; changed(run); });
+    on("progress", function (data) {
+      if (!run.count && run.known === false) {
+        run.known = true; run.problem = "";
+        if (!comparing) showUnknown(null);
+      }
+      apply(run, JSON.parse(data));
+    });
     on("caught_up", function (data) {
       run.caughtUp = true; run.conn = "live";
-      if (!run.count && !JSON.parse(data).events && !comparing) $("note").textContent = "no events for this run yet; waiting for them";
-      changed();
+      if (!run.count && !JSON.parse(data).events) checkKnown(run);
+      changed(run);
     });
     on("heartbeat", function (data) {
       var h = JSON.parse(data);
       if (h.server_time) clockOffset = h.server_time - Date.now() / 1000;
       run.conn = h.upstream_reachable ? "live" : "live, but " + h.upstream + " is unreachable" + (h.detail ? " (" + h.detail + ")" : "");
       $("conn").dataset.upstream = h.upstream_reachable ? "up" : "down";
-      changed();
+      changed(run);
     });
-    on("lagged", function () { run.conn = "live (caught up after falling behind)"; changed(); });
+    on("lagged", function () { run.conn = "live (caught up after falling behind)"; changed(run); });
     source.addEventListener("end", function () {
       run.ended = true; source.close();
-      later(function () { run.conn = "run finished"; changed(); });
+      later(function () { run.conn = "run finished"; changed(run); });
     });
     source.addEventListener("error", function () {
-      if (!run.ended) { run.conn = "reconnecting (last event " + (run.cursor || "none") + ")"; changed(); }
+      if (run.ended) return;
+      if (source.readyState === EventSource.CLOSED) {  /* refused (not 200): it will not retry */
+        run.source = null; run.conn = "not followed";
+        checkKnown(run);
+      } else {
+        run.conn = "reconnecting (last event " + (run.cursor || "none") + ")";
+      }
+      changed(run);
     });
   }
 
@@ -921,7 +943,7 @@
     var run = runs[i];
     (r.events || []).forEach(function (e) { later(function () { apply(run, e); }); });
     if (r.events && r.events.length && config.note) $("note").textContent = config.note;
-    follow(run, r.events_url);
+    follow(run);
   });
   schedule();
   window.kfpVizLive = {runs: runs, charts: charts, view: view, stats: stats};  /* for tests and the bench */
