@@ -160,11 +160,7 @@ class RunAccess:
             return
         owner = await self.owner(run_id)
         if owner is None:
-            raise RequestFailed(
-                ErrorKind.NOT_FOUND,
-                f"no run {run_id} is known: it has no progress events yet (the run list, "
-                "/progress, shows the runs you may read)",
-            )
+            raise unknown_run(run_id)
         await self.tenancy.check_read(caller, owner, f"run {run_id}")
 
     async def owner(self, run_id: str) -> str | None:
@@ -183,3 +179,12 @@ class RunAccess:
                 f"cannot tell whose run {run_id} is: {self._hub.source.description} did not "
                 f"answer within {OWNER_TIMEOUT:g} s",
             ) from None
+
+
+def unknown_run(run_id: str) -> RequestFailed:
+    """The answer about a run no event (and no Workflow) is known of, wherever it is asked."""
+    return RequestFailed(
+        ErrorKind.NOT_FOUND,
+        f"no run {run_id} is known yet: no progress event of it has been published (the run "
+        "list shows the runs you may read)",
+    )

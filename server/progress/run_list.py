@@ -31,7 +31,7 @@ from kfp_viz.events import STATUSES, validate_namespace, validate_run_id
 from ..auth import Caller, Tenancy
 from ..errors import ErrorKind, RequestFailed
 from ..http_base import HandlerRule
-from .access import RunAccess
+from .access import RunAccess, unknown_run
 from .checks import refused_if_invalid
 from .http_access import ProgressHandler
 from .hub import ProgressHub
@@ -146,10 +146,7 @@ class RunsHandler(ProgressHandler):
             await self._access.owner(run_id)  # reads the log for a run not seen here yet
         summary = self._hub.runs.get(run_id)
         if summary is None:
-            raise RequestFailed(
-                ErrorKind.NOT_FOUND,
-                f"no run {run_id} is known yet: no event of it has been published",
-            )
+            raise unknown_run(run_id)
         return summary.to_dict()
 
 

@@ -288,7 +288,7 @@ def test_an_unknown_run_is_not_found_for_every_reader(server):
     run = new_run()
     for headers in (user("alice"), user("bob")):
         reply = requests.get(f"{server.url}/progress/{run}/events", headers=headers, timeout=10)
-        assert reply.status_code == 404 and f"no run {run} is known" in reply.json()["error"]
+        assert reply.status_code == 404 and f"no run {run} is known yet" in reply.json()["error"]
 
 
 def test_access_decisions_follow_rbac_changes_after_the_review_ttl(server, cluster, team_a_run):

@@ -19,6 +19,7 @@ import tornado.web
 from kfp_viz.events import Cursor, InvalidEvent, parse_event, validate_run_id
 from kfp_viz_server.auth import Caller, Credentials, HeaderNames, OpenTenancy
 from kfp_viz_server.errors import ErrorKind, RequestFailed
+from kfp_viz_server.progress.access import RunAccess
 from kfp_viz_server.progress.hub import ProgressHub
 from kfp_viz_server.progress.run_list import (
     MAX_LIMIT,
@@ -198,7 +199,7 @@ def fetch_all(tenancy, requests: list[tuple[str, dict[str, str]]], events=()) ->
         hub.start()
         for item in events:
             await hub.publish(item)
-        app = tornado.web.Application(run_list_routes(hub, tenancy))
+        app = tornado.web.Application(run_list_routes(hub, RunAccess(tenancy, hub)))
         sock, port = tornado.testing.bind_unused_port()
         server = tornado.httpserver.HTTPServer(app)
         server.add_sockets([sock])
