@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import zmq.asyncio
 
 from . import sandbox
+from .file_broker import FileBroker
 from .kernel import Execution, Kernel, KernelOptions, Listen
 from .launcher import KernelLauncher
-from .source_policy import PRIVATE_VARIABLE
+from .source_policy import PRIVATE_VARIABLE, SourcePolicy
 
 if TYPE_CHECKING:
     from .pool import PoolSettings
@@ -109,22 +110,23 @@ class ProcessKernels:
         runtime_dir: Path | None = None,
         object_access: Listen | None = None,
     ) -> None:
-        """`object_access`: answers kernels' object-store requests (server/object_broker.py).
-        `runtime_dir`: the private folder for kernels' files; None: a new temporary one,
-        removed on close."""
+        """`object_access`: answers kernels' object-store requests (server/object_broker.py);
+        their local file requests are answered here (kernels/file_broker.py), with the
+        limits the kernels are given. `runtime_dir`: the private folder for kernels' files;
+        None: a new temporary one, removed on close."""
         self._own_runtime_dir = runtime_dir is None
         self._runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="kfp-viz-"))
         (self._runtime_dir / "kernels").mkdir(mode=0o700, parents=True, exist_ok=True)
         self._status = sandbox.status(settings.sandbox)
         private = (str(self._runtime_dir), *settings.private_folders)
         environment = {**settings.environment, PRIVATE_VARIABLE: ",".join(private)}
+        self._files = FileBroker(SourcePolicy.from_variables(environment))
         self._launcher = KernelLauncher(
             self._runtime_dir, environment, passed_variables=settings.passed_variables
         )
         self._context = zmq.asyncio.Context()
         policy = sandbox.SandboxPolicy(
             enabled=settings.sandbox,
-            data_roots=settings.data_roots,
             private=private,
             connect_ports=settings.connect_ports,
             read_extra=sandbox.python_paths(exclude=private),
@@ -137,6 +139,7 @@ class ProcessKernels:
             sandbox=policy.to_json(),
             abstract_sockets=self._status.scopes,
             object_access=object_access,
+            file_access=self._files.listen,
         )
 
     @property
@@ -158,6 +161,7 @@ class ProcessKernels:
 
     async def close(self) -> None:
         await self._launcher.close()
+        self._files.close()
         self._context.destroy(linger=0)
         if self._own_runtime_dir:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)

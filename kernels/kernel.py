@@ -35,6 +35,7 @@ from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_client.session import json_unpacker
 
 from .errors import KernelDied, KernelStartError
+from .file_access import ACCESS_VARIABLE as FILE_ACCESS_VARIABLE
 from .launcher import KernelLauncher, KernelProcess
 from .object_access import ACCESS_VARIABLE
 from .outputs import DEFAULT_LIMIT, Output, OutputCollector
@@ -72,6 +73,9 @@ class ObjectAccess(Protocol):
 Listen = Callable[[str], Awaitable[ObjectAccess]]
 """Starts answering a kernel's object-store requests on a Unix socket at a path; returns
 what to `serve()` each render with, and `close()` when the kernel goes."""
+FileListen = Callable[[str], Awaitable[Any]]
+"""Starts answering a kernel's local file requests (kernels/file_access.py) on a Unix socket
+at a path; returns what to `close()` when the kernel goes."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class KernelOptions:
     abstract_sockets: bool = False
     """Message sockets in the abstract namespace: only when the sandbox confines them."""
     object_access: Listen | None = None
+    file_access: FileListen | None = None
 
 
 class Kernel:
@@ -104,6 +109,7 @@ class Kernel:
         self._work_root = self._folder / "work"
         self._max_output = DEFAULT_LIMIT
         self._object_access: ObjectAccess | None = None
+        self._file_access: Any = None
         self._process: KernelProcess | None = None
         self._client: AsyncKernelClient | None = None
         self._connection: KernelConnectionInfo = {}
@@ -137,6 +143,10 @@ class Kernel:
             path = str(self._folder / "objects.sock")
             self._object_access = await options.object_access(path)
             environment[ACCESS_VARIABLE] = path
+        if options.file_access is not None:
+            path = str(self._folder / "files.sock")
+            self._file_access = await options.file_access(path)
+            environment[FILE_ACCESS_VARIABLE] = path
         self._process = await launcher.spawn(
             {
                 "folder": str(self._folder),
@@ -240,9 +250,10 @@ class Kernel:
         if self._client is not None:
             self._client.stop_channels()
             self._client = None
-        if self._object_access is not None:
-            self._object_access.close()
-            self._object_access = None
+        for answering in (self._object_access, self._file_access):
+            if answering is not None:
+                answering.close()
+        self._object_access = self._file_access = None
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def rss(self) -> int | None:

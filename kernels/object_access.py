@@ -27,6 +27,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from .file_access import receive_line
+
 ACCESS_VARIABLE = "KFP_VIZ_OBJECT_ACCESS"
 MAX_LINE = 64 * 2**20
 """The longest answer a kernel reads (a listing of about a million keys)."""
@@ -72,17 +74,8 @@ def ask(request: dict[str, Any], path: str | None = None) -> dict[str, Any]:
 
 
 def _read_line(connection: socket.socket) -> dict[str, Any]:
-    chunks, size = [], 0
-    while True:
-        chunk = connection.recv(2**20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if chunk.endswith(b"\n") or size > MAX_LINE:
-            break
-    data = b"".join(chunks)
-    if not data.endswith(b"\n"):
+    data, _ = receive_line(connection, MAX_LINE)
+    if not data:
         raise Refused("", "the server's object access answered incompletely")
     answer: dict[str, Any] = json.loads(data)
     return answer

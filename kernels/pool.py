@@ -65,10 +65,9 @@ class PoolSettings:
     """Names of the server's variables kernels also get (the operator's KERNEL_ENV)."""
     max_output: int = DEFAULT_LIMIT
     sandbox: bool = True
-    data_roots: tuple[str, ...] = ()
-    """Folders kernels may read data from; empty: any but the system and private ones."""
     private_folders: tuple[str, ...] = ()
-    """The server's folders kernels must not reach (the page store), besides the runtime one."""
+    """The server's folders kernels must not reach, nor have read for them (the page store),
+    besides the runtime one."""
     connect_ports: tuple[int, ...] | None = None
     """TCP ports kernels may connect to; None: any."""
 

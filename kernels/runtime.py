@@ -38,6 +38,7 @@ import tempfile
 from typing import Any, TextIO
 
 from .outputs import CUT_MIME
+from .sandbox import CONFINED_VARIABLE
 
 META_KEY = "kfp_viz"
 MAX_OUTPUT_VARIABLE = "KFP_VIZ_MAX_OUTPUT"
@@ -204,4 +205,24 @@ def install(shell: Any, work_root: str) -> RequestScope:
     """Attach request scoping to a freshly initialised kernel shell."""
     scope = RequestScope(shell, work_root)
     scope.install()
+    if os.environ.get(CONFINED_VARIABLE):
+        shell.set_custom_exc((PermissionError,), _explain_refused_file)
     return scope
+
+
+SANDBOX_NOTE = (
+    "The kernel sandbox lets code open files only in its render's folder (its TMPDIR) and "
+    "the system's and Python's. Read data files as the built-in types do, through the "
+    "server, within LOCAL_SOURCE_ROOTS: `from kfp_viz_kernels.sources import open_local; "
+    "pd.read_csv(open_local(path))`."
+)
+
+
+def _explain_refused_file(
+    shell: Any, kind: type[BaseException], error: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
+    """Custom code that opened a file out of its reach: say why, and what reads it."""
+    name = getattr(error, "filename", None)
+    if isinstance(name, str) and SANDBOX_NOTE not in getattr(error, "__notes__", ()):
+        error.add_note(SANDBOX_NOTE)
+    shell.showtraceback((kind, error, tb), tb_offset=tb_offset)

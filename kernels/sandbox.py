@@ -8,10 +8,14 @@ process give up rights for itself and every process it starts, for good, so it w
 KFP's pod (uid 1000, no capabilities, seccomp RuntimeDefault):
 
 - files: read (and execute) only Python, its libraries and the system's (`/usr`, `/etc`,
-  ...), plus the data folders (`LOCAL_SOURCE_ROOTS`; without them every folder except the
-  system ones and the server's private ones); read and write only the kernel's own folder
-  (its work folders, its IPython profile, its connection file). The server's runtime folder
-  (the other kernels' connection files) and the page store are out of reach.
+  ...); read and write only the kernel's own folder (its work folders, its IPython
+  profile, its connection file). No data folder: Landlock grants by folder, and a folder
+  that holds a private one (the runtime folder or the page store in `/tmp`) could only be
+  granted as the entries it held at the fork, so a file written there later would stay out
+  of reach. Local sources are opened by the server instead, within the limits, and passed
+  in (kernels/file_access.py), whenever they were written. The server's runtime folder (the
+  other kernels' connection files) and the page store are out of reach, to reads through
+  the server too.
 - TCP (ABI 4): no listening socket; connections only to the ports the settings allow.
 - scopes (ABI 6): no signal to a process outside the kernel's own tree (the server, the
   kernel factory, other kernels), no connection to an abstract Unix socket another
@@ -72,6 +76,10 @@ NEVER_READ = ("/proc", "/sys", "/dev", "/run", "/var/run")
 pod's service account token is under /var/run/secrets)."""
 
 
+CONFINED_VARIABLE = "KFP_VIZ_SANDBOXED"
+"""Set in a kernel whose files the sandbox confines."""
+
+
 class SandboxError(OSError):
     """The sandbox could not be applied; the kernel must not start without it."""
 
@@ -109,9 +117,6 @@ class SandboxPolicy:
     """What a kernel may reach. Built by the pool from the server's settings; JSON-able."""
 
     enabled: bool = True
-    data_roots: tuple[str, ...] = ()
-    """Folders local sources may be read from; empty: every folder but `private` and the
-    system ones (NEVER_READ)."""
     private: tuple[str, ...] = ()
     """The server's own folders (runtime, page store): never readable."""
     connect_ports: tuple[int, ...] | None = None
@@ -122,7 +127,6 @@ class SandboxPolicy:
     def to_json(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,
-            "data_roots": list(self.data_roots),
             "private": list(self.private),
             "connect_ports": None if self.connect_ports is None else list(self.connect_ports),
             "read_extra": list(self.read_extra),
@@ -133,7 +137,6 @@ class SandboxPolicy:
         ports = data.get("connect_ports")
         return cls(
             enabled=bool(data.get("enabled", True)),
-            data_roots=tuple(data.get("data_roots", ())),
             private=tuple(data.get("private", ())),
             connect_ports=None if ports is None else tuple(int(p) for p in ports),
             read_extra=tuple(data.get("read_extra", ())),
@@ -269,17 +272,13 @@ def apply(policy: SandboxPolicy, own_folder: str) -> int:
 def rules(policy: SandboxPolicy, own_folder: str) -> Iterator[tuple[str, int]]:
     """(path, rights) for every rule: what the kernel reads, and the one folder it writes.
 
-    A folder to read that holds a private one (the data root `/`, or an import path that
-    happens to hold the runtime folder) is opened up into what lies beside it instead.
+    A folder to read that holds a private one (an import path that happens to hold the
+    runtime folder) is opened up into what lies beside it instead.
     """
     private = (*policy.private, *NEVER_READ)
-    for paths, access in (
-        ((*SYSTEM_READ, *policy.read_extra), READ),
-        (policy.data_roots or ("/",), READ_FILE | READ_DIR),
-    ):
-        for path in paths:
-            for allowed in readable_except(path, private):
-                yield allowed, access
+    for path in (*SYSTEM_READ, *policy.read_extra):
+        for allowed in readable_except(path, private):
+            yield allowed, READ
     for path in DEVICES:
         yield path, DEVICE
     for path in SYSTEM_DATA:

@@ -27,6 +27,7 @@ import os
 import socket
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import IO, Any
@@ -34,7 +35,9 @@ from typing import IO, Any
 from .viz_errors import VisualizationError
 
 SCHEMES = ("local", "minio", "s3", "gs", "http", "https")
-SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run/secrets", "/var/run/secrets")
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run", "/var/run")
+"""Never data: every process's memory maps and environment, devices, and /run (sockets, the
+pod's service-account token under /run/secrets)."""
 SCHEMES_VARIABLE = "SOURCE_SCHEMES"
 _REAL_SYSTEM_FOLDERS = tuple((folder, os.path.realpath(folder)) for folder in SYSTEM_FOLDERS)
 """Each system folder as named, and as paths are compared: resolved (/var/run is /run)."""
@@ -76,9 +79,14 @@ class SourcePolicy:
 
     @classmethod
     def from_environment(cls) -> SourcePolicy:
-        schemes = os.environ.get(SCHEMES_VARIABLE, "").strip()
-        roots = os.environ.get(ROOTS_VARIABLE, "").strip()
-        private = os.environ.get(PRIVATE_VARIABLE, "").strip()
+        return cls.from_variables(os.environ)
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[str, str]) -> SourcePolicy:
+        """The limits a kernel's environment (or the variables the server gives it) sets."""
+        schemes = variables.get(SCHEMES_VARIABLE, "").strip()
+        roots = variables.get(ROOTS_VARIABLE, "").strip()
+        private = variables.get(PRIVATE_VARIABLE, "").strip()
         try:
             return cls(
                 parse_schemes(schemes) if schemes else SCHEMES,
@@ -101,18 +109,20 @@ class SourcePolicy:
         if kind in SCHEMES and kind not in self.schemes:
             raise SourceRefused(
                 f"Source {location!r} is refused: this server reads only "
-                f"{', '.join(self.schemes)} sources (--source-schemes)"
+                f"{', '.join(self.schemes)} sources (--source-schemes, {SCHEMES_VARIABLE})"
             )
 
-    def check_local(self, path: str, source: str = "") -> None:
+    def check_local(self, path: str, source: str = "", *, own_folder: str | None = None) -> None:
         """Refuse a local path outside the allowed folders, symbolic links resolved.
 
         `source`: what the user asked for, when `path` is only its folder (a pattern's).
+        `own_folder`: the render's own folder, where relative paths lead, never counted as
+        the server's (None: the current folder, as in a kernel; "": none, as in the server).
         """
         real = os.path.realpath(path)
         source = source or path
-        own = os.path.realpath(os.getcwd())  # a render's own folder, where relative paths lead
-        if not _inside(real, own) and any(
+        own = os.path.realpath(os.getcwd()) if own_folder is None else own_folder
+        if not (own and _inside(real, os.path.realpath(own))) and any(
             _inside(real, os.path.realpath(folder)) for folder in self.private
         ):
             raise SourceRefused(
@@ -123,14 +133,14 @@ class SourcePolicy:
             if not any(_inside(real, root) for root in self._real_roots):
                 raise SourceRefused(
                     f"Source {source!r} is refused: local sources must be in "
-                    f"{', '.join(self.local_roots)} (--local-source-roots)"
+                    f"{', '.join(self.local_roots)} (--local-source-roots, {ROOTS_VARIABLE})"
                 )
             return
         for folder, real_folder in _REAL_SYSTEM_FOLDERS:
             if _inside(real, real_folder):
                 raise SourceRefused(
                     f"Source {source!r} is refused: {folder} is a system folder, never read as "
-                    "data (--local-source-roots names the folders that are)"
+                    f"data (--local-source-roots, {ROOTS_VARIABLE}, names the folders that are)"
                 )
 
 

@@ -4,7 +4,10 @@ Runs inside kernels. The built-in types call `match(pattern)` to list what a
 `source` names and `read_bytes(location)` to fetch one of them, so every type
 accepts the same kinds of source:
 
-- a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`);
+- a local path or glob pattern (`/data/*.csv`, `/data/**/part-*.csv`), listed and opened
+  by the server, which passes the open file in (kernels/file_access.py): a sandboxed kernel
+  holds no right to any data folder, and so reads a file whenever it was written; only the
+  render's own folder is read in place;
 - `minio://bucket/key` and `s3://bucket/key`, patterns too: the server lists them
   and presigns each read with its object-store settings (the KFP API server's
   `OBJECTSTORECONFIG_*`; `s3://` without them goes to AWS with the `AWS_*` variables),
@@ -23,21 +26,22 @@ source and the cause, which the page shows instead of a traceback.
 from __future__ import annotations
 
 import fnmatch
-import glob
 import os
 import re
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
+from . import file_access, local_files
+from .local_files import LocalSourceError
 from .object_access import ListedObject, Refused, ask
 from .source_policy import SourcePolicy, SourceRefused, open_url
 from .viz_errors import VisualizationError
 
 HTTP_TIMEOUT = 60.0
-_GLOB_CHARS = re.compile(r"[*?\[]")
+_GLOB_CHARS = local_files.GLOB_CHARS
 
 
 class SourceError(VisualizationError):
@@ -48,9 +52,7 @@ class SourceNotFound(SourceError):
     """The store answered, and holds no file by that name or pattern (or names a folder)."""
 
 
-def has_pattern(text: str) -> bool:
-    """True if `text` contains glob characters (`*`, `?`, `[`)."""
-    return _GLOB_CHARS.search(text) is not None
+has_pattern = local_files.has_pattern
 
 
 def scheme_of(location: str) -> str:
@@ -87,8 +89,7 @@ def read_bytes(location: str) -> bytes:
     policy = _policy(location, scheme)
     try:
         if scheme == "file":
-            policy.check_local(location)
-            with open(location, "rb") as file:
+            with os.fdopen(_open_local(location, policy), "rb") as file:
                 return file.read()
         if scheme in ("minio", "s3"):
             return _read_object(location, scheme)
@@ -98,6 +99,8 @@ def read_bytes(location: str) -> bytes:
             return _read_http(location)
     except (SourceError, SourceRefused):
         raise
+    except LocalSourceError as error:
+        raise _local_error(error) from None
     except (FileNotFoundError, NotADirectoryError):
         raise SourceNotFound(f"Source {location!r} does not exist") from None
     except IsADirectoryError:
@@ -137,28 +140,62 @@ def _policy(location: str, scheme: str) -> SourcePolicy:
 # -- local ---------------------------------------------------------------------
 
 
+def open_local(location: str) -> BinaryIO:
+    """A local file, open for reading, within the limits, whenever it was written.
+
+    For custom code: a sandboxed kernel cannot open data files itself (kernels/sandbox.py),
+    so `pd.read_csv(open_local("/data/x.csv"))` reads what the built-in types may read.
+    """
+    policy = _policy(location, "file")
+    try:
+        return os.fdopen(_open_local(location, policy), "rb")
+    except LocalSourceError as error:
+        raise _local_error(error) from None
+
+
+def _reads_itself(path: str) -> bool:
+    """Whether this process opens `path` itself: when no server answers (a kernel started
+    alone), or in the render's own folder (its own files, which only it can reach)."""
+    own = os.path.realpath(os.getcwd())
+    return not file_access.available() or _inside(os.path.realpath(path), own)
+
+
+def _open_local(location: str, policy: SourcePolicy) -> int:
+    path = os.path.abspath(location)
+    if _reads_itself(path):
+        return local_files.open_file(location, policy)
+    return file_access.open_file(path)
+
+
 def _match_local(pattern: str, policy: SourcePolicy) -> list[str]:
-    """Files the pattern names, each within the limits; the limits are checked first, so a
-    refusal does not tell whether a file exists."""
-    if not has_pattern(pattern):
-        policy.check_local(pattern)
-        if os.path.isdir(pattern):
-            raise SourceNotFound(
-                f"Source {pattern!r} is a folder; name the files, e.g. {join(pattern, '*.csv')!r}"
-            )
-        return [pattern] if os.path.isfile(pattern) else []
-    policy.check_local(_fixed_part(pattern), pattern)  # before listing a system folder
-    found = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-    for path in found:
-        policy.check_local(path)
-    return found
+    """Files the pattern names, each within the limits (checked before anything is listed,
+    so a refusal does not tell whether a file exists)."""
+    absolute = _absolute(pattern)
+    try:
+        if _reads_itself(local_files.fixed_part(absolute)):
+            return local_files.match(pattern, policy)
+        return file_access.match(absolute)
+    except LocalSourceError as error:
+        raise _local_error(error) from None
 
 
-def _fixed_part(pattern: str) -> str:
-    """The folder a local pattern starts from: its path up to the first glob character."""
-    first = _GLOB_CHARS.search(pattern)  # callers pass a pattern: always found
-    head = pattern[: first.start()] if first else pattern
-    return head.rpartition("/")[0] or ("/" if pattern.startswith("/") else ".")
+def _absolute(pattern: str) -> str:
+    """A pattern made absolute without touching its wildcards (abspath would normalise
+    `..` across them)."""
+    return pattern if os.path.isabs(pattern) else os.path.join(os.getcwd(), pattern)
+
+
+def _local_error(error: LocalSourceError) -> VisualizationError:
+    message = str(error)
+    if error.code == local_files.REFUSED:
+        return SourceRefused(message)
+    if error.code == local_files.NOT_FOUND:
+        return SourceNotFound(message)
+    return SourceError(message)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 # -- MinIO / S3 ----------------------------------------------------------------

@@ -265,7 +265,8 @@ def _enter_sandbox(request: dict[str, Any]) -> None:
     for name in ("HOME", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "TMPDIR"):
         os.environ[name] = home
     tempfile.tempdir = home
-    sandbox.apply(sandbox.SandboxPolicy.from_json(request.get("sandbox") or {}), folder)
+    if sandbox.apply(sandbox.SandboxPolicy.from_json(request.get("sandbox") or {}), folder):
+        os.environ[sandbox.CONFINED_VARIABLE] = "1"  # kernels/runtime.py explains refusals
 
 
 def _run_kernel(request: dict[str, Any]) -> None:

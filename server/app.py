@@ -83,7 +83,6 @@ def pool_settings(config: Config) -> PoolSettings:
         passed_variables=config.kernel_env,
         max_output=config.max_output_size,
         sandbox=config.kernel_sandbox,
-        data_roots=config.local_source_roots,
         private_folders=(config.store_folder,),
         connect_ports=kernel_connect_ports(config),
     )

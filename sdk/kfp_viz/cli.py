@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     progress = commands.add_parser("progress", help="send progress events").add_subparsers()
     emit = progress.add_parser("emit", help="send one progress event")
     emit.add_argument("--run-id", help="run id (default: $KFP_RUN_ID)")
-    emit.add_argument("--node-id", help="step (default: $KFP_NODE_ID, $ARGO_NODE_ID, ...)")
+    emit.add_argument(
+        "--node-id", help="step (default: $KFP_NODE_ID, KFP v2's task, $ARGO_NODE_ID, ...)"
+    )
     emit.add_argument("--namespace", help="Kubernetes namespace (default: the pod's)")
     emit.add_argument(
         "--server-url", help="the server's HTTP address (default: $KFP_VIZ_SERVER_URL)"

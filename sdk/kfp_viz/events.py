@@ -10,10 +10,15 @@ Schema version 1 (`v`): `run_id`, `node_id` (the step; empty only for a run-leve
 `status`), `namespace`, `ts` (seconds since the epoch), `kind` (`progress` | `metric`
 | `log` | `status`), `current`/`total` or `fraction`, `metrics` (name → number),
 `message`, `status`, and for `metric` optionally `group` (the chart its metrics share;
-without it the live page puts names such as `loss` and `val_loss` together). Times (`ts`, and
-a status' `started` and `finished`) must lie in the window `time_problem` names: from
+without it the live page puts names such as `loss` and `val_loss` together). A `status`
+may carry `started`, `finished` and `parents` (the DAG's edges into the step). Times (`ts`,
+and a status' `started` and `finished`) must lie in the window `time_problem` names: from
 2000-01-01 to a day past the reader's clock (a step pod's clock may run a little ahead), so
-no event can make a page or a terminal print an absurd time or duration. Unknown extra
+no event can make a page or a terminal print an absurd time or duration. Argo's node ids tie
+a step's events from both sides: `argo_node_id`, the node id of the pod an event came from
+(a step's SDK reads ARGO_NODE_ID), and `argo_nodes`, on a status from the server's Argo
+source, the node ids of the pods that run the step; the hub then names an event of such a
+pod by its step (server/progress/step_names.py). Unknown extra
 fields are ignored so newer writers of version 1 stay readable; an unknown `v` is refused,
 because its meaning cannot be guessed.
 
@@ -53,6 +58,9 @@ RESERVED_RUN_IDS = frozenset({"runs"})
 """Ids the server's paths take for themselves: `/progress/runs` is the run list."""
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/()\[\] -]{0,252}$")
 _NODE_ID_RULE = "a step name of letters, digits and ._:@/()[]- "
+ARGO_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+"""An Argo node id: the Workflow's name, `-`, a number (Kubernetes name characters)."""
+_ARGO_NODE_ID_RULE = "an Argo node id (letters, digits and ._-)"
 MAX_EVENT_BYTES = 256 * 1024
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_METRICS = 64
@@ -120,6 +128,8 @@ class ProgressEvent:
     finished: float | None = None
     parents: tuple[str, ...] = ()
     group: str = ""
+    argo_node_id: str = ""
+    argo_nodes: tuple[str, ...] = ()
     v: int = SCHEMA_VERSION
 
     @property
@@ -143,6 +153,10 @@ class ProgressEvent:
                 out[name] = value
         if self.parents:
             out["parents"] = list(self.parents)
+        if self.argo_node_id:
+            out["argo_node_id"] = self.argo_node_id
+        if self.argo_nodes:
+            out["argo_nodes"] = list(self.argo_nodes)
         if self.metrics:
             out["metrics"] = dict(self.metrics)
         if self.message:
@@ -222,7 +236,9 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
     current, total, fraction = _progress_fields(obj, kind)
     metrics = _metrics(obj.get("metrics"), required=kind == "metric")
     status = _status(obj.get("status"), required=kind == "status")
-    parents = _parents(obj.get("parents"))
+    parents = _ids(obj.get("parents"), "parents", NODE_ID, "a step id")
+    argo_node_id = _text(obj, "argo_node_id", ARGO_NODE_ID, _ARGO_NODE_ID_RULE)
+    argo_nodes = _ids(obj.get("argo_nodes"), "argo_nodes", ARGO_NODE_ID, _ARGO_NODE_ID_RULE)
     if kind != "status" and not node_id:
         raise InvalidEvent(
             f"node_id is required for {kind} events (only a status may be run-level)"
@@ -234,7 +250,8 @@ def parse_event(obj: Any, *, default_ts: float | None = None) -> ProgressEvent:
         run_id=run_id, node_id=node_id, namespace=namespace, ts=ts, kind=kind,
         current=current, total=total, fraction=fraction, metrics=metrics,
         message=message, status=status, group=group, started=_time(obj, "started"),
-        finished=_time(obj, "finished"), parents=parents,
+        finished=_time(obj, "finished"), parents=parents, argo_node_id=argo_node_id,
+        argo_nodes=argo_nodes,
     )  # fmt: skip
 
 
@@ -271,9 +288,12 @@ def validate_node_id(value: Any) -> str:
 
 _UNSET_FIELDS: dict[str, Any] = {
     "v": SCHEMA_VERSION, "run_id": "", "node_id": "", "namespace": "", "kind": "",
-    "message": "", "status": "", "metrics": {}, "group": "",
+    "message": "", "status": "", "metrics": {}, "group": "", "argo_node_id": "",
 }  # fmt: skip
 """What a message's unset fields mean: v 0 is version 1; ts 0 (left out) is "now"."""
+
+
+_LISTS = ("parents", "argo_nodes")
 
 
 def _pb() -> Any:
@@ -294,7 +314,7 @@ def message_fields(message: Any) -> dict[str, Any]:
     for descriptor, value in message.ListFields():
         if descriptor.name == "metrics":
             value = dict(value)
-        elif descriptor.name == "parents":  # a repeated field: a list, as in JSON
+        elif descriptor.name in _LISTS:  # a repeated field: a list, as in JSON
             value = list(value)
         fields[descriptor.name] = value
     return fields
@@ -304,15 +324,16 @@ def from_message(message: Any) -> ProgressEvent:
     """A streamed `kfpviz.v1.ProgressEvent` as an event, not validated again: the server that
     sent it did, and a newer server's statuses must not break an older client."""
     fields = message_fields(message)
-    return ProgressEvent(**{"ts": 0.0, **fields, "parents": tuple(fields.get("parents", ()))})
+    lists = {name: tuple(fields.get(name, ())) for name in _LISTS}
+    return ProgressEvent(**{"ts": 0.0, **fields, **lists})
 
 
 def from_streamed(obj: dict[str, Any]) -> ProgressEvent:
     """An event as a server streamed it in JSON (a server-sent `progress` event's data), not
     validated again, as `from_message`: its known fields, the rest (its `cursor`) ignored."""
     known = {name: obj[name] for name in _FIELD_NAMES if obj.get(name) is not None}
-    known["parents"] = tuple(known.get("parents", ()))
-    return ProgressEvent(**{**_UNSET_FIELDS, "ts": 0.0, **known})
+    lists = {name: tuple(known.get(name, ())) for name in _LISTS}
+    return ProgressEvent(**{**_UNSET_FIELDS, "ts": 0.0, **known, **lists})
 
 
 _FIELD_NAMES = tuple(ProgressEvent.__dataclass_fields__)
@@ -358,15 +379,16 @@ def _metrics(value: Any, *, required: bool) -> dict[str, float]:
     return out
 
 
-def _parents(value: Any) -> tuple[str, ...]:
-    """The steps a step depends on (the DAG's edges into it): a list of step ids."""
+def _ids(value: Any, name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    """A list of ids: `parents` (the steps a step depends on, the DAG's edges into it) or
+    `argo_nodes` (the Argo node ids of a step's pods)."""
     if value is None:
         return ()
     if not isinstance(value, list) or len(value) > MAX_PARENTS:
-        raise InvalidEvent(f"parents must be a list of at most {MAX_PARENTS} step ids")
-    for parent in value:
-        if not isinstance(parent, str) or not NODE_ID.match(parent):
-            raise InvalidEvent(f"parents: {_show(parent)} is not a step id")
+        raise InvalidEvent(f"{name} must be a list of at most {MAX_PARENTS} ids ({what})")
+    for item in value:
+        if not isinstance(item, str) or not pattern.match(item):
+            raise InvalidEvent(f"{name}: {_show(item)} is not {what}")
     return tuple(value)
 
 

@@ -22,8 +22,14 @@ Defaults from the environment (a KFP step pod), else required as arguments:
   run_id     KFP_RUN_ID, else the `--run_id` of KFP v2's launcher, the step's parent process
              (kfp_viz.step_pod); else pass `dsl.PIPELINE_JOB_ID_PLACEHOLDER`. Not required
              when there is nowhere to send ("local").
-  node_id    KFP_NODE_ID, else ARGO_NODE_ID (set by Argo in every step pod), else
-             KFP_POD_NAME (set by KFP v2's launcher), else HOSTNAME
+  node_id    KFP_NODE_ID, else the task's name in KFP v2 (read from its launcher, as the
+             run id is), else ARGO_NODE_ID (set by Argo in every step pod), else
+             KFP_POD_NAME (set by KFP v2's launcher), else HOSTNAME. Outside a pod, set
+             KFP_NODE_ID (or pass node_id=) to the step's name as the live page shows it.
+             A step named automatically in an Argo pod also sends ARGO_NODE_ID as
+             `argo_node_id`: with the server's Argo source on, its events are then shown
+             under the step's name as Argo shows it (a ParallelFor's `task[i]`, KFP v1's
+             display name), in one row with Argo's own status.
   namespace  KFP_NAMESPACE, else the pod's service-account namespace file
   server     KFP_VIZ_SERVER_URL, e.g. http://ml-pipeline-visualizationserver.kubeflow:8888
   brokers    KAFKA_BOOTSTRAP_SERVERS;  topic KAFKA_PROGRESS_TOPIC (default kfp-progress)
@@ -45,6 +51,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .events import (
+    ARGO_NODE_ID,
     InvalidEvent,
     new_event,
     validate_namespace,
@@ -53,7 +60,7 @@ from .events import (
 )
 from .http_transport import HttpTransport
 from .kafka_transport import KafkaTransport
-from .step_pod import launcher_run_id
+from .step_pod import LauncherStep, launcher_step
 from .transport import NOTHING_SET, NullTransport, Transport
 
 log = logging.getLogger("kfp_viz.progress")
@@ -75,6 +82,13 @@ def _env_first(*names: str) -> str:
         if value:
             return value
     return ""
+
+
+def _argo_node_id() -> str:
+    """ARGO_NODE_ID when it is an Argo node id (else "": a bad value must not cost a step
+    its events)."""
+    value = _env_first("ARGO_NODE_ID")
+    return value if ARGO_NODE_ID.match(value) else ""
 
 
 def default_namespace() -> str:
@@ -110,6 +124,9 @@ class Reporter:
         self.run_id, self.node_id, self.namespace = _identity(
             run_id, node_id, namespace, required=not self._discard
         )
+        self.argo_node_id = "" if node_id or _env_first("KFP_NODE_ID") else _argo_node_id()
+        """The pod's Argo node id, sent with the step's events when the step was named
+        automatically (a name given is kept as given)."""
         self._key = self.run_id.encode()
         self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
         self._buffer_size = buffer_size
@@ -228,7 +245,8 @@ class Reporter:
         try:
             event = new_event(
                 kind=kind, run_id=self.run_id, node_id="" if run_level else self.node_id,
-                namespace=self.namespace, **fields,
+                namespace=self.namespace, argo_node_id="" if run_level else self.argo_node_id,
+                **fields,
             )  # fmt: skip
         except InvalidEvent as error:
             raise ReporterError(str(error)) from None
@@ -366,8 +384,13 @@ def _identity(
 ) -> tuple[str, str, str]:
     """Which run, step and namespace the events are of: the arguments, else the step pod's.
     Without anywhere to send (`required` false), a missing run or step is no error."""
-    run_id = run_id or _env_first("KFP_RUN_ID") or launcher_run_id()
-    node_id = node_id or _env_first("KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "HOSTNAME")
+    run_id = run_id or _env_first("KFP_RUN_ID")
+    node_id = node_id or _env_first("KFP_NODE_ID")
+    launcher = LauncherStep() if run_id and node_id else launcher_step()
+    run_id = run_id or launcher.run_id
+    node_id = (
+        node_id or launcher.task_name or _env_first("ARGO_NODE_ID", "KFP_POD_NAME", "HOSTNAME")
+    )
     if not required:
         run_id, node_id = run_id or LOCAL_RUN_ID, node_id or "step"
     if not run_id:

@@ -4,14 +4,16 @@ With `--argo-workflows`, the server lists and watches `workflows.argoproj.io` in
 namespace (PROGRESS_NAMESPACE, else POD_NAMESPACE, else the pod's service-account
 namespace; none of them: every namespace) with the official `kubernetes` client, in a
 thread of its own. For each KFP run (the `pipeline/runid` label) it publishes a
-`status` event whenever a step's phase changes (display name, phase, start and finish,
-message, and the step's `parents`: the DAG's edges), and a run-level `status` when the
+`status` event whenever a step's phase changes or a new pod starts running it (the
+step's name as KFP's UI shows it, phase, start and finish, message, the step's `parents`:
+the DAG's edges, and `argo_nodes`: its pods), and a run-level `status` when the
 Workflow's phase changes, into Kafka when configured, else into the in-process bus.
-What a Workflow says: argo_workflow.py. Which replica publishes: leadership.py.
+What a Workflow says, and what a step is (KFP v2's tasks fold their driver and executor
+pods): argo_workflow.py. Which replica publishes: leadership.py.
 
 Workflows that finished more than SETTLED (an hour) before a term first sees them are
 taken as published (a previous publisher did), so a new term reads the history of recent
-runs only. Within a term nothing is published twice: the last phase published per step is kept
+runs only. Within a term nothing is published twice: the last change published per step is kept
 (dropped when the Workflow is deleted), so the watch's reconnects and relists repeat
 nothing. At the start of a term, with Kafka, a run's phases already in the log are read
 first (another replica published them, or this one in an earlier term), so a handover
@@ -65,6 +67,8 @@ async def publish_until_done(publish: Publish, event: ProgressEvent, feed: Any) 
             await asyncio.sleep(RETRY_DELAY)
 
 
+Change = tuple[str, tuple[str, ...]]
+"""A step's phase and pods (StepState.change): a publish when either differs."""
 WorkflowBatch = tuple[str, list[dict[str, Any]]]
 """What the watch hands the loop: Argo's event type (or SYNC, a full listing) and Workflows."""
 
@@ -91,8 +95,8 @@ class ArgoStatus(ThreadedFeed[WorkflowBatch]):
         self._api_client = api_client
         super().__init__()
         self._term = 0
-        self._published: dict[str, dict[str, str]] = {}
-        """Workflow uid → step id ("" for the run) → the phase last published this term."""
+        self._published: dict[str, dict[str, Change]] = {}
+        """Workflow uid → step id ("" for the run) → what was last published this term."""
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -184,19 +188,19 @@ class ArgoStatus(ThreadedFeed[WorkflowBatch]):
         published = self._published.get(uid)
         if published is None:
             if run is not None and run.finished is not None and now - run.finished > SETTLED:
-                self._published[uid] = {state.node_id: state.phase for state in states}
+                self._published[uid] = {state.node_id: state.change for state in states}
                 return
             published = self._published[uid] = await self._seed(run_id, namespace)
         for state in states:
-            if published.get(state.node_id) == state.phase:
+            if published.get(state.node_id) == state.change:
                 continue
             event = self._event(state, run_id, namespace, now)
             if event is not None:
                 await publish_until_done(self._publish, event, self)
-            published[state.node_id] = state.phase
+            published[state.node_id] = state.change
 
-    async def _seed(self, run_id: str, namespace: str) -> dict[str, str]:
-        """The phases the log already holds for a run (another replica, or an earlier term)."""
+    async def _seed(self, run_id: str, namespace: str) -> dict[str, Change]:
+        """What the log already holds for a run (another replica, or an earlier term)."""
         if self._history is None:
             return {}
         try:
@@ -204,7 +208,11 @@ class ArgoStatus(ThreadedFeed[WorkflowBatch]):
         except Exception as error:  # Kafka away: publish as if new (a repeat, not a loss)
             log.warning("progress: could not read run %s's history: %s", run_id, error)
             return {}
-        return {d.event.node_id: d.event.status for d in delivered if d.event.kind == "status"}
+        return {
+            d.event.node_id: (d.event.status, d.event.argo_nodes)
+            for d in delivered
+            if d.event.kind == "status" and not d.event.argo_node_id  # not a step's own
+        }
 
     @staticmethod
     def _event(state: StepState, run_id: str, namespace: str, now: float) -> ProgressEvent | None:

@@ -40,6 +40,7 @@ from kfp_viz.events import Cursor, InvalidEvent, ProgressEvent, parse_json
 from ..errors import ErrorKind, RequestFailed
 from .runs import RunTable
 from .source import Headers, Record, Source
+from .step_names import StepNames
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +373,8 @@ class ProgressHub:
         self.source = source
         self.runs = RunTable()
         """Every run seen: its owner (first event's namespace), status and times (runs.py)."""
+        self.names = StepNames()
+        """The step each pod of a run belongs to, from the Argo source (step_names.py)."""
         self.owners_only = owners_only
         """Deliver a run's events only when they carry its owner's namespace (tenancy on)."""
         self.run_index = run_index
@@ -462,12 +465,15 @@ class ProgressHub:
             return None
         if path == "live":
             self.stats.records["ok"] += 1
-        return event
+        return self.names.named(event)
 
     def _owned(self, event: ProgressEvent, cursor: Cursor) -> bool:
         """Note the event in its run's summary; False when it must not be delivered: it names
         another namespace than the run's owner (only when owners_only)."""
-        return self.runs.observe(event, cursor) or not self.owners_only
+        if self.runs.observe(event, cursor):
+            self.names.learn(event)  # only an owner's event says what its run's pods are
+            return True
+        return not self.owners_only
 
     def _warn_malformed(self, record: Record, error: InvalidEvent) -> None:
         """Log a skipped record, at most once per MALFORMED_LOG_INTERVAL: a producer writing

@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -169,6 +170,104 @@ def test_built_in_types_read_the_object_store_without_holding_its_keys(server, m
     assert "roc-auc" in page and "0.93" in page
     missing = server.post(type="table", source=f"minio://{BUCKET}/run/none.csv").text
     assert "No file matches" in missing and minio.secret_key not in missing
+
+
+# -- local data, written after the kernels started -----------------------------------------
+
+
+def test_a_file_written_to_tmp_after_the_kernels_started_is_read(server):
+    """The issue: a CSV downloaded to /tmp after `serve` was ready failed with PermissionError
+    until the kernel was replaced. Written now, read now, by every kernel; custom code reads
+    it through the server too, while it cannot open it (or any data file) itself."""
+    server.wait_ready()
+    folder = Path(tempfile.mkdtemp(prefix="kfp-viz-late-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        late = folder / "table.csv"
+        late.write_text("city,count\nLagos,41\n")
+        late.chmod(0o644)
+        direct = Path("/tmp") / f"kfp-viz-late-{secrets.token_hex(4)}.csv"
+        direct.write_text("city,count\nQuito,17\n")
+        direct.chmod(0o644)
+        try:
+            for _ in range(4):  # both kernels, whichever serves
+                page = html.unescape(server.post(type="table", source=str(late)).text)
+                assert "Lagos" in page and "SourceError" not in page, page[-2000:]
+                assert "Quito" in html.unescape(server.post(type="table", source=str(direct)).text)
+            out = run_code(
+                server, "LATE",
+                "import json",
+                "from kfp_viz_kernels.sources import open_local",
+                "out = {'through': open_local(variables['path']).read().decode()}",
+                "try:",
+                "    out['direct'] = open(variables['path']).read()",
+                "except OSError as error:",
+                "    out['direct'] = type(error).__name__",
+                "print('LATE' + json.dumps(out))",
+                path=str(late),
+            )  # fmt: skip
+            assert out == {"through": "city,count\nLagos,41\n", "direct": "PermissionError"}
+            arguments = custom_code(f"open({str(late)!r}).read()")
+            refused = html.unescape(server.post(type="custom", arguments=arguments).text)
+            assert "PermissionError" in refused and "open_local(path)" in refused
+            assert "LOCAL_SOURCE_ROOTS" in refused
+        finally:
+            direct.unlink()
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_data_root_holding_the_page_store_reads_new_files_and_never_the_store(start_server):
+    """A data root that holds one of the server's own folders (here the page store) is no
+    longer granted as the entries it held at the fork: a file or folder made in it later is
+    read, the store within it never is, and a refusal names the setting that would allow it."""
+    data = open_folder("kfp-viz-data-")
+    try:
+        server = start_server(
+            "--pool-size", "1", "--allow-custom-visualizations", "--local-source-roots",
+            str(data), "--store-folder", str(data / "pages"), "--inline-limit", "4Ki",
+            unprivileged=True,
+        )  # fmt: skip
+        page_id = stored_id(server.post(type="custom", arguments=custom_code("print('x' * 9000)")))
+        stored = data / "pages" / "visualizations" / f"{page_id}.html"
+        assert stored.exists()
+        (data / "later" / "deeper").mkdir(parents=True)
+        (data / "later" / "deeper" / "a.csv").write_text("k,v\nalpha,1\n")
+        (data / "b.csv").write_text("k,v\nbeta,2\n")
+
+        def shown(**form: str) -> str:
+            """The page, read from the store when it was too large to come inline."""
+            reply = server.post(**form)
+            if 'id="kfp-viz-reference"' in reply.text:
+                path = data / "pages" / "visualizations" / f"{stored_id(reply)}.html"
+                return html.unescape(path.read_text())
+            return html.unescape(reply.text)
+
+        page = shown(type="table", source=f"{data}/**/*.csv")
+        assert "alpha" in page and "beta" in page, page[-2000:]
+        for source in (str(stored), f"{data}/pages/**/*.html"):
+            refused = shown(type="markdown", source=source)
+            assert "SourceRefused" in refused and "the server's own folders" in refused
+            assert "x" * 9000 not in refused
+        outside = shown(type="table", source="/etc/hostname")
+        assert "local sources must be in" in outside and "LOCAL_SOURCE_ROOTS" in outside
+        out = run_code(
+            server, "STORE",
+            "import json",
+            "from kfp_viz_kernels.sources import open_local",
+            "out = {}",
+            "for name, path in variables['paths'].items():",
+            "    try:",
+            "        out[name] = open_local(path).read(20).decode()",
+            "    except Exception as error:",
+            "        out[name] = type(error).__name__",
+            "print('STORE' + json.dumps(out))",
+            paths={"store": str(stored),
+                   "runtime": str(connection_files(server.runtime_folder())[0])},
+        )  # fmt: skip
+        assert out == {"store": "SourceRefused", "runtime": "SourceRefused"}
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_custom_code_cannot_signal_the_server_the_factory_or_another_kernel(server):

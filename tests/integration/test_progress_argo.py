@@ -14,12 +14,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
+from kfp_v2_workflow import V2Workflow, container_task, parallel_for
 from progress_support import Watch, new_run
 from services import cached_tool
 from support import RunningServer, wait_until
@@ -130,7 +132,11 @@ def argo_server(namespace: str, kubeconfig: Path, log: Path, env: dict | None = 
          "--progress-heartbeat", "0.5"],
         {"KUBECONFIG": str(kubeconfig), **(env or {})}, log,
     )  # fmt: skip
-    server.wait_ready(full=False)
+    try:
+        server.wait_ready(full=False)
+    except BaseException:
+        server.stop()  # a server that never got ready must not outlive the test
+        raise
     return server
 
 
@@ -248,15 +254,25 @@ def assert_the_diamond(watch: Watch) -> None:
     assert "[1]" not in last  # a group node is no step
 
 
+def watched_run(kube, namespace: str, folder: Path):
+    """A server watching `namespace`'s Workflows, and a watch of a new run from its start."""
+    server = argo_server(namespace, server_kubeconfig(kube, namespace, folder),
+                         folder / "server.log")  # fmt: skip
+    run = new_run()
+    try:
+        watch = Watch(server.grpc_target, run, from_beginning=True)
+        wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
+    except BaseException:
+        server.stop()
+        raise
+    return server, run, watch
+
+
 def test_a_watch_sees_each_steps_status_in_order_with_the_dags_edges(
     argo_cluster, namespace, tmp_path
 ):
-    kubeconfig = server_kubeconfig(argo_cluster, namespace, tmp_path)
-    server = argo_server(namespace, kubeconfig, tmp_path / "server.log")
+    server, run, watch = watched_run(argo_cluster, namespace, tmp_path)
     try:
-        run = new_run()
-        watch = Watch(server.grpc_target, run, from_beginning=True)
-        wait_until(lambda: "caught_up" in watch.kinds(), timeout=20, what="caught_up")
         Workflow(argo_cluster, namespace, None).status(  # not KFP's: no run id, ignored
             "Running", node("x", "x", "Running", 0)
         )
@@ -337,3 +353,181 @@ def test_two_replicas_on_kafka_publish_each_change_once_and_hand_over(
         for server in servers:
             if server.process.poll() is None:
                 assert server.stop() == 0, server.log()
+
+
+# -- KFP v2: one task, one row, with its SDK's events ---------------------------------------
+
+LAUNCHER = """#!/bin/sh
+# Stands in for KFP v2's /kfp-launcher/launch: its flags, `--`, then the component's command,
+# run as a child as the launcher runs it.
+while [ "$1" != "--" ]; do shift; done
+shift
+"$@"
+exit $?
+"""
+STEP_ENV = ("KFP_RUN_ID", "KFP_NODE_ID", "ARGO_NODE_ID", "KFP_POD_NAME", "KFP_NAMESPACE",
+            "POD_NAMESPACE", "KAFKA_BOOTSTRAP_SERVERS", "KFP_VIZ_SERVER_URL")  # fmt: skip
+SDK_STEP = """
+import sys
+from kfp_viz.progress import Reporter
+report = Reporter()
+report.progress(3, 10)
+report.metric(loss=float(sys.argv[1]), step=3)
+assert report.flush(20), "not delivered"
+print(report.node_id, report.argo_node_id)
+report.close()
+"""
+
+
+def sdk_step(folder: Path, server, run: str, task: str, pod: str, loss: float) -> str:
+    """The SDK in a KFP v2 executor pod: ARGO_NODE_ID from Argo, the run and the task from the
+    launcher's arguments (the executor input's output path, as KFP 2.17's driver makes it)."""
+    launcher = folder / "kfp-launcher" / "launch"
+    if not launcher.exists():
+        launcher.parent.mkdir()
+        launcher.write_text(LAUNCHER)
+        launcher.chmod(0o755)
+    root = f"minio://mlpipeline/v2/artifacts/pipe/{run}/{task}/{uuid.uuid4()}"
+    executor_input = {
+        "inputs": {"parameterValues": {"epochs": 3}},
+        "outputs": {"artifacts": {"model": {"artifacts": [{"name": "model",
+                                                            "uri": f"{root}/model"}]}},
+                    "outputFile": root.replace("minio://", "/minio/") + "/output_metadata.json"},
+    }  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k not in STEP_ENV}
+    environment.update(ARGO_NODE_ID=pod, KFP_VIZ_SERVER_URL=server.url, KFP_POD_NAME="pod-x")
+    done = subprocess.run(
+        [str(launcher), "--pipeline_name", "pipe", "--run_id", run, "--execution_id", "7",
+         "--executor_input", json.dumps(executor_input), "--component_spec", "{}", "--",
+         sys.executable, "-c", SDK_STEP, str(loss)],
+        capture_output=True, text=True, timeout=60, env=environment,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+class V2Run:
+    """A KFP v2 run's Workflow on the API server, its status patched from the layout."""
+
+    def __init__(self, kube, namespace: str, run_id: str) -> None:
+        self.kube, self.namespace = kube, namespace
+        self.layout = V2Workflow(f"pipe-{uuid.uuid4().hex[:6]}", run_id)
+        body = self.layout.workflow()
+        del body["status"]
+        kube.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(body))
+
+    def update(self, phase: str = "Running") -> None:
+        status = self.layout.workflow(phase)["status"]
+        self.kube.kubectl("patch", "-n", self.namespace, "workflow", self.layout.name,
+                          "--type=merge", "-p", json.dumps({"status": status}))  # fmt: skip
+
+
+def argo_statuses(watch: Watch) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The Argo source's statuses (a step's own SDK sends its pod's `argo_node_id`)."""
+    events = [e.event for e in watch.events]
+    return [(e.node_id, e.status, tuple(e.argo_nodes))
+            for e in events if e.kind == "status" and not e.argo_node_id]  # fmt: skip
+
+
+def published(watch: Watch, step: str, pod: str) -> bool:
+    return any(s == step and pod in pods for s, _, pods in argo_statuses(watch))
+
+
+def test_a_kfp_v2_run_shows_each_task_once_with_its_sdk_events(
+    argo_cluster, namespace, tmp_path, online_browser
+):
+    server, run, watch = watched_run(argo_cluster, namespace, tmp_path)
+    try:
+        flow = V2Run(argo_cluster, namespace, run)
+        wf = flow.layout
+        prep = container_task(wf, "preprocess")
+        prep.start_driver(2)
+        flow.update()
+        prep.start_dag(4)
+        prep_pod = prep.start_pod(5)
+        flow.update()
+        wait_until(lambda: published(watch, "preprocess", prep_pod.id), what="preprocess's pod")
+        prep_pod.phase = "Running"
+        flow.update()
+        assert sdk_step(tmp_path, server, run, "preprocess", prep_pod.id, 0.9) == (
+            f"preprocess {prep_pod.id}"
+        )
+        prep.finish(20)
+        train = container_task(wf, "train", after=[prep], retry=True)
+        train.start_driver(21)
+        train.start_dag(23)
+        first = train.start_pod(24, "Running")
+        flow.update()
+        wait_until(lambda: published(watch, "train", first.id), what="train's first pod")
+        sdk_step(tmp_path, server, run, "train", first.id, 0.7)
+        first.phase, first.finished, first.message = "Failed", 30, "Error (exit code 1)"
+        second = train.start_pod(31, "Running")
+        flow.update()
+        wait_until(lambda: published(watch, "train", second.id), what="train's retry")
+        sdk_step(tmp_path, server, run, "train", second.id, 0.4)
+        train.finish(40)
+        loop = parallel_for(wf, "for-loop-2", 2, after=[train], at=41)
+        pods = []
+        for body in loop.bodies:
+            evaluate = container_task(wf, "evaluate", boundary=body)
+            evaluate.start_driver(43)
+            evaluate.start_dag(44)
+            pods.append(evaluate.start_pod(45, "Running"))
+        flow.update()
+        wait_until(lambda: published(watch, "evaluate[1]", pods[1].id), what="the iterations")
+        # The SDK knows the task, not the iteration: the hub names it from Argo's pods.
+        sdk_step(tmp_path, server, run, "evaluate", pods[1].id, 0.2)
+        # An SDK from before `argo_node_id` named a step by its pod's node id.
+        older = {"node_id": pods[0].id, "kind": "log", "message": "evaluating iteration 0"}
+        assert server.post_progress(run, older).status_code == 200
+        for pod in pods:
+            pod.phase, pod.finished = "Succeeded", 50
+        for node in wf.nodes.values():
+            if node.phase == "Running":
+                node.phase, node.finished = "Succeeded", 51
+        flow.update("Succeeded")
+        assert watch.ended.wait(20), f"the stream did not end: {argo_statuses(watch)}"
+
+        steps = {"preprocess", "train", "for-loop-2", "evaluate[0]", "evaluate[1]"}
+        assert {e.event.node_id for e in watch.events} == steps | {""}
+        changes = argo_statuses(watch)
+        assert len(changes) == len(set(changes)), "a change published twice"
+        both = (first.id, second.id)
+        assert [c for c in changes if c[0] == "train"] == [
+            ("train", "Running", (first.id,)), ("train", "Running", both),
+            ("train", "Succeeded", both),
+        ]  # fmt: skip
+        assert [c for c in changes if c[0] == "preprocess"] == [
+            ("preprocess", "Running", ()), ("preprocess", "Running", (prep_pod.id,)),
+            ("preprocess", "Succeeded", (prep_pod.id,)),
+        ]  # fmt: skip
+        sdk = [(e.event.node_id, e.event.argo_node_id, e.event.kind) for e in watch.events
+               if e.event.kind in ("progress", "metric", "log")]  # fmt: skip
+        assert sdk == [
+            ("preprocess", prep_pod.id, "progress"), ("preprocess", prep_pod.id, "metric"),
+            ("train", first.id, "progress"), ("train", first.id, "metric"),
+            ("train", second.id, "progress"), ("train", second.id, "metric"),
+            ("evaluate[1]", pods[1].id, "progress"), ("evaluate[1]", pods[1].id, "metric"),
+            ("evaluate[0]", "", "log"),
+        ]  # fmt: skip
+
+        again = Watch(server.grpc_target, run, from_beginning=True)  # history: the same names
+        assert again.ended.wait(20)
+        assert [e.event.node_id for e in again.events] == [e.event.node_id for e in watch.events]
+
+        page = online_browser.new_page()
+        page.goto(f"{server.url}/progress/{run}")
+        page.wait_for_function("document.getElementById('conn').textContent === 'run finished'")
+        rows = page.eval_on_selector_all(".step", "rows => rows.map(r => r.dataset.node)")
+        assert sorted(rows) == sorted(steps), rows
+        page.close()
+
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "kfp-viz"), "watch", run, "--server",
+             server.grpc_target], capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        named = {line.split(" [", 1)[0] for line in done.stdout.splitlines() if " [" in line}
+        assert named == steps, done.stdout
+    finally:
+        assert server.stop() == 0, server.log()

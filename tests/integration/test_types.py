@@ -447,7 +447,7 @@ def test_an_operator_confines_sources_by_flags(object_store, data, stored, start
     assert outside.startswith("SourceRefused: ") and "--local-source-roots" in outside
     assert f"{data.root}/table" in outside
     remote = _error_text(render(server, "table", f"minio://{BUCKET}/{stored}/table/*.csv"))
-    assert "reads only local sources (--source-schemes)" in remote
+    assert "reads only local sources (--source-schemes, SOURCE_SCHEMES)" in remote
     over_grpc = server.create_visualization(
         visualization_pb2.Visualization.TABLE, source="https://example.com/a.csv", arguments="{}"
     )

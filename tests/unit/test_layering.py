@@ -85,3 +85,10 @@ def test_the_sdk_and_the_server_move_in_step(tmp_path):
         assert wheel == [from_checkout if line == released else line for line in declared]
     assert setup_py.requirements(["setup.py", "sdist", "--formats", "gztar"]) == declared
     assert setup_py.requirements(["setup.py", "bdist_wheel"], sdk=tmp_path) == declared
+
+
+def test_test_modules_have_names_of_their_own():
+    """pytest imports test modules by their base name (no packages): two files of one name,
+    in unit/ and integration/, pass alone and break the whole suite's collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []

@@ -49,6 +49,17 @@ def test_a_metric_event_may_name_its_chart_and_keeps_it_on_every_wire():
     assert from_message(to_message(plain)) == plain
 
 
+def test_argo_s_node_ids_travel_on_every_wire_and_are_left_out_when_unset():
+    sdk = event(kind="progress", current=1, total=2, argo_node_id="pipe-x-3918")
+    argo = event(kind="status", status="Running", argo_nodes=["pipe-x-1", "pipe-x-2"])
+    for original in (sdk, argo):
+        assert parse_json(original.to_json()) == original
+        assert from_message(to_message(original)) == original
+    assert argo.argo_nodes == ("pipe-x-1", "pipe-x-2") and sdk.to_dict()["argo_node_id"]
+    plain = event(kind="log", message="x")
+    assert not {"argo_node_id", "argo_nodes"} & set(plain.to_dict())
+
+
 def test_status_is_canonicalised_and_terminal_rules():
     assert event(kind="status", status="succeeded").status == "Succeeded"
     run_end = parse_event({**BASE, "node_id": "", "kind": "status", "status": "Failed"})
@@ -98,6 +109,11 @@ def test_missing_ts_takes_the_default():
         ({"kind": "metric", "metrics": {"a": 1}, "group": 3}, "group must be printable text"),
         ({"kind": "metric", "metrics": {"a": 1}, "group": "g" * 129}, "of 1 to 128 characters"),
         ({"kind": "metric", "metrics": {"a": 1}, "group": "a\nb"}, "group must be printable"),
+        ({"kind": "log", "message": "x", "argo_node_id": "wf 1"}, "argo_node_id 'wf 1' is not"),
+        ({"kind": "log", "message": "x", "argo_node_id": 7}, "argo_node_id must be a string"),
+        ({"kind": "status", "status": "Running", "argo_nodes": "wf-1"}, "argo_nodes must be a"),
+        ({"kind": "status", "status": "Running", "argo_nodes": ["../x"]}, "argo_nodes: '../x'"),
+        ({"kind": "status", "status": "Running", "argo_nodes": ["a"] * 65}, "at most 64"),
     ],
 )
 def test_refusals_name_the_field(fields, reason):

@@ -304,8 +304,8 @@ def launcher(tmp_path) -> Path:
     return path
 
 
-def run_under(command: list[str]) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in STEP_ENV}
+def run_under(command: list[str], **step_env: str) -> str:
+    env = {**{k: v for k, v in os.environ.items() if k not in STEP_ENV}, **step_env}
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -334,3 +334,47 @@ def test_the_flag_is_read_only_before_the_users_command():
     argv = ["launch", "--run_id", "a", "--", "x", "--run_id", "b"]
     assert step_pod._flag(argv, "--run_id") == "a"
     assert step_pod._flag(["launch", "--", "x", "--run_id", "b"], "--run_id") == ""
+
+
+PRINT_NAMES = (
+    "from kfp_viz.progress import Reporter; "
+    "r = Reporter(server_url='http://127.0.0.1:9'); print(r.node_id, r.argo_node_id or '-'); "
+    "r.close(timeout=0)"
+)
+
+
+def executor_input(run: str, task: str, *, legacy: bool = False) -> str:
+    """`--executor_input` as KFP 2.17's driver writes it: outputs under
+    <pipeline root>/<pipeline>/<run id>/<task>/<salt>/ (KFP before 2.15: a fixed output file)."""
+    root = f"minio://mlpipeline/v2/artifacts/pipe/{run}/{task}/0b6e2c"
+    local = root.replace("minio://", "/minio/")
+    outputs = (
+        {"outputFile": "/tmp/kfp_outputs/output_metadata.json"}
+        if legacy
+        else {
+            "artifacts": {"model": {"artifacts": [{"name": "model", "uri": f"{root}/model"}]}},
+            "parameters": {"n": {"outputFile": "/tmp/kfp/outputs/n"}},
+            "outputFile": f"{local}/output_metadata.json",
+        }
+    )
+    return json.dumps({"inputs": {"parameterValues": {"x": 1}}, "outputs": outputs})
+
+
+def test_a_v2_step_is_named_by_its_task_and_sends_its_pod(launcher):
+    flags = [str(launcher), "--run_id", "run-7", "--executor_input"]
+    command = ["--", sys.executable, "-c", PRINT_NAMES]
+    named = [*flags, executor_input("run-7", "train"), *command]
+    assert run_under(named, ARGO_NODE_ID="pipe-abc-123") == "train pipe-abc-123"
+    legacy = [*flags, executor_input("run-7", "train", legacy=True), *command]
+    assert run_under(legacy, ARGO_NODE_ID="pipe-abc-123") == "pipe-abc-123 pipe-abc-123"
+    # A name given is kept: no pod id then, so the server never renames it.
+    assert run_under(named, ARGO_NODE_ID="pipe-abc-123", KFP_NODE_ID="mine") == "mine -"
+    outside = run_under([sys.executable, "-c", PRINT_NAMES], KFP_RUN_ID="r", HOSTNAME="laptop")
+    assert outside == "laptop -"
+
+
+def test_the_task_name_is_the_folder_after_the_run_id():
+    assert step_pod.task_name(executor_input("r1", "eval-2"), "r1") == "eval-2"
+    assert step_pod.task_name(executor_input("r1", "eval-2", legacy=True), "r1") == ""
+    assert step_pod.task_name("not json", "r1") == "" and step_pod.task_name("[]", "r1") == ""
+    assert step_pod.task_name(executor_input("r1", "x"), "") == ""

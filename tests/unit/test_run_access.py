@@ -17,7 +17,7 @@ from kfp_viz_server.progress.access import RunAccess
 from kfp_viz_server.progress.hub import CaughtUp, Delivered, ProgressHub
 from kfp_viz_server.progress.runs import RunTable
 from kfp_viz_server.progress.source import LocalBus
-from test_tenancy import FakeReviews, step_token, tenancy
+from test_tenancy_rules import FakeReviews, step_token, tenancy
 
 T0 = 1_700_000_000.0
 

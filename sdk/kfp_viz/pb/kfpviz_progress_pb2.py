@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kfpviz_progress.proto\x12\tkfpviz.v1\"+\n\x06\x43ursor\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"\xbb\x03\n\rProgressEvent\x12\t\n\x01v\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\n\n\x02ts\x18\x05 \x01(\x01\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x14\n\x07\x63urrent\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05total\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x15\n\x08\x66raction\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x36\n\x07metrics\x18\n \x03(\x0b\x32%.kfpviz.v1.ProgressEvent.MetricsEntry\x12\x0f\n\x07message\x18\x0b \x01(\t\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\r\n\x05group\x18\r \x01(\t\x12\x14\n\x07started\x18\x0e \x01(\x01H\x03\x88\x01\x01\x12\x15\n\x08\x66inished\x18\x0f \x01(\x01H\x04\x88\x01\x01\x12\x0f\n\x07parents\x18\x10 \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\n\n\x08_currentB\x08\n\x06_totalB\x0b\n\t_fractionB\n\n\x08_startedB\x0b\n\t_finished\"\x8b\x01\n\x14WatchProgressRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0e\x66rom_beginning\x18\x03 \x01(\x08\x12\'\n\x0cresume_after\x18\x04 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x11\n\tnamespace\x18\x05 \x01(\t\"[\n\rStreamedEvent\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.kfpviz.v1.ProgressEvent\x12!\n\x06\x63ursor\x18\x02 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\"^\n\tHeartbeat\x12\x1a\n\x12upstream_reachable\x18\x01 \x01(\x08\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x13\n\x0bserver_time\x18\x04 \x01(\x01\"D\n\x06Lagged\x12&\n\x0bresume_from\x18\x01 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x12\n\nqueue_size\x18\x02 \x01(\x05\"\x1a\n\x08\x43\x61ughtUp\x12\x0e\n\x06\x65vents\x18\x01 \x01(\x03\"\xb5\x01\n\x15WatchProgressResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.kfpviz.v1.StreamedEvent\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.kfpviz.v1.Heartbeat\x12!\n\x06lagged\x18\x03 \x01(\x0b\x32\x11.kfpviz.v1.Lagged\x12&\n\tcaught_up\x18\x04 \x01(\x0b\x32\x13.kfpviz.v1.CaughtUp\"u\n\x16PublishProgressRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.kfpviz.v1.ProgressEvent\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\"V\n\x17PublishProgressResponse\x12\"\n\x07\x63ursors\x18\x01 \x03(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x17\n\x0f\x61lready_applied\x18\x02 \x01(\x05\x32\xba\x01\n\x08Progress\x12T\n\rWatchProgress\x12\x1f.kfpviz.v1.WatchProgressRequest\x1a .kfpviz.v1.WatchProgressResponse0\x01\x12X\n\x0fPublishProgress\x12!.kfpviz.v1.PublishProgressRequest\x1a\".kfpviz.v1.PublishProgressResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kfpviz_progress.proto\x12\tkfpviz.v1\"+\n\x06\x43ursor\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"\xe5\x03\n\rProgressEvent\x12\t\n\x01v\x18\x01 \x01(\x05\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\n\n\x02ts\x18\x05 \x01(\x01\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x14\n\x07\x63urrent\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05total\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x15\n\x08\x66raction\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x36\n\x07metrics\x18\n \x03(\x0b\x32%.kfpviz.v1.ProgressEvent.MetricsEntry\x12\x0f\n\x07message\x18\x0b \x01(\t\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\r\n\x05group\x18\r \x01(\t\x12\x14\n\x07started\x18\x0e \x01(\x01H\x03\x88\x01\x01\x12\x15\n\x08\x66inished\x18\x0f \x01(\x01H\x04\x88\x01\x01\x12\x0f\n\x07parents\x18\x10 \x03(\t\x12\x14\n\x0c\x61rgo_node_id\x18\x11 \x01(\t\x12\x12\n\nargo_nodes\x18\x12 \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\n\n\x08_currentB\x08\n\x06_totalB\x0b\n\t_fractionB\n\n\x08_startedB\x0b\n\t_finished\"\x8b\x01\n\x14WatchProgressRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0e\x66rom_beginning\x18\x03 \x01(\x08\x12\'\n\x0cresume_after\x18\x04 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x11\n\tnamespace\x18\x05 \x01(\t\"[\n\rStreamedEvent\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.kfpviz.v1.ProgressEvent\x12!\n\x06\x63ursor\x18\x02 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\"^\n\tHeartbeat\x12\x1a\n\x12upstream_reachable\x18\x01 \x01(\x08\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x13\n\x0bserver_time\x18\x04 \x01(\x01\"D\n\x06Lagged\x12&\n\x0bresume_from\x18\x01 \x01(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x12\n\nqueue_size\x18\x02 \x01(\x05\"\x1a\n\x08\x43\x61ughtUp\x12\x0e\n\x06\x65vents\x18\x01 \x01(\x03\"\xb5\x01\n\x15WatchProgressResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.kfpviz.v1.StreamedEvent\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.kfpviz.v1.Heartbeat\x12!\n\x06lagged\x18\x03 \x01(\x0b\x32\x11.kfpviz.v1.Lagged\x12&\n\tcaught_up\x18\x04 \x01(\x0b\x32\x13.kfpviz.v1.CaughtUp\"u\n\x16PublishProgressRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.kfpviz.v1.ProgressEvent\x12\x0e\n\x06sender\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\"V\n\x17PublishProgressResponse\x12\"\n\x07\x63ursors\x18\x01 \x03(\x0b\x32\x11.kfpviz.v1.Cursor\x12\x17\n\x0f\x61lready_applied\x18\x02 \x01(\x05\x32\xba\x01\n\x08Progress\x12T\n\rWatchProgress\x12\x1f.kfpviz.v1.WatchProgressRequest\x1a .kfpviz.v1.WatchProgressResponse0\x01\x12X\n\x0fPublishProgress\x12!.kfpviz.v1.PublishProgressRequest\x1a\".kfpviz.v1.PublishProgressResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CURSOR']._serialized_start=36
   _globals['_CURSOR']._serialized_end=79
   _globals['_PROGRESSEVENT']._serialized_start=82
-  _globals['_PROGRESSEVENT']._serialized_end=525
-  _globals['_PROGRESSEVENT_METRICSENTRY']._serialized_start=419
-  _globals['_PROGRESSEVENT_METRICSENTRY']._serialized_end=465
-  _globals['_WATCHPROGRESSREQUEST']._serialized_start=528
-  _globals['_WATCHPROGRESSREQUEST']._serialized_end=667
-  _globals['_STREAMEDEVENT']._serialized_start=669
-  _globals['_STREAMEDEVENT']._serialized_end=760
-  _globals['_HEARTBEAT']._serialized_start=762
-  _globals['_HEARTBEAT']._serialized_end=856
-  _globals['_LAGGED']._serialized_start=858
-  _globals['_LAGGED']._serialized_end=926
-  _globals['_CAUGHTUP']._serialized_start=928
-  _globals['_CAUGHTUP']._serialized_end=954
-  _globals['_WATCHPROGRESSRESPONSE']._serialized_start=957
-  _globals['_WATCHPROGRESSRESPONSE']._serialized_end=1138
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=1140
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=1257
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=1259
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=1345
-  _globals['_PROGRESS']._serialized_start=1348
-  _globals['_PROGRESS']._serialized_end=1534
+  _globals['_PROGRESSEVENT']._serialized_end=567
+  _globals['_PROGRESSEVENT_METRICSENTRY']._serialized_start=461
+  _globals['_PROGRESSEVENT_METRICSENTRY']._serialized_end=507
+  _globals['_WATCHPROGRESSREQUEST']._serialized_start=570
+  _globals['_WATCHPROGRESSREQUEST']._serialized_end=709
+  _globals['_STREAMEDEVENT']._serialized_start=711
+  _globals['_STREAMEDEVENT']._serialized_end=802
+  _globals['_HEARTBEAT']._serialized_start=804
+  _globals['_HEARTBEAT']._serialized_end=898
+  _globals['_LAGGED']._serialized_start=900
+  _globals['_LAGGED']._serialized_end=968
+  _globals['_CAUGHTUP']._serialized_start=970
+  _globals['_CAUGHTUP']._serialized_end=996
+  _globals['_WATCHPROGRESSRESPONSE']._serialized_start=999
+  _globals['_WATCHPROGRESSRESPONSE']._serialized_end=1180
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=1182
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=1299
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=1301
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=1387
+  _globals['_PROGRESS']._serialized_start=1390
+  _globals['_PROGRESS']._serialized_end=1576
 # @@protoc_insertion_point(module_scope)

@@ -15,7 +15,7 @@ class Cursor(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ProgressEvent(_message.Message):
-    __slots__ = ("v", "run_id", "node_id", "namespace", "ts", "kind", "current", "total", "fraction", "metrics", "message", "status", "group", "started", "finished", "parents")
+    __slots__ = ("v", "run_id", "node_id", "namespace", "ts", "kind", "current", "total", "fraction", "metrics", "message", "status", "group", "started", "finished", "parents", "argo_node_id", "argo_nodes")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,8 @@ class ProgressEvent(_message.Message):
     STARTED_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     PARENTS_FIELD_NUMBER: _ClassVar[int]
+    ARGO_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGO_NODES_FIELD_NUMBER: _ClassVar[int]
     v: int
     run_id: str
     node_id: str
@@ -55,7 +57,9 @@ class ProgressEvent(_message.Message):
     started: float
     finished: float
     parents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, v: _Optional[int] = ..., run_id: _Optional[str] = ..., node_id: _Optional[str] = ..., namespace: _Optional[str] = ..., ts: _Optional[float] = ..., kind: _Optional[str] = ..., current: _Optional[float] = ..., total: _Optional[float] = ..., fraction: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ..., status: _Optional[str] = ..., group: _Optional[str] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., parents: _Optional[_Iterable[str]] = ...) -> None: ...
+    argo_node_id: str
+    argo_nodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, v: _Optional[int] = ..., run_id: _Optional[str] = ..., node_id: _Optional[str] = ..., namespace: _Optional[str] = ..., ts: _Optional[float] = ..., kind: _Optional[str] = ..., current: _Optional[float] = ..., total: _Optional[float] = ..., fraction: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ..., status: _Optional[str] = ..., group: _Optional[str] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., parents: _Optional[_Iterable[str]] = ..., argo_node_id: _Optional[str] = ..., argo_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchProgressRequest(_message.Message):
     __slots__ = ("run_id", "node_id", "from_beginning", "resume_after", "namespace")
