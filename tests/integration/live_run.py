@@ -136,10 +136,15 @@ def to_message(run_id: str, event: dict) -> pb.ProgressEvent:
 class Shown:
     """A page opened straight from the server, recording errors and every request it made."""
 
-    def __init__(self, chromium, url: str, width: int = 1280, scheme: str = "light") -> None:
+    def __init__(
+        self, chromium, url: str, width: int = 1280, scheme: str = "light", cookies=()
+    ) -> None:
+        """`cookies`: the browser's session before the page is opened (Playwright's form)."""
         self.context = chromium.new_context(
             viewport={"width": width, "height": 900}, color_scheme=scheme
         )
+        if cookies:
+            self.context.add_cookies(list(cookies))
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []

@@ -254,6 +254,7 @@ http {{
       proxy_set_header Connection "";
       proxy_buffering off;
       proxy_read_timeout 1h;
+{extra}
     }}
   }}
 }}
@@ -270,7 +271,10 @@ class Nginx(_Service):
     name = "nginx"
 
     def __init__(self, workdir: Path, upstream: str, prefix: str = "/kfp-viz/",
-                 port: int = 0) -> None:  # fmt: skip
+                 port: int = 0, identity_cookie: str = "") -> None:  # fmt: skip
+        """`identity_cookie`: name the user of the request's cookie of that name in
+        `kubeflow-userid`, as Kubeflow's gateway does after oauth2-proxy reads its session
+        cookie (and drop a `kubeflow-userid` the browser sent: only the gateway sets it)."""
         super().__init__(workdir)
         self.binary = os.environ.get("KFP_VIZ_NGINX", "/usr/sbin/nginx")
         assert os.path.exists(self.binary), f"{self.binary} missing: run ./scripts/test (deps.sh)"
@@ -281,6 +285,8 @@ class Nginx(_Service):
         self.config = workdir / "nginx.conf"
         self.config.write_text(NGINX_CONFIG.format(
             workdir=workdir, port=self.port, prefix=prefix, upstream=upstream.rstrip("/"),
+            extra=f"      proxy_set_header kubeflow-userid $cookie_{identity_cookie};"
+            if identity_cookie else "",
         ))  # fmt: skip
 
     def command(self) -> list[str]:
