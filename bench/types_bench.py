@@ -353,7 +353,7 @@ def main() -> None:
             server.stop()
     print(f"p50 render time, median of {args.runs} runs x {args.renders} renders (pool of 2)")
     print(f"{'input':<22}{'set':<7}{'p50 ms':>9}  {'runs (ms)':<24}{'page':>10}  what")
-    for key, (viz_type, _, _, what) in inputs.items():
+    for key, (_, _, _, what) in inputs.items():
         name, set_name = key
         if key in failed:
             print(f"{name:<22}{set_name:<7}{'failed':>9}  {failed[key]}")

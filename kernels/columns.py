@@ -4,11 +4,12 @@ The table widget (`widgets.data_table`, `assets/table.js`) shows every value as 
 read it, so it must know per column what it holds:
 
 - `num`: numbers, shown with thousands separators (not for identifiers and years, by
-  name: `id`, `user_id`, `year`, `zip`, `code`..., where `1,998` would mislead) to a number of decimals that the column's own spread calls for:
-  four significant digits of its interquartile range (of its range when that is 0), never
-  more decimals than the values have. `0.912345678` in a column spanning 0–1 shows as
-  `0.9123`; prices of 10–10,000 with cents show as whole numbers with separators. The
-  exact value stays in the data: sorting, filters, summaries and the export use it.
+  name: `id`, `user_id`, `year`, `zip`, `code`..., where `1,998` would mislead) to the
+  number of decimals the column's own spread calls for: four significant digits of its
+  interquartile range (of its range when that is 0), never more decimals than the values
+  have. `0.912345678` in a column spanning 0–1 shows as `0.9123`; incomes of 10,000 to
+  1,000,000 with cents show as whole numbers with separators. The exact value stays in
+  the data: sorting, filters, summaries and the export use it.
 - `bool`: True/False (pandas' booleans, with or without missing values);
 - `date`: ISO 8601 dates or times (`2024-05-01`, `2024-05-01T13:45:00Z`), sorted, filtered
   and summarized as times;
@@ -59,7 +60,11 @@ def decimals(finite: np.ndarray) -> int:
     wanted = SIGNIFICANT - 1 - math.floor(math.log10(spread)) if spread > 0 else MAX_DECIMALS
     sample = finite[:: max(1, len(finite) // 20_000)]
     have = next(
-        (d for d in range(MAX_DECIMALS + 1) if np.allclose(np.round(sample, d), sample, rtol=1e-12, atol=1e-15)),
+        (
+            d
+            for d in range(MAX_DECIMALS + 1)
+            if np.allclose(np.round(sample, d), sample, rtol=1e-12, atol=1e-15)
+        ),
         MAX_DECIMALS,
     )
     return int(min(max(wanted, 0), have, MAX_DECIMALS))

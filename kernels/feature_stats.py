@@ -12,6 +12,7 @@ summaries with top values; numeric features also get TFDV's 10-bucket quantile h
 
 from __future__ import annotations
 
+import itertools
 from typing import TypeAlias
 
 import numpy as np
@@ -122,7 +123,7 @@ def _numeric_stats(
     bounds = np.quantile(floats, np.linspace(0, 1, HISTOGRAM_BUCKETS + 1))
     quantiles = num.histograms.add(type=statistics_pb2.Histogram.QUANTILES)
     share = len(floats) / HISTOGRAM_BUCKETS
-    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+    for low, high in itertools.pairwise(bounds):
         quantiles.buckets.add(low_value=float(low), high_value=float(high), sample_count=share)
 
 

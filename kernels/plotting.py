@@ -129,8 +129,7 @@ def _recolour_for_dark(figure: Any) -> list[Callable[[], None]]:
             put(after)
             undo.append(lambda: put(before))
 
-    change(figure.patch.get_facecolor, figure.patch.set_facecolor)
-    for artist in figure.findobj():
+    for artist in set(figure.findobj()):  # each artist once (the figure's patch included)
         if isinstance(artist, Text):
             change(artist.get_color, artist.set_color)
         elif isinstance(artist, Line2D):

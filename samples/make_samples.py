@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from google.protobuf import json_format, text_format
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-
 from kfp_viz_kernels.feature_stats import from_frame
 from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 
 HERE = Path(__file__).resolve().parent
 

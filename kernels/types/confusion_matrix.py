@@ -91,8 +91,9 @@ def _grid(labels: pd.Index, values: np.ndarray) -> str:
         )
     column_totals = "".join(f'<td class="kv-total">{number(v)}</td>' for v in values.sum(axis=0))
     return (
-        '<table class="kv-cm kv-pin"><thead><tr><th scope="col" class="kv-text">true \\ predicted</th>'
-        f'{head}<th scope="col" class="kv-total">total</th></tr></thead><tbody>{"".join(rows)}'
+        '<table class="kv-cm kv-pin"><thead><tr><th scope="col" class="kv-text">'
+        f'true \\ predicted</th>{head}<th scope="col" class="kv-total">total</th></tr></thead>'
+        f"<tbody>{''.join(rows)}"
         f'<tr><th scope="row" class="kv-text kv-total">total</th>{column_totals}'
         f'<td class="kv-total">{number(values.sum())}</td></tr></tbody></table>'
     )

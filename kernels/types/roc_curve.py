@@ -200,7 +200,8 @@ def roc_html(
         "operating points of the table.</span></div>"
         '<div class="kv-plots"><figure class="kv-figure-box"><figcaption id="kv-roc-title">ROC '
         '<span class="kv-note">(dashed: a random model)</span></figcaption>'
-        f'<div class="kv-plot" data-kind="roc" role="img" aria-label="ROC curves: {esc(described)}">'
+        '<div class="kv-plot" data-kind="roc" role="img" '
+        f'aria-label="ROC curves: {esc(described)}">'
         '<div class="kv-canvas"></div><div class="kv-marker"></div></div></figure>'
         + pr_plot
         + "</div>"
@@ -315,7 +316,13 @@ def _curve(name: str, target: pd.Series, scores: pd.Series, source: str) -> Curv
     labels, values = target.to_numpy(), scores.to_numpy()
     fpr, tpr, thresholds = roc_curve(labels, values)
     return Curve(
-        name, fpr, tpr, thresholds, positives, len(target) - positives, precision_recall(labels, values)
+        name,
+        fpr,
+        tpr,
+        thresholds,
+        positives,
+        len(target) - positives,
+        precision_recall(labels, values),
     )
 
 

@@ -106,6 +106,15 @@ def dataset_label(source_name: str, dataset_name: str, several_sources: bool, se
     return f"{source_name}: {dataset_name}"
 
 
+def load(source: str) -> Stats:
+    if source.lower().endswith(".csv"):
+        return from_frame(read_csvs(source), name=source.rsplit("/", 1)[-1])
+    stats = Stats()
+    for location in sources.match(source):
+        stats.datasets.extend(parse(sources.read_bytes(location), location).datasets)
+    return stats
+
+
 def stats_html(
     stats: Stats,
     title: str = "",

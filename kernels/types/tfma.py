@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 from google.protobuf import json_format
 from kfp_viz_kernels import sources, tfrecord
+from kfp_viz_kernels.columns import frame_formats
 from kfp_viz_kernels.tfma_metrics_pb2 import MetricKey, MetricsForSlice, MetricValue
 from kfp_viz_kernels.viz_errors import DataError
 from kfp_viz_kernels.widgets import (
@@ -42,7 +43,6 @@ from kfp_viz_kernels.widgets import (
     show,
     unknown_arguments,
 )
-from kfp_viz_kernels.columns import frame_formats
 from scipy import stats
 
 OVERALL = "Overall"
@@ -246,7 +246,9 @@ def _value(value: MetricValue) -> str:
         return f"{len(value.confusion_matrix_at_thresholds.matrices)} thresholds"
     if kind == "t_distribution_value":
         t = value.t_distribution_value
-        shown = number((t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value)
+        shown = number(
+            (t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value
+        )
         bounds = _interval(value)
         return shown + (f" ({number(bounds[0])}, {number(bounds[1])})" if bounds else "")
     if kind == "debug_message":
@@ -308,7 +310,9 @@ def slice_table(chosen: list[MetricsForSlice], min_examples: int = DEFAULT_MIN_E
     for row, found in zip(rows, intervals, strict=True):
         row.extend(_shown_interval(found.get(name)) for name in bounded)
     charted = [[name, 2 + i] for i, name in enumerate(names) if numeric[i]]  # [name, column]
-    frame = pd.DataFrame(rows, columns=["slice", "examples", *names, *(f"{n} interval" for n in bounded)])
+    frame = pd.DataFrame(
+        rows, columns=["slice", "examples", *names, *(f"{n} interval" for n in bounded)]
+    )
     formats = frame_formats(frame)
     interval_data = {
         str(2 + names.index(name)): [
@@ -357,7 +361,9 @@ def slice_table(chosen: list[MetricsForSlice], min_examples: int = DEFAULT_MIN_E
         '<th scope="col">examples</th></tr></thead><tbody></tbody></table></div></div>'
     )
     # The chart reads the slices from the table's data, so they travel once.
-    chart_data = json_script({"charted": charted, "min_examples": min_examples}, cls="kv-chart-data")
+    chart_data = json_script(
+        {"charted": charted, "min_examples": min_examples}, cls="kv-chart-data"
+    )
     return chart_html + table + chart_data + scripts("tfma.js", skip=assets_of("table.js"))
 
 
