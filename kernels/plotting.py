@@ -46,12 +46,14 @@ DARK_FOREGROUND = "#e8eaed"
 def register_dark_figures(shell: Any) -> None:
     """Have every matplotlib figure shown as HTML that follows the reader's colour scheme.
 
-    Registered by name, so nothing imports matplotlib until a cell does. The page shows a
-    figure's HTML before its PNG (kernels/page.py), and the inline backend's PNG stays in
-    the output for any other client.
+    Registered by name, so nothing imports matplotlib until a cell does, and for Figure's
+    base class: the inline backend, when pyplot is imported, removes every formatter of
+    Figure itself before adding its PNG one, and lookups walk the class's bases. The page
+    shows a figure's HTML before its PNG (kernels/page.py), and the inline backend's PNG
+    stays in the output for any other client.
     """
     html = shell.display_formatter.formatters["text/html"]
-    html.for_type_by_name("matplotlib.figure", "Figure", figure_html)
+    html.for_type_by_name("matplotlib.figure", "FigureBase", figure_html)
 
 
 def figure_html(figure: Any) -> str | None:

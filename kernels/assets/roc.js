@@ -83,20 +83,26 @@
           return function (event) { if (event.button === 0) resetZoom(); };
         }},
       },
-      hooks: {setCursor: [function (u) { pointer(view, u); }], draw: [function (u) { chance(view, u); marks(view, u); }],
+      hooks: {setCursor: [function (u) { pointer(view, u); }],
+              draw: [function (u) { chance(view, u); marks(view, u); square(view); }],
               setScale: [function (u, key) { showScale(view, u, key); }]},
     };
+    view.squaring = 0;
     view.plot = new uPlot(opts, aligned(view), view.box.querySelector(".kv-canvas"));
     view.plot.over.appendChild(view.marker);
-    square(view);
   }
-  /* Make the plotting area square: the axes take different room across and down, so the
-     canvas is made taller or shorter by the difference. */
+  /* Make the plotting area square once drawn (the axes take different room across and
+     down, known only after layout): the canvas is made taller or shorter by the
+     difference, a few times at most (axis labels may change size with it). */
   function square(view) {
     var u = view.plot, ratio = window.devicePixelRatio || 1;
-    var extra = (u.bbox.width - u.bbox.height) / ratio;
-    if (Math.abs(extra) >= 1) u.setSize({width: u.width, height: Math.round(u.height + extra)});
+    if (!u) return;
+    var extra = Math.round((u.bbox.width - u.bbox.height) / ratio);
     view.box.setAttribute("data-area", Math.round(u.bbox.width / ratio) + "x" + Math.round(u.bbox.height / ratio));
+    if (extra && view.squaring < 4) {
+      view.squaring++;
+      Promise.resolve().then(function () { u.setSize({width: u.width, height: u.height + extra}); });
+    }
   }
   /* The visible ranges, on the plot's element: what a test (or anyone) can read. */
   function showScale(view, u, key) {
@@ -177,7 +183,7 @@
   }
   /* Rings at the operating points of the table, with the target they answer. */
   function marks(view, u) {
-    var colours = kv.palette(root), ratio = window.devicePixelRatio || 1;
+    var colours = kv.palette(root), ratio = window.devicePixelRatio || 1, drawn = [];
     clipped(u, function (ctx) {
       ctx.font = (11 * ratio) + "px system-ui, sans-serif";
       ctx.lineWidth = 2 * ratio;
@@ -187,6 +193,7 @@
           var i = atFpr(c, target), x, y;
           if (view.kind === "roc") { x = xOf(view, c.fpr[i]); y = c.tpr[i]; }
           else { var p = precision(c, i); if (p === null) return; x = c.tpr[i]; y = p; }
+          drawn.push([target, ci, x, y]);
           var px = u.valToPos(x, "x", true), py = u.valToPos(y, "y", true);
           ctx.beginPath();
           ctx.strokeStyle = colours[ci % colours.length];
@@ -199,6 +206,7 @@
         });
       });
     });
+    view.box.setAttribute("data-marks", JSON.stringify(drawn));  /* [target, curve, x, y] */
   }
   /* The point nearest the pointer, in screen distance, over the curves shown. */
   function pointer(view, u) {

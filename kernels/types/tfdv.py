@@ -71,11 +71,13 @@ def render(variables: dict[str, Any], source: str) -> None:
     thresholds = {k: _threshold(variables, k) for k in ("linf_threshold", "js_threshold")}
     named = named_sources(source, variables)
     stats = Stats()
+    given = []
     for name, location in named:
         found = load(location).datasets
-        for dataset in found:
-            dataset.name = dataset_label(name, dataset.name, len(named) > 1, len(found) > 1)
-            stats.datasets.append(dataset)
+        given.extend((name, dataset.name, len(found) > 1) for dataset in found)
+        stats.datasets.extend(found)
+    for dataset, label in zip(stats.datasets, dataset_labels(given, len(named) > 1), strict=True):
+        dataset.name = label
     page = stats_html(stats, title=", ".join(loc for _, loc in named), **thresholds)
     show(page, "tfdv", notes=unknown_arguments(variables, ARGUMENTS))
 
@@ -87,23 +89,25 @@ def _threshold(variables: dict[str, Any], key: str) -> float:
     return float(value)
 
 
-def dataset_label(source_name: str, dataset_name: str, several_sources: bool, several: bool) -> str:
-    """A dataset's label: its own name, with the source's short name in front when there are
-    several sources and it adds something ("run-1: train"), never the same name twice
-    ("eval.csv: eval.csv"): a name one of the two already holds is said once, the shorter
-    way ("train" for dataset "train" of "train_stats.pbtxt")."""
-    if not dataset_name:
-        return source_name
-    if not several_sources:
-        return dataset_name
+def dataset_labels(found: list[tuple[str, str, bool]], several_sources: bool) -> list[str]:
+    """Labels for datasets given as (source's short name, dataset's own name, whether its
+    file holds several): each name said once. With one source, the datasets' own names;
+    with several, "source: dataset" ("run-1: train"), unless every dataset's name and its
+    source's name say the same thing ("eval.csv" and "eval.csv", or "train" of
+    "train_stats.pbtxt"): then the shorter of each pair, never "eval.csv: eval.csv"."""
 
     def stem(text: str) -> str:
         return text.rsplit("/", 1)[-1].split(".", 1)[0].lower()
 
-    same = stem(dataset_name) == stem(source_name)
-    if not several and (same or dataset_name in source_name or source_name in dataset_name):
-        return min(dataset_name, source_name, key=len)
-    return f"{source_name}: {dataset_name}"
+    def same(source: str, dataset: str) -> bool:
+        return stem(source) == stem(dataset) or dataset in source or source in dataset
+
+    if not several_sources:
+        return [dataset or source for source, dataset, _ in found]
+    if all(not dataset or (not several and same(source, dataset))
+           for source, dataset, several in found):  # fmt: skip
+        return [min(source, dataset or source, key=len) for source, dataset, _ in found]
+    return [f"{source}: {dataset}" if dataset else source for source, dataset, _ in found]
 
 
 def load(source: str) -> Stats:

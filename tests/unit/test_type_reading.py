@@ -195,18 +195,22 @@ def test_deciles_and_divergence_on_the_union_of_bucket_boundaries():
 
 
 @pytest.mark.parametrize(
-    ("source", "dataset", "several_sources", "several", "label"),
+    ("found", "several_sources", "labels"),
     [
-        ("eval.csv", "eval.csv", True, False, "eval.csv"),
-        ("train_stats.pbtxt", "train", True, False, "train"),
-        ("run-1", "train", True, False, "run-1: train"),
-        ("run-1", "train", True, True, "run-1: train"),
-        ("stats.pb", "train", False, False, "train"),
-        ("stats.pb", "", False, False, "stats.pb"),
+        ([("train.csv", "train.csv", False), ("eval.csv", "eval.csv", False)], True,
+         ["train.csv", "eval.csv"]),
+        ([("train_stats.pbtxt", "train", False), ("serving_stats.pbtxt", "serving", False)],
+         True, ["train", "serving"]),
+        ([("stats", "train", False), ("eval-stats", "eval", False)], True,
+         ["stats: train", "eval-stats: eval"]),
+        ([("run-1", "train", True), ("run-1", "eval", True)], True,
+         ["run-1: train", "run-1: eval"]),
+        ([("stats.pb", "train", True), ("stats.pb", "eval", True)], False, ["train", "eval"]),
+        ([("stats.pb", "", False)], False, ["stats.pb"]),
     ],
-)
-def test_dataset_labels_say_each_name_once(source, dataset, several_sources, several, label):
-    assert tfdv.dataset_label(source, dataset, several_sources, several) == label
+)  # fmt: skip
+def test_dataset_labels_say_each_name_once(found, several_sources, labels):
+    assert tfdv.dataset_labels(found, several_sources) == labels
 
 
 def test_statistics_from_a_frame_carry_a_quantile_histogram():
