@@ -257,7 +257,7 @@ def test_confusion_matrix_report_equals_classification_report(server, data, base
     page = render(server, "confusion_matrix", f"{base}/iris_confusion.csv")
     assert_ok(page)
     report = classification_report(data.iris_labels, data.iris_predicted, output_dict=True)
-    body = re.search(r'<table class="kv-report">.*?<tbody>(.*?)</tbody>', page)[1]
+    body = re.search(r'<table class="kv-report kv-pin">.*?<tbody>(.*?)</tbody>', page)[1]
     rows = re.findall(r'<th scope="row" class="kv-text">([^<]+)</th>(.*?)</tr>', body)
     assert [name for name, _ in rows] == [*typedata.IRIS, "macro avg", "weighted avg"]
     for name, cells in rows:
