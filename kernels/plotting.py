@@ -61,8 +61,9 @@ def figure_html(figure: Any) -> str | None:
     `prefers-color-scheme`: the dark one is drawn with near-white parts (backgrounds)
     turned to the dark page's background and near-black ones (text, axes, black lines)
     to its text colour; coloured lines and areas keep their colours."""
-    from IPython.core.pylabtools import print_figure
+    from IPython.core import pylabtools
 
+    print_figure: Callable[..., bytes | None] = pylabtools.print_figure
     try:
         light = print_figure(figure, "png", bbox_inches="tight")
         if not light:
@@ -74,6 +75,8 @@ def figure_html(figure: Any) -> str | None:
             for restore in reversed(undo):
                 restore()
     except Exception:  # a figure the PNG path cannot draw: the other formats still show
+        return None
+    if not dark:
         return None
     light_src, dark_src = _data_url(light), _data_url(dark)
     return (
@@ -142,6 +145,6 @@ def _recolour_for_dark(figure: Any) -> list[Callable[[], None]]:
             change(artist.get_facecolor, artist.set_facecolor)
             change(artist.get_edgecolor, artist.set_edgecolor)
         elif isinstance(artist, Collection):
-            change_many(artist.get_facecolors, artist.set_facecolor)
-            change_many(artist.get_edgecolors, artist.set_edgecolor)
+            change_many(artist.get_facecolor, artist.set_facecolor)
+            change_many(artist.get_edgecolor, artist.set_edgecolor)
     return undo

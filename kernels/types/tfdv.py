@@ -71,7 +71,7 @@ def render(variables: dict[str, Any], source: str) -> None:
     thresholds = {k: _threshold(variables, k) for k in ("linf_threshold", "js_threshold")}
     named = named_sources(source, variables)
     stats = Stats()
-    given = []
+    given: list[tuple[str, str, bool]] = []
     for name, location in named:
         found = load(location).datasets
         given.extend((name, dataset.name, len(found) > 1) for dataset in found)
@@ -302,11 +302,11 @@ def _histogram(num: statistics_pb2.NumericStatistics, kind: int) -> Histogram | 
 
 def signed_log(values: np.ndarray) -> np.ndarray:
     """log10(1 + |x|) with x's sign: a log scale that takes zeros and negatives."""
-    return np.sign(values) * np.log10(1 + np.abs(values))
+    return np.asarray(np.sign(values) * np.log10(1 + np.abs(values)), dtype=float)
 
 
 def signed_exp(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * (10 ** np.abs(values) - 1)
+    return np.asarray(np.sign(values) * (10 ** np.abs(values) - 1), dtype=float)
 
 
 def common_grid(

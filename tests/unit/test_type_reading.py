@@ -324,3 +324,14 @@ def test_table_export_and_summaries_are_on_the_page():
     page = table.table_html(pd.DataFrame({"a": [1.5, 2.5]}))
     assert 'class="kv-export"' in page and 'class="kv-export-text"' in page
     assert "function quantile" in page and "kv-spark" in page
+
+
+def test_the_documented_tfma_json_is_read():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "data-scientists" / "types.md"
+    example = re.search(r"```json\n(.*?)```", doc.read_text(), re.S)[1]
+    overall, japan = tfma._from_json(example, "types.md")
+    assert tfma.slice_columns(japan) == (("country", "JP"),)
+    assert tfma.metric_intervals(overall) == {"auc": (0.92, 0.94)}
+    assert tfma.metric_numbers(japan) == {"auc": 0.96, "example_count": 57.0}
