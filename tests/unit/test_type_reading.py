@@ -285,6 +285,24 @@ def test_a_document_without_colours_of_its_own_follows_dark_mode():
     assert 'class="kv-html"' in frame and "color-scheme&quot; content" not in frame
 
 
+@pytest.mark.parametrize(
+    ("document", "own"),
+    [
+        ('<p style="color: red">x</p>', True),
+        ("<style>p { COLOR:#222 }</style>", True),
+        ('<p style="border-color: red">x</p>', False),
+        ("<body bgcolor=white>", True),
+        ("<body style='background:#fffbe6'>", True),
+        ('<link rel="stylesheet" href="a.css">', True),
+        ('<meta name="color-scheme" content="light">', True),
+        ("<p>colors: many</p>", False),
+        ("<p>plain</p>", False),
+    ],
+)
+def test_what_counts_as_a_documents_own_colours(document, own):
+    assert html_type.has_own_colours(document) is own
+
+
 def test_matplotlib_figures_come_in_a_light_and_a_dark_png():
     import base64
     import io
