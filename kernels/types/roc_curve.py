@@ -53,7 +53,7 @@ from kfp_viz_kernels.widgets import (
     swatch,
     unknown_arguments,
 )
-from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 SCHEMA_FILE = "schema.json"
 # Points closer than this (in the unit square, along the curve) to the last drawn one are
@@ -329,14 +329,19 @@ def _curve(name: str, target: pd.Series, scores: pd.Series, source: str) -> Curv
 def precision_recall(labels: np.ndarray, scores: np.ndarray) -> PrecisionRecall:
     """scikit-learn's precision–recall curve, turned to run with recall ascending (as the
     plot's x axis does), and its average precision. sklearn's last point (recall 0,
-    precision 1) has no threshold: it gets none here either."""
+    precision 1) has no threshold: it gets none here either.
+
+    The average precision is computed from this curve as `average_precision_score` does for
+    binary labels (the sum of precision × each step in recall, sklearn's own expression),
+    instead of by calling it, which would sort every score once more."""
     precision, recall, thresholds = precision_recall_curve(labels, scores)
+    average_precision = -np.sum(np.diff(recall) * np.array(precision)[:-1])
     thresholds = np.append(thresholds.astype(float), np.nan)
     return PrecisionRecall(
         recall[::-1].copy(),
         precision[::-1].copy(),
         thresholds[::-1].copy(),
-        float(average_precision_score(labels, scores)),
+        float(average_precision),
     )
 
 

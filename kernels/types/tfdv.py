@@ -62,8 +62,10 @@ TOP_VALUES = 10
 SORTS = [("order", "file order"), ("name", "name"), ("missing", "most missing"),
          ("zeros", "most zeros")]  # fmt: skip
 
-Histogram: TypeAlias = list[tuple[float, float, float]]
-"""A numeric histogram's buckets: (low, high, count)."""
+Histogram: TypeAlias = np.ndarray
+"""A numeric histogram's buckets, one row (low, high, count) each (any sequence of such rows
+is taken where one is passed in)."""
+DECILES = np.linspace(0, 1, 11)
 Datasets: TypeAlias = Sequence[statistics_pb2.DatasetFeatureStatistics]
 
 
@@ -250,7 +252,7 @@ def _numeric(
         )  # fmt: skip
         standard.append(_histogram(num, statistics_pb2.Histogram.STANDARD))
         quantile.append(_histogram(num, statistics_pb2.Histogram.QUANTILES))
-    finest = [q or h for q, h in zip(quantile, standard, strict=True)]
+    finest = [h if q is None else q for q, h in zip(quantile, standard, strict=True)]
     edges, shares = common_grid(standard)
     log_edges, log_shares = common_grid(finest, transform=True)
     skewed = bool(shares[0]) and max(shares[0] or [0]) >= SKEWED_SHARE and bool(log_edges)
@@ -269,11 +271,11 @@ def _numeric(
         "kind": "num",
         "type": _type(next(f for f in found if f is not None)),
         "stats": rows,
-        "edges": edges,
-        "shares": _rounded(shares),
-        "log_edges": log_edges,
-        "log_shares": _rounded(log_shares),
-        "quantiles": [deciles(h) if h else None for h in finest],
+        "edges": _significant(edges),
+        "shares": shares,
+        "log_edges": _significant(log_edges),
+        "log_shares": log_shares,
+        "quantiles": [None if h is None else _significant(deciles(h)) for h in finest],
         "scale": "log" if skewed else "linear",
         "distance": max((d for d in distances if d is not None), default=None),
         "flags": flags,
@@ -284,9 +286,10 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _rounded(shares: list[list[float] | None]) -> list[list[float] | None]:
-    """Shares to 6 decimals: a millionth of a bar is invisible, and the page is smaller."""
-    return [None if s is None else [round(v, 6) for v in s] for s in shares]
+def _significant(values: list[float]) -> list[float]:
+    """Bucket edges and deciles to 7 significant digits: more than any label shows (the
+    page prints at most 6), and half the bytes of a full-precision float."""
+    return [float(f"{v:.7g}") for v in values]
 
 
 def _histogram(num: statistics_pb2.NumericStatistics, kind: int) -> Histogram | None:
@@ -297,7 +300,8 @@ def _histogram(num: statistics_pb2.NumericStatistics, kind: int) -> Histogram | 
         chosen = [num.histograms[0]]
     if not chosen or not chosen[0].buckets:
         return None
-    return [(b.low_value, b.high_value, b.sample_count) for b in chosen[0].buckets]
+    buckets = chosen[0].buckets
+    return np.array([(b.low_value, b.high_value, b.sample_count) for b in buckets], float)
 
 
 def signed_log(values: np.ndarray) -> np.ndarray:
@@ -310,16 +314,18 @@ def signed_exp(values: np.ndarray) -> np.ndarray:
 
 
 def common_grid(
-    histograms: list[Histogram | None], transform: bool = False
+    histograms: Sequence[Histogram | Sequence[tuple[float, float, float]] | None],
+    transform: bool = False,
 ) -> tuple[list[float], list[list[float] | None]]:
     """One set of BUCKETS equal buckets over every histogram's range (equal in signed log
     space with `transform`), and each histogram's share of values per bucket (a source
-    bucket's count spread by overlap)."""
-    known = [h for h in histograms if h]
+    bucket's count spread by overlap), to 6 decimals: a millionth of a bar is invisible."""
+    arrays = [None if h is None or not len(h) else _buckets(h) for h in histograms]
+    known = [h for h in arrays if h is not None]
     if not known:
         return [], [None] * len(histograms)
-    low = min(b[0] for h in known for b in h)
-    high = max(b[1] for h in known for b in h)
+    low = min(float(h[:, 0].min()) for h in known)
+    high = max(float(h[:, 1].max()) for h in known)
     if not (np.isfinite(low) and np.isfinite(high)):
         return [], [None] * len(histograms)
     if transform:
@@ -331,54 +337,66 @@ def common_grid(
     else:
         edges = np.linspace(low, high, BUCKETS + 1) if high > low else np.array([low, low])
     shares: list[list[float] | None] = []
-    for histogram in histograms:
-        if not histogram:
+    for histogram in arrays:
+        if histogram is None:
             shares.append(None)
             continue
         counts = _spread(histogram, edges)
         total = counts.sum()
-        shares.append([float(v) for v in (counts / total if total else counts)])
-    return [float(e) for e in edges], shares
+        shares.append(np.round(counts / total if total else counts, 6).tolist())
+    return edges.tolist(), shares
+
+
+def _buckets(histogram: Histogram | Sequence[tuple[float, float, float]]) -> np.ndarray:
+    return np.asarray(histogram, dtype=float).reshape(-1, 3)
 
 
 def _spread(histogram: Histogram, edges: np.ndarray) -> np.ndarray:
     """A histogram's counts on other bucket `edges`, each bucket's count spread evenly
-    over its range (a bucket of no width goes whole to the bucket holding its value)."""
-    counts = np.zeros(max(len(edges) - 1, 1))
-    for bucket_low, bucket_high, count in histogram:
-        if bucket_high > bucket_low:
-            overlap = np.clip(
-                np.minimum(edges[1:], bucket_high) - np.maximum(edges[:-1], bucket_low), 0, None
-            )
-            counts += count * overlap / (bucket_high - bucket_low)
-        else:
-            index = min(int(np.searchsorted(edges, bucket_low, side="right")) - 1, len(counts) - 1)
-            counts[max(index, 0)] += count
-    return counts
+    over its range (a bucket of no width goes whole to the bucket holding its value).
+    One matrix of overlaps (source buckets × new buckets), not a loop: a page of 1,000
+    features spreads thousands of histograms."""
+    buckets = _buckets(histogram)
+    lows, highs, counts = buckets[:, 0:1], buckets[:, 1:2], buckets[:, 2]
+    widths = (highs - lows)[:, 0]
+    overlap = np.minimum(edges[1:], highs) - np.maximum(edges[:-1], lows)
+    wide = widths > 0
+    shares = np.zeros_like(overlap)
+    shares[wide] = np.clip(overlap[wide], 0, None) / widths[wide, None]
+    found = counts @ shares if len(edges) > 1 else np.zeros(1)
+    if not wide.all():
+        last = max(len(edges) - 2, 0)
+        points = np.clip(np.searchsorted(edges, lows[~wide, 0], side="right") - 1, 0, last)
+        np.add.at(found, points, counts[~wide])
+    return np.asarray(found, dtype=float)
 
 
-def deciles(histogram: Histogram) -> list[float]:
+def deciles(histogram: Histogram | Sequence[tuple[float, float, float]]) -> list[float]:
     """The values at 0, 10, ..., 100 % of a histogram's counts, by linear interpolation within
     buckets (exact at a quantile histogram's boundaries)."""
-    lows = np.array([b[0] for b in histogram], float)
-    highs = np.array([b[1] for b in histogram], float)
-    counts = np.array([b[2] for b in histogram], float)
+    buckets = _buckets(histogram)
+    lows, highs, counts = buckets[:, 0], buckets[:, 1], buckets[:, 2]
     total = counts.sum()
     if not total:
         return [float(lows[0])] * 11
     cumulative = np.concatenate(([0.0], np.cumsum(counts))) / total
     positions = np.concatenate(([lows[0]], highs))
-    found = np.interp(np.linspace(0, 1, 11), cumulative, positions)
-    return [float(v) for v in found]
+    found: list[float] = np.interp(DECILES, cumulative, positions).tolist()
+    return found
 
 
-def js_divergence_histograms(p: Histogram, q: Histogram) -> float:
+def js_divergence_histograms(
+    p: Histogram | Sequence[tuple[float, float, float]],
+    q: Histogram | Sequence[tuple[float, float, float]],
+) -> float:
     """Jensen–Shannon divergence of two histograms on the union of their bucket boundaries,
     as TFDV rebuckets them to compare."""
-    edges = np.unique([e for h in (p, q) for b in h for e in b[:2] if np.isfinite(e)])
+    p_, q_ = _buckets(p), _buckets(q)
+    edges = np.unique(np.concatenate((p_[:, :2].ravel(), q_[:, :2].ravel())))
+    edges = edges[np.isfinite(edges)]
     if len(edges) < 2:
         return 0.0
-    return js_divergence(list(_spread(p, edges)), list(_spread(q, edges)))
+    return js_divergence(_spread(p_, edges), _spread(q_, edges))
 
 
 def _categorical(
@@ -442,15 +460,15 @@ def _categorical(
         "type": _type(next(f for f in found if f is not None)),
         "stats": rows,
         "labels": labels,
-        "shares": _rounded(
-            [None if f is None else [f.get(v, 0.0) for v in labels] for f in frequencies]
-        ),
+        "shares": [
+            None if f is None else [round(f.get(v, 0.0), 6) for v in labels] for f in frequencies
+        ],
         "distance": max((d for d in distances if d is not None), default=None),
         "flags": flags,
     }
 
 
-def js_divergence(p: list[float], q: list[float]) -> float:
+def js_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:
     """Jensen–Shannon divergence, base 2 (0 for the same distribution, 1 for disjoint)."""
     p_, q_ = np.asarray(p, float), np.asarray(q, float)
     if p_.sum() == 0 or q_.sum() == 0:

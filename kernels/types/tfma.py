@@ -43,7 +43,7 @@ from kfp_viz_kernels.widgets import (
     show,
     unknown_arguments,
 )
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped]
 
 OVERALL = "Overall"
 ARGUMENTS = ("slicing_column", "min_examples")
