@@ -165,6 +165,19 @@
       '" role="img" aria-label="' + kv.esc("Histogram of " + columns[c] + ", " + ends[0] + " to " + ends[1] + ", " + n + " equal buckets") +
       '">' + bars + "</svg>";
   }
+  /* How a summary shows a column's figures: dates as dates (days when every value is one,
+     so a median between two days is a day), identifiers whole and without separators,
+     other numbers as everywhere else. */
+  function summaryFormat(c, sorted) {
+    if (kind(c) === "date") {
+      var DAY = 86400000, days = sorted.every(function (v) { return v % DAY === 0; });
+      return function (ms) { return day(days ? Math.round(ms / DAY) * DAY : ms); };
+    }
+    if (formats[c].plain) {
+      return function (x) { return x.toLocaleString(EN, {useGrouping: false, maximumFractionDigits: 1}); };
+    }
+    return function (x) { return kv.fmt(x); };
+  }
   function day(ms) { return new Date(ms).toISOString().replace("T00:00:00.000Z", "").replace(".000Z", "Z"); }
   function topBars(c, seen, total) {
     var top = [];
@@ -189,7 +202,7 @@
       }
       var lines = [], chart = "";
       if ((isNum(c) || dates) && numbers.length) {
-        var sorted = Float64Array.from(numbers).sort(), show = dates ? day : function (x) { return kv.fmt(x); };
+        var sorted = Float64Array.from(numbers).sort(), show = summaryFormat(c, sorted);
         chart = histogram(c, sorted);
         lines.push("min " + show(sorted[0]), "25% " + show(quantile(sorted, 0.25)),
                    "median " + show(quantile(sorted, 0.5)), "75% " + show(quantile(sorted, 0.75)),
