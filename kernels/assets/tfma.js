@@ -15,12 +15,18 @@
   var axisNote = root.querySelector(".kv-axis-note");
 
   function small(i) { return rows[i][1] !== null && rows[i][1] < minimum; }
-  /* Round the ends of the axis out to a step of about a tenth of the span. */
+  /* Round the ends of the axis out to a step of about a tenth of the span, never past 0
+     for values that are all positive, nor past 1 for values within 0 and 1 (rates, AUC). */
   function nice(lo, hi) {
-    var span = hi - lo;
-    if (!(span > 0)) { var pad = Math.abs(lo) * 0.05 || 1; return [lo - pad, hi + pad]; }
-    var step = Math.pow(10, Math.floor(Math.log10(span / 10)));
-    return [Math.floor((lo - span * 0.04) / step) * step, Math.ceil((hi + span * 0.04) / step) * step];
+    var span = hi - lo, ends;
+    if (!(span > 0)) { var pad = Math.abs(lo) * 0.05 || 1; ends = [lo - pad, hi + pad]; }
+    else {
+      var step = Math.pow(10, Math.floor(Math.log10(span / 10)));
+      ends = [Math.floor((lo - span * 0.04) / step) * step, Math.ceil((hi + span * 0.04) / step) * step];
+    }
+    if (lo >= 0) ends[0] = Math.max(ends[0], 0);
+    if (lo >= 0 && hi <= 1) ends[1] = Math.min(ends[1], 1);
+    return ends;
   }
   function draw() {
     var column = charted[metric.selectedIndex][1], bounds = intervals[String(column)] || [];
