@@ -357,6 +357,13 @@ def _spread(histogram: Histogram, edges: np.ndarray) -> np.ndarray:
     One matrix of overlaps (source buckets × new buckets), not a loop: a page of 1,000
     features spreads thousands of histograms."""
     buckets = _buckets(histogram)
+    if (buckets[:, 1] > buckets[:, 0]).all() and (buckets[1:, 0] >= buckets[:-1, 1]).all():
+        # Ordered buckets of some width (as TFDV writes its standard histograms): the spread
+        # counts are the steps of the piecewise-linear cumulative count at the new edges.
+        after = np.cumsum(buckets[:, 2])
+        knots = buckets[:, :2].ravel()
+        cumulative = np.column_stack((after - buckets[:, 2], after)).ravel()
+        return np.diff(np.interp(edges, knots, cumulative)) if len(edges) > 1 else np.zeros(1)
     lows, highs, counts = buckets[:, 0:1], buckets[:, 1:2], buckets[:, 2]
     widths = (highs - lows)[:, 0]
     overlap = np.minimum(edges[1:], highs) - np.maximum(edges[:-1], lows)
