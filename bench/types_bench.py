@@ -1,12 +1,14 @@
-"""Built-in types benchmark: p50 render time per type on a small and a large input.
+"""Built-in types benchmark: p50 render time per type on the samples, a small and a large input.
 
-Prints figures, never passes or fails. Writes the inputs to a temporary folder
-(small: the breast-cancer predictions and files the integration tests use;
-large: generated with a seeded numpy generator), starts one real server
-(`python -m kfp_viz_server`, pool of 2), and renders each input `--renders` times
-sequentially over keep-alive HTTP, as the KFP API server would post it. Each
-run's p50 is printed; the figure is the median over `--runs` runs, with the
-page size.
+Prints figures, never passes or fails. Input sets (`--sets`, all by default):
+samples: every page of samples/manifest.json (the committed sample data, one row per
+sample); small: the breast-cancer predictions and files the integration tests use;
+large: generated with a seeded numpy generator. The small and large inputs are written
+to a temporary folder. It starts one real server (`python -m kfp_viz_server`, pool of
+2), and renders each input `--renders` times sequentially over keep-alive HTTP, as the
+KFP API server would post it. Each run's p50 is printed; the figure is the median over
+`--runs` runs, with the page size. An input the server's code cannot render (older code
+on a newer sample) is reported as failed, with its error, and the others still run.
 
 With `--browser`, also shows the large table page (100,000 rows) in Debian's
 headless Chromium inside the KFP UI's sandboxed iframe, offline, and times
@@ -18,7 +20,8 @@ share of pages shared with the factory, and the data segment that
 --kernel-memory-limit caps), and custom code that plots with matplotlib or plotly
 (each render a fresh kernel, as custom code gets; the page's size too).
 
-Usage: python bench/types_bench.py [--runs 3] [--renders 15] [--browser] [--kernels]
+Usage: python bench/types_bench.py [--runs 3] [--renders 15] [--sets samples,small,large]
+       [--browser] [--kernels]
 """
 
 from __future__ import annotations
@@ -46,6 +49,22 @@ from kfp_viz_kernels.tfma_metrics_pb2 import MetricsForSlice  # noqa: E402
 from render_bench import Server  # noqa: E402
 
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+SAMPLES = ROOT / "samples"
+
+
+class RenderFailed(Exception):
+    """The server answered with an error, or a page showing one."""
+
+
+def sample_inputs() -> dict[str, tuple[str, str, dict, str]]:
+    """sample name -> (type, source, arguments, description), from samples/manifest.json."""
+    manifest = json.loads((SAMPLES / "manifest.json").read_text())
+    found = {}
+    for item in manifest:
+        arguments = json.loads(json.dumps(item["arguments"]).replace("{samples}", str(SAMPLES)))
+        source = str(SAMPLES / item["source"])
+        found[item["name"]] = (item["type"], source, arguments, item["shows"])
+    return found
 
 
 def large_inputs(root: Path, rng: np.random.Generator) -> dict[str, tuple[str, dict, str]]:
@@ -149,11 +168,20 @@ def render_times(port: int, viz_type: str, source: str, arguments: dict, count: 
             page = reply.read()
             times.append(time.perf_counter() - started)
             if reply.status != 200 or b'class="output error"' in page:
-                raise SystemExit(f"{viz_type} {source}: {reply.status} {page[-600:]!r}")
+                raise RenderFailed(f"{reply.status} {reply.reason}: {_error_text(page)}")
             size = len(page)
     finally:
         connection.close()
     return statistics.median(times), size
+
+
+def _error_text(page: bytes) -> str:
+    import html
+    import re
+
+    found = re.search(rb'<div class="output error"><pre>(.*?)</pre>', page, re.S)
+    text = found[1].decode("utf-8", "replace") if found else page[-300:].decode("utf-8", "replace")
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip().splitlines()[-1][:200]
 
 
 SEARCH_JS = """needle => new Promise(done => {
@@ -270,6 +298,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--renders", type=int, default=15, help="per input and run")
+    parser.add_argument("--sets", default="samples,small,large", help="input sets to render")
     parser.add_argument("--browser", action="store_true", help="also time the table in Chromium")
     parser.add_argument("--kernels", action="store_true", help="also measure kernels' costs")
     parser.add_argument("--only-kernels", action="store_true", help="measure kernels' costs only")
@@ -281,42 +310,63 @@ def main() -> None:
             print(f"  {name:<22} median {statistics.median(values):8.2f}  runs: {shown}")
         if args.only_kernels:
             return
+    sets = [name.strip() for name in args.sets.split(",") if name.strip()]
     with tempfile.TemporaryDirectory() as folder:
-        inputs = {
-            "small": small_inputs(Path(folder) / "small"),
-            "large": large_inputs(Path(folder) / "large", np.random.default_rng(1)),
-        }
+        inputs: dict[tuple[str, str], tuple[str, str, dict, str]] = {}
+        if "samples" in sets:
+            for name, (viz_type, source, arguments, what) in sample_inputs().items():
+                inputs[(name, "sample")] = (viz_type, source, arguments, what)
+        for size_name, build in (("small", small_inputs), ("large", large_inputs)):
+            if size_name not in sets:
+                continue
+            made = (
+                build(Path(folder) / size_name)
+                if size_name == "small"
+                else build(Path(folder) / size_name, np.random.default_rng(1))
+            )
+            for viz_type, (source, arguments, what) in made.items():
+                inputs[(viz_type, size_name)] = (viz_type, source, arguments, what)
         server = Server(pool_size=2, max_queue=8)
         try:
             server.wait(full=True)
             results: dict[tuple[str, str], list[float]] = {}
             sizes: dict[tuple[str, str], int] = {}
+            failed: dict[tuple[str, str], str] = {}
             for run in range(args.runs):
-                for viz_type in inputs["small"]:
-                    for size_name, table in inputs.items():
-                        source, arguments, _ = table[viz_type]
+                for key, (viz_type, source, arguments, _) in inputs.items():
+                    if key in failed:
+                        continue
+                    try:
                         p50, page = render_times(
                             server.port, viz_type, source, arguments, args.renders
                         )
-                        results.setdefault((viz_type, size_name), []).append(p50)
-                        sizes[(viz_type, size_name)] = page
+                    except RenderFailed as error:
+                        failed[key] = str(error)
+                        continue
+                    results.setdefault(key, []).append(p50)
+                    sizes[key] = page
                 print(f"run {run + 1} done", file=sys.stderr)
-            if args.browser:
-                browser = browser_figures(server.port, inputs["large"]["table"][0], args.runs)
+            if args.browser and "large" in sets:
+                large_table = inputs[("table", "large")][1]
+                browser = browser_figures(server.port, large_table, args.runs)
         finally:
             server.stop()
     print(f"p50 render time, median of {args.runs} runs x {args.renders} renders (pool of 2)")
-    print(f"{'type':<17}{'input':<6}{'p50 ms':>9}  {'runs (ms)':<24}{'page':>10}  what")
-    for (viz_type, size_name), p50s in results.items():
+    print(f"{'input':<22}{'set':<7}{'p50 ms':>9}  {'runs (ms)':<24}{'page':>10}  what")
+    for key, (_, _, _, what) in inputs.items():
+        name, set_name = key
+        if key in failed:
+            print(f"{name:<22}{set_name:<7}{'failed':>9}  {failed[key]}")
+            continue
+        p50s = results[key]
         runs = ", ".join(f"{v * 1000:.1f}" for v in p50s)
-        what = inputs[size_name][viz_type][2]
         print(
-            f"{viz_type:<17}{size_name:<6}{statistics.median(p50s) * 1000:>9.1f}  {runs:<24}"
-            f"{sizes[(viz_type, size_name)] / 1000:>8.0f}KB  {what}"
+            f"{name:<22}{set_name:<7}{statistics.median(p50s) * 1000:>9.1f}  {runs:<24}"
+            f"{sizes[key] / 1000:>8.0f}KB  {what}"
         )
 
-    if args.browser:
-        print(f"\ntable, {inputs['large']['table'][2]}, in headless Chromium (sandboxed iframe):")
+    if args.browser and "large" in sets:
+        print(f"\ntable, {inputs[('table', 'large')][3]}, in headless Chromium (sandboxed iframe):")
         for name, values in browser.items():
             shown = ", ".join(f"{v:.2f}" if name.endswith("_s") else f"{v:.0f}" for v in values)
             print(f"  {name:<10} median {statistics.median(values):.2f}  runs: {shown}")

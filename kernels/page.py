@@ -113,11 +113,26 @@ def _mime_parts(data: dict[str, Any], inlined: set[str]) -> tuple[str, ...]:
 
 
 PLOTLY_FIGURE_HEAD = '<div class="plotly-figure"></div><script type="application/json">'
+# Draws the figure; in dark mode (and again when the reader's scheme changes) with the page's
+# dark colours over the figure's own: backgrounds, text, grid and axis lines.
 PLOTLY_FIGURE_TAIL = (
     "</script><script>(function (s) { var json = s.previousElementSibling;"
-    " var figure = JSON.parse(json.textContent);"
-    " Plotly.newPlot(json.previousElementSibling, figure.data || [], figure.layout || {},"
-    " Object.assign({responsive: true, displaylogo: false}, figure.config || {}));"
+    " var figure = JSON.parse(json.textContent), box = json.previousElementSibling;"
+    " var config = Object.assign({responsive: true, displaylogo: false}, figure.config || {});"
+    " var dark = window.matchMedia && matchMedia('(prefers-color-scheme: dark)');"
+    " function layout() { var l = JSON.parse(JSON.stringify(figure.layout || {}));"
+    " if (!dark || !dark.matches) return l;"
+    " l.paper_bgcolor = '#1f1f1f'; l.plot_bgcolor = '#26272a';"
+    " l.font = Object.assign({}, l.font, {color: '#e8eaed'});"
+    " Object.keys(l).concat(['xaxis', 'yaxis']).forEach(function (k) {"
+    " if (!/^[xy]axis[0-9]*$/.test(k)) return;"
+    " l[k] = Object.assign({}, l[k], {gridcolor: '#3c4043', zerolinecolor: '#5f6368',"
+    " linecolor: '#80868b'}); });"
+    " if (l.legend) l.legend = Object.assign({}, l.legend, {bgcolor: 'rgba(0,0,0,0)'});"
+    " return l; }"
+    " Plotly.newPlot(box, figure.data || [], layout(), config);"
+    " if (dark && dark.addEventListener) dark.addEventListener('change', function () {"
+    " Plotly.react(box, figure.data || [], layout(), config); });"
     "})(document.currentScript);</script>"
 )
 

@@ -37,6 +37,7 @@ import sys
 import tempfile
 from typing import Any, TextIO
 
+from . import plotting
 from .outputs import CUT_MIME
 from .sandbox import CONFINED_VARIABLE
 
@@ -202,7 +203,9 @@ _MISSING = object()
 
 
 def install(shell: Any, work_root: str) -> RequestScope:
-    """Attach request scoping to a freshly initialised kernel shell."""
+    """Attach request scoping to a freshly initialised kernel shell (and have matplotlib
+    figures follow the reader's dark mode: `kfp_viz_kernels.plotting`)."""
+    plotting.register_dark_figures(shell)
     scope = RequestScope(shell, work_root)
     scope.install()
     if os.environ.get(CONFINED_VARIABLE):

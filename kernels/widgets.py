@@ -12,9 +12,11 @@ close the tag or open a comment.
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
 import math
+from collections.abc import Collection, Mapping
 from importlib import resources
 from typing import Any
 
@@ -33,6 +35,8 @@ STYLES = {
 LIBRARIES = {"uplot": ("vendor/uplot/uPlot.min.css", "vendor/uplot/uPlot.iife.min.js")}
 ASSET_NAMES = (
     "viz.css",
+    "markdown.css",
+    "html.css",
     "common.js",
     "html.js",
     *STYLES,
@@ -72,6 +76,11 @@ def scripts(*names: str, skip: tuple[str, ...] | list[str] = ()) -> str:
     return "".join(parts)
 
 
+def style(name: str) -> str:
+    """One of the assets' styles, inlined (for pages with no script of their own)."""
+    return f"<style>{ASSETS[name]}</style>"
+
+
 def swatch(index: int) -> str:
     """A small square in series colour `index` (the colour a chart gives that series)."""
     return f'<span class="kv-swatch" style="background:var(--kv-s{index % SERIES_COLOURS})"></span>'
@@ -91,19 +100,20 @@ DEFAULT_PAGE_SIZE = 100
 
 def data_table(
     columns: list[str],
-    numeric: list[bool],
+    formats: list[dict[str, Any]],
     rows: str,
     *,
-    digits: list[int | None] | None = None,
     title: str = "",
     label: str = "Rows",
+    extra: dict[str, Any] | None = None,
     skip: tuple[str, ...] | list[str] = (),
 ) -> str:
     """The table widget (table.js): `rows` is JSON text of a list of rows (lists of values,
-    missing ones null); `digits` rounds a numeric column's display to significant digits.
-    `skip`: assets the page already has (see `scripts`)."""
-    head = {"columns": columns, "numeric": numeric, "digits": digits or []}
-    text = json.dumps(head, separators=(",", ":"))
+    missing ones null); `formats` says per column what it holds and how to show it (see
+    `kfp_viz_kernels.columns`); `extra` travels with them for a script that reads the same
+    data (TFMA's intervals). `skip`: assets the page already has (see `scripts`)."""
+    head = {"columns": columns, "formats": formats, **(extra or {})}
+    text = json.dumps(head, separators=(",", ":"), allow_nan=False)
     data = json_script(None, raw=text[:-1] + ',"rows":' + rows + "}")
     sizes = "".join(
         f"<option{' selected' if s == DEFAULT_PAGE_SIZE else ''}>{s}</option>" for s in PAGE_SIZES
@@ -117,18 +127,46 @@ def data_table(
         '<button class="kv-next" type="button">Next &rsaquo;</button>'
         f'<label>rows per page <select class="kv-size">{sizes}</select></label>'
         '<button class="kv-summarize" type="button" aria-pressed="false">Column summaries'
+        '</button><button class="kv-export" type="button" aria-expanded="false">Export CSV'
         "</button></div>"
+        '<div class="kv-export-box" hidden><p class="kv-note kv-export-note"></p>'
+        '<textarea class="kv-export-text" readonly rows="6" aria-label="Rows shown, as CSV">'
+        '</textarea><div class="kv-bar"><button class="kv-copy" type="button">Copy</button>'
+        '<a class="kv-download" download="rows.csv" href="#">Download rows.csv</a>'
+        '<span class="kv-copied" aria-live="polite"></span></div></div>'
         f'<div class="kv-scroll" tabindex="0" role="region" aria-label="{esc(label)}">'
-        "<table><thead></thead><tbody></tbody></table></div>"
+        '<table class="kv-pin"><thead></thead><tbody></tbody></table></div>'
         + data
         + scripts("table.js", skip=skip)
         + "</div>"
     )
 
 
-def show(body: str, kind: str) -> None:
-    """Display one type's HTML, wrapped with the shared style."""
-    display(HTML(f'{STYLE}<div class="kv kv-{kind}">{body}</div>'))
+def show(body: str, kind: str, *, notes: str = "") -> None:
+    """Display one type's HTML, wrapped with the shared style; `notes` (HTML, e.g. from
+    `unknown_arguments`) go above it."""
+    display(HTML(f'{STYLE}<div class="kv kv-{kind}">{notes}{body}</div>'))
+
+
+def unknown_arguments(variables: Mapping[str, object], known: Collection[str]) -> str:
+    """A note naming each argument the type does not know (with the nearest known name),
+    or "". The stock server ignores arguments it does not use, and so does every type here
+    (the contract stays); but a typo such as `truecalss` would silently change nothing,
+    so the page says so."""
+    unknown = [name for name in variables if name not in known]
+    if not unknown:
+        return ""
+    listed = ", ".join(f"<code>{esc(k)}</code>" for k in sorted(known)) or "none"
+    items = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean <code>{esc(close[0])}</code>?)" if close else ""
+        items.append(f"<code>{esc(name)}</code>{hint}")
+    many = len(unknown) > 1
+    return (
+        f'<p class="kv-notice" role="note">Unknown argument{"s" if many else ""} '
+        f"{', '.join(items)}: ignored. Known: {listed}.</p>"
+    )
 
 
 def esc(value: Any) -> str:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Screenshots of every built-in type's page, for docs/data-scientists/.
 
-Renders the integration tests' real data (tests/integration/typedata.py) with a real
-server, shows each page in Debian's headless Chromium inside the KFP UI's sandboxed
-iframe (1200 px wide, network blocked), and saves a PNG of the frame per type, plus
-a 360-pixel-wide dark-mode one of the ROC page. Run it after changing a page:
+Renders the integration tests' real data (tests/integration/typedata.py) and some of
+samples/ with a real server, shows each page in Debian's headless Chromium inside the KFP
+UI's sandboxed iframe (1200 px wide, network blocked), and saves a PNG of the frame per
+type, plus a 360-pixel-wide dark-mode one of the ROC page. `shoot` is also what
+scripts/render_samples.py takes its screenshots with. Run it after changing a page:
 
     .venv/bin/python scripts/type_screenshots.py
 """
@@ -25,6 +26,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from support import RunningServer  # noqa: E402
 
 OUT = ROOT / "docs" / "data-scientists"
+SAMPLES = ROOT / "samples"
 PLOT_CODE = [
     "import matplotlib.pyplot as plt",
     "import numpy as np",
@@ -41,21 +43,21 @@ PLOT_CODE = [
 
 def shots(data: typedata.TypeData) -> list[tuple[str, str, str, dict, dict]]:
     """(file name, type, source, arguments, how to show it)."""
-    r = data.root
+    r, m = data.root, SAMPLES
     return [
         ("roc_curve.png", "roc_curve", f"{r}/predictions", {"compare": [f"{r}/weak"]}, {}),
         ("roc_curve_per_class.png", "roc_curve", f"{r}/iris", {}, {"log": True}),
         ("roc_curve_360_dark.png", "roc_curve", f"{r}/iris", {},
          {"width": 360, "color_scheme": "dark"}),
-        ("table.png", "table", f"{r}/table/part-0.csv", {}, {"summaries": True}),
+        ("table.png", "table", f"{m}/table/customers.csv", {}, {"summaries": True}),
         ("confusion_matrix.png", "confusion_matrix", f"{r}/iris_confusion.csv", {},
          {"rates": True}),
-        ("tfdv.png", "tfdv", f"{r}/stats/stats.pb",
-         {"compare": [f"{r}/eval-stats/stats.pb"]}, {"sort": "distance"}),
-        ("tfma.png", "tfma", f"{r}/eval", {"slicing_column": "size"}, {}),
+        ("tfdv.png", "tfdv", f"{m}/tfdv/train_stats.pbtxt",
+         {"compare": [f"{m}/tfdv/serving_stats.pbtxt"]}, {"sort": "flags"}),
+        ("tfma.png", "tfma", f"{m}/tfma", {"slicing_column": "country"}, {"metric": "auc"}),
         ("custom_plots.png", "custom", "", {"code": PLOT_CODE}, {"wait_plotly": True}),
-        ("html.png", "html", f"{r}/report.html", {}, {}),
-        ("markdown.png", "markdown", f"{r}/notes.md", {}, {}),
+        ("html.png", "html", f"{m}/html/report.html", {}, {}),
+        ("markdown.png", "markdown", f"{m}/markdown/model_card.md", {}, {}),
         ("metrics.png", "metrics", f"{r}/metrics.json", {}, {}),
     ]  # fmt: skip
 
@@ -98,8 +100,10 @@ def shoot(chromium, page: str, path: Path, how: dict) -> None:
         frame.locator(".kv-mode[data-mode=rates]").click()
     if how.get("sort"):
         frame.locator(".kv-order").select_option(how["sort"])
+    if how.get("metric"):
+        frame.locator(".kv-metric").select_option(how["metric"])
     if frame.locator(".kv-plot .u-over").count():
-        box = frame.locator(".kv-plot .u-over").bounding_box()
+        box = frame.locator(".kv-plot .u-over").first.bounding_box()
         shown.page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.12)
     shown.page.wait_for_timeout(300)
     height = frame.evaluate("() => document.querySelector('main').getBoundingClientRect().bottom")

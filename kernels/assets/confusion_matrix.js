@@ -2,7 +2,7 @@
    over its true class's total), and name a cell's classes when the pointer is on it. */
 (function (root) {
   "use strict";
-  var table = root.querySelector("table.kv-cm"), buttons = root.querySelectorAll(".kv-mode");
+  var kv = window.kvViz, table = root.querySelector("table.kv-cm"), buttons = root.querySelectorAll(".kv-mode");
   var predicted = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent; });
   var cells = table.querySelectorAll("td.kv-cell");
   cells.forEach(function (td) { td.setAttribute("data-n", td.textContent); });
@@ -16,6 +16,7 @@
     });
     root.setAttribute("data-mode", mode);
   }
+  kv.scrollCues(root);
   buttons.forEach(function (b) { b.addEventListener("click", function () { show(b.getAttribute("data-mode")); }); });
   table.addEventListener("mouseover", function (event) {
     var td = event.target.closest("td.kv-cell");

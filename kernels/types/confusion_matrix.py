@@ -4,8 +4,9 @@
 file a KFP v1 pipeline step names in its `confusion_matrix` output metadata.
 Optional `variables`, as in that metadata: `labels` (the axis order) and
 `schema` (a list of `{"name": ...}` when the columns come in another order).
-Rows with the same pair are added up; a first row that repeats the column
-names is taken as a header.
+Rows with the same pair are added up; a first row that names the columns is
+taken as a header (found as for every CSV type, `kfp_viz_kernels.csvdata`). An
+argument the type does not know is named on the page.
 
 The page shows counts or row-normalised rates (a toggle), each cell shaded by
 its share of its row (so a small class's errors show as plainly as a large
@@ -23,10 +24,11 @@ import numpy as np
 import pandas as pd
 from kfp_viz_kernels.csvdata import read_csvs
 from kfp_viz_kernels.viz_errors import DataError
-from kfp_viz_kernels.widgets import esc, number, scripts, show
+from kfp_viz_kernels.widgets import esc, number, scripts, show, unknown_arguments
 from sklearn.metrics import precision_recall_fscore_support
 
 COLUMNS = ("target", "predicted", "count")
+ARGUMENTS = ("labels", "schema")
 
 
 def render(variables: dict[str, Any], source: str) -> None:
@@ -36,8 +38,6 @@ def render(variables: dict[str, Any], source: str) -> None:
     if missing:
         raise DataError(f"The schema of {source!r} lacks the column(s) {missing}")
     frame = frame[list(COLUMNS)]
-    if len(frame) and [str(v) for v in frame.iloc[0]] == list(COLUMNS):
-        frame = frame.iloc[1:]
     counts = pd.to_numeric(frame["count"], errors="coerce")
     if counts.isna().any():
         bad = frame["count"][counts.isna()].iloc[0]
@@ -49,7 +49,8 @@ def render(variables: dict[str, Any], source: str) -> None:
     matrix = frame.pivot_table(
         index="target", columns="predicted", values="count", aggfunc="sum", fill_value=0
     ).reindex(index=labels, columns=labels, fill_value=0)
-    show(matrix_html(matrix, title=source), "confusion-matrix")
+    notes = unknown_arguments(variables, ARGUMENTS)
+    show(matrix_html(matrix, title=source), "confusion-matrix", notes=notes)
 
 
 def matrix_html(matrix: pd.DataFrame, title: str = "") -> str:
@@ -90,8 +91,9 @@ def _grid(labels: pd.Index, values: np.ndarray) -> str:
         )
     column_totals = "".join(f'<td class="kv-total">{number(v)}</td>' for v in values.sum(axis=0))
     return (
-        '<table class="kv-cm"><thead><tr><th scope="col" class="kv-text">true \\ predicted</th>'
-        f'{head}<th scope="col" class="kv-total">total</th></tr></thead><tbody>{"".join(rows)}'
+        '<table class="kv-cm kv-pin"><thead><tr><th scope="col" class="kv-text">'
+        f'true \\ predicted</th>{head}<th scope="col" class="kv-total">total</th></tr></thead>'
+        f"<tbody>{''.join(rows)}"
         f'<tr><th scope="row" class="kv-text kv-total">total</th>{column_totals}'
         f'<td class="kv-total">{number(values.sum())}</td></tr></tbody></table>'
     )
@@ -128,7 +130,7 @@ def report_html(labels: pd.Index, values: np.ndarray) -> str:
         kind = ' class="kv-avg"' if name in ("macro avg", "weighted avg") else ""
         rows.append(f'<tr{kind}><th scope="row" class="kv-text">{esc(name)}</th>{cells}</tr>')
     return (
-        '<table class="kv-report"><thead><tr><th scope="col" class="kv-text">class</th>'
+        '<table class="kv-report kv-pin"><thead><tr><th scope="col" class="kv-text">class</th>'
         '<th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th>'
         f'<th scope="col">support</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )

@@ -3,7 +3,11 @@
 `source` names a Markdown file (any kind of source), or, with
 `{"storage": "inline"}` as in KFP's output metadata, is the Markdown text itself.
 Tables, fenced code and the other common extensions are on; raw HTML in the
-document passes through (the page is sandboxed by the KFP UI's iframe).
+document passes through (the page is sandboxed by the KFP UI's iframe). Table
+columns keep the alignment the document gives them (`:--`, `:-:`, `--:`; left when
+it gives none, as Markdown's readers show them), and blockquotes and code are
+styled for light and dark mode. An argument the type does not know is named on the
+page.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from typing import Any
 
 import markdown as markdown_lib
 from kfp_viz_kernels import sources
-from kfp_viz_kernels.widgets import show
+from kfp_viz_kernels.widgets import show, style, unknown_arguments
 
+ARGUMENTS = ("storage",)
 EXTENSIONS = ("extra", "sane_lists", "toc")
 
 
@@ -22,7 +27,8 @@ def render(variables: dict[str, Any], source: str) -> None:
         text = source
     else:
         text = "\n\n".join(sources.read_text(loc) for loc in sources.match(source))
-    show(f'<div class="kv-markdown">{to_html(text)}</div>', "markdown")
+    body = style("markdown.css") + f'<div class="kv-markdown">{to_html(text)}</div>'
+    show(body, "markdown", notes=unknown_arguments(variables, ARGUMENTS))
 
 
 def to_html(text: str) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 
 from kfp_viz_kernels import sources
 from kfp_viz_kernels.viz_errors import DataError
-from kfp_viz_kernels.widgets import esc, number, show
+from kfp_viz_kernels.widgets import esc, number, show, unknown_arguments
 
 FORMATS = ("RAW", "PERCENTAGE")
+ARGUMENTS: tuple[str, ...] = ()
 
 
 def render(variables: dict[str, Any], source: str) -> None:
@@ -24,7 +25,7 @@ def render(variables: dict[str, Any], source: str) -> None:
     for location in sources.match(source):
         metrics = parse_metrics(sources.read_text(location), location)
         rows.extend((location, *metric) for metric in metrics)
-    show(metrics_html(rows, title=source), "metrics")
+    show(metrics_html(rows, title=source), "metrics", notes=unknown_arguments(variables, ARGUMENTS))
 
 
 def parse_metrics(text: str, location: str) -> list[tuple[str, float, str]]:

@@ -1,4 +1,4 @@
-"""The `roc_curve` type: ROC curves with their AUC, zoomable, and an operating-point table.
+"""The `roc_curve` type: ROC and precision–recall curves, zoomable, with an operating-point table.
 
 Stock semantics, both modes:
 - `is_generated` true: `source` is a header-less CSV (or pattern) of
@@ -20,7 +20,13 @@ Beyond the stock type:
   column named after each class, as KFP's predictions CSVs have) give one
   one-vs-rest curve per class and their macro-average AUC; `per_class` true or
   false forces it on or off;
-- `fprs`: the false-positive rates the operating-point table starts with.
+- `fprs`: the false-positive rates the operating-point table starts with, marked
+  on the curves;
+- beside ROC, the precision–recall curve (scikit-learn's `precision_recall_curve`) and
+  its average precision (`average_precision_score`), for curves made from predictions
+  (a ready-made `fpr,tpr,thresholds` curve has no counts to make one from);
+- a CSV with a header row is read as well as one without (`kfp_viz_kernels.csvdata`);
+- an argument the type does not know is named on the page, which still renders.
 """
 
 from __future__ import annotations
@@ -37,14 +43,35 @@ from kfp_viz_kernels import sources
 from kfp_viz_kernels.csvdata import read_csvs
 from kfp_viz_kernels.named_sources import named_sources
 from kfp_viz_kernels.viz_errors import DataError
-from kfp_viz_kernels.widgets import esc, finite_or_none, json_script, number, scripts, show, swatch
-from sklearn.metrics import auc, roc_curve
+from kfp_viz_kernels.widgets import (
+    esc,
+    finite_or_none,
+    json_script,
+    number,
+    scripts,
+    show,
+    swatch,
+    unknown_arguments,
+)
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 SCHEMA_FILE = "schema.json"
 # Points closer than this (in the unit square, along the curve) to the last drawn one are
 # not drawn: a curve of 200,000 distinct scores stays a few thousand points on the page.
 PLOT_RESOLUTION = 0.0005
 DEFAULT_FPRS = (0.01, 0.05, 0.1, 0.2)
+ARGUMENTS = ("is_generated", "target_lambda", "trueclass", "true_score_column", "compare",
+             "name", "per_class", "fprs")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PrecisionRecall:
+    """A precision–recall curve, recall ascending, and its average precision."""
+
+    recall: np.ndarray
+    precision: np.ndarray
+    thresholds: np.ndarray
+    average_precision: float
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,7 @@ class Curve:
     thresholds: np.ndarray
     positives: int | None = None
     negatives: int | None = None
+    pr: PrecisionRecall | None = None
 
     @property
     def auc(self) -> float:
@@ -78,7 +106,8 @@ def render(variables: dict[str, Any], source: str) -> None:
             summaries.append((label, float(np.mean([c.auc for c in found]))))
         curves.extend(found)
     title = ", ".join(location for _, location in named)
-    show(roc_html(curves, fprs=fprs, title=title, summaries=summaries), "roc")
+    page = roc_html(curves, fprs=fprs, title=title, summaries=summaries)
+    show(page, "roc", notes=unknown_arguments(variables, ARGUMENTS))
 
 
 def curves_of(source: str, variables: dict[str, Any], prefix: str | None = None) -> list[Curve]:
@@ -111,15 +140,26 @@ def roc_html(
     title: str = "",
     summaries: Sequence[tuple[str, float]] = (),
 ) -> str:
-    """The plot, legend, controls and operating-point table of `curves`."""
+    """The ROC and precision–recall plots, legend, controls and operating-point table."""
     data = {"curves": [_curve_data(c) for c in curves], "fprs": list(fprs)}
     legend = "".join(
         f'<li><button type="button" aria-pressed="true" data-curve="{index}">'
         f"{swatch(index)}{esc(c.name)}: AUC "
-        f'<b class="kv-auc" data-auc="{c.auc!r}">{number(c.auc)}</b></button></li>'
+        f'<b class="kv-auc" data-auc="{c.auc!r}">{number(c.auc)}</b>'
+        + (
+            f' · AP <b class="kv-ap" data-ap="{c.pr.average_precision!r}">'
+            f"{number(c.pr.average_precision)}</b>"
+            if c.pr
+            else ""
+        )
+        + "</button></li>"
         for index, c in enumerate(curves)
     )
     described = "; ".join(f"{c.name}, AUC {number(c.auc)}" for c in curves)
+    with_pr = [c for c in curves if c.pr]
+    pr_described = "; ".join(
+        f"{c.name}, average precision {number(c.pr.average_precision)}" for c in with_pr if c.pr
+    )
     figures = "".join(
         f'<p class="kv-figure">{esc(label)}: <b class="kv-macro-auc" data-auc="{value!r}">'
         f"{number(value)}</b></p>"
@@ -128,9 +168,27 @@ def roc_html(
     thinned = [c.name for c in curves if len(c.fpr) > len(plotted_points(c.fpr, c.tpr))]
     note = (
         f'<p class="kv-note">Drawn with one point per {PLOT_RESOLUTION} of curve length '
-        f"({esc(', '.join(thinned))}); the AUC uses every point, the table the drawn ones.</p>"
+        f"({esc(', '.join(thinned))}); the AUC and AP use every point, the table the drawn "
+        "ones.</p>"
         if thinned
         else ""
+    )
+    pr_plot = (
+        '<figure class="kv-figure-box"><figcaption id="kv-pr-title">Precision–recall '
+        '<span class="kv-note">(dashed: the share of positives, a random model)</span>'
+        '</figcaption><div class="kv-plot" data-kind="pr" role="img" '
+        f'aria-label="Precision–recall curves: {esc(pr_described)}">'
+        '<div class="kv-canvas"></div><div class="kv-marker"></div></div></figure>'
+        if with_pr
+        else ""
+    )
+    pr_note = (
+        ""
+        if len(with_pr) == len(curves)
+        else '<p class="kv-note">No precision–recall curve for '
+        + esc(", ".join(c.name for c in curves if not c.pr))
+        + ": a ready-made ROC curve has no counts of positives and negatives to make one from "
+        "(give the predictions instead).</p>"
     )
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
@@ -138,17 +196,24 @@ def roc_html(
         + f'<ul class="kv-legend" aria-label="Curves (press to hide or show)">{legend}</ul>'
         + '<div class="kv-bar"><label><input type="checkbox" class="kv-log"> log FPR axis</label>'
         '<button type="button" class="kv-reset">Reset zoom</button>'
-        '<span class="kv-note">Drag a box to zoom; double-click to reset.</span></div>'
-        f'<div class="kv-plot" role="img" aria-label="ROC curves: {esc(described)}">'
-        '<div class="kv-canvas"></div><div class="kv-marker"></div></div>'
+        '<span class="kv-note">Drag a box to zoom; double-click to reset. Rings mark the '
+        "operating points of the table.</span></div>"
+        '<div class="kv-plots"><figure class="kv-figure-box"><figcaption id="kv-roc-title">ROC '
+        '<span class="kv-note">(dashed: a random model)</span></figcaption>'
+        '<div class="kv-plot" data-kind="roc" role="img" '
+        f'aria-label="ROC curves: {esc(described)}">'
+        '<div class="kv-canvas"></div><div class="kv-marker"></div></div></figure>'
+        + pr_plot
+        + "</div>"
         + note
+        + pr_note
         + '<h4 id="kv-ops-title">Operating points</h4><div class="kv-bar"><label>'
         'FPR targets <input class="kv-targets kv-wide" '
         f'value="{esc(", ".join(f"{v:g}" for v in fprs))}"></label></div>'
         '<div class="kv-wrap" tabindex="0" role="region" aria-labelledby="kv-ops-title">'
-        '<table class="kv-ops"><thead><tr>'
+        '<table class="kv-ops kv-pin"><thead><tr>'
         '<th class="kv-text" scope="col">curve</th><th class="kv-text" scope="col">at</th>'
-        '<th scope="col">threshold</th><th scope="col">FPR</th><th scope="col">TPR</th>'
+        '<th scope="col">threshold</th><th scope="col">FPR</th><th scope="col">TPR (recall)</th>'
         '<th scope="col">precision</th></tr></thead><tbody></tbody></table></div>'
         + json_script(data)
         + scripts("uplot", "roc.js")
@@ -157,7 +222,7 @@ def roc_html(
 
 def _curve_data(curve: Curve) -> dict[str, Any]:
     drawn = plotted_points(curve.fpr, curve.tpr)
-    return {
+    found: dict[str, Any] = {
         "name": curve.name,
         "auc": finite_or_none(curve.auc),
         "fpr": [float(v) for v in curve.fpr[drawn]],
@@ -165,7 +230,18 @@ def _curve_data(curve: Curve) -> dict[str, Any]:
         "thr": [_threshold(v) for v in np.asarray(curve.thresholds)[drawn]],
         "pos": curve.positives,
         "neg": curve.negatives,
+        "pr": None,
     }
+    if curve.pr:
+        pr = curve.pr
+        kept = plotted_points(pr.recall, pr.precision)
+        found["pr"] = {
+            "ap": finite_or_none(pr.average_precision),
+            "recall": [float(v) for v in pr.recall[kept]],
+            "precision": [float(v) for v in pr.precision[kept]],
+            "thr": [_threshold(v) for v in pr.thresholds[kept]],
+        }
+    return found
 
 
 def _fprs(value: object) -> tuple[float, ...]:
@@ -237,8 +313,36 @@ def _curve(name: str, target: pd.Series, scores: pd.Series, source: str) -> Curv
             f"An ROC curve needs examples of both classes, but every row of {source!r} is "
             f"{'positive' if positives else 'negative'} for {name!r}"
         )
-    fpr, tpr, thresholds = roc_curve(target.to_numpy(), scores.to_numpy())
-    return Curve(name, fpr, tpr, thresholds, positives, len(target) - positives)
+    labels, values = target.to_numpy(), scores.to_numpy()
+    fpr, tpr, thresholds = roc_curve(labels, values)
+    return Curve(
+        name,
+        fpr,
+        tpr,
+        thresholds,
+        positives,
+        len(target) - positives,
+        precision_recall(labels, values),
+    )
+
+
+def precision_recall(labels: np.ndarray, scores: np.ndarray) -> PrecisionRecall:
+    """scikit-learn's precision–recall curve, turned to run with recall ascending (as the
+    plot's x axis does), and its average precision. sklearn's last point (recall 0,
+    precision 1) has no threshold: it gets none here either.
+
+    The average precision is computed from this curve as `average_precision_score` does for
+    binary labels (the sum of precision × each step in recall, sklearn's own expression),
+    instead of by calling it, which would sort every score once more."""
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    average_precision = -np.sum(np.diff(recall) * np.array(precision)[:-1])
+    thresholds = np.append(thresholds.astype(float), np.nan)
+    return PrecisionRecall(
+        recall[::-1].copy(),
+        precision[::-1].copy(),
+        thresholds[::-1].copy(),
+        float(average_precision),
+    )
 
 
 def _classes(frame: pd.DataFrame, variables: dict[str, Any], source: str) -> list[str]:

@@ -4,9 +4,13 @@ Stock semantics: `source` is a pattern of CSV files, read and concatenated;
 with `headers` (a list) the files have no header row and those are the column
 names. The rows travel once as JSON and the page's script shows them a page at
 a time, so 100,000 rows stay usable: search and per-column filters look at every
-row, header buttons sort them (keyboard too), and column summaries (min, max,
-mean, unique, missing) come on demand. Missing values show as a marked `NA`;
-numbers are right-aligned on their decimal point.
+row, header buttons sort them (keyboard too), column summaries come on demand (a
+small histogram and quantiles of numbers and dates, the top values of text and
+booleans), and the rows shown can be exported as CSV. Each column is read for what
+it holds (`kfp_viz_kernels.columns`): numbers get thousands separators and the
+decimals their spread calls for, right-aligned on the decimal point; booleans and
+ISO dates are recognized. Missing values show as a marked `NA`. With `headers`, a
+first row that names the columns anyway is skipped (as for every CSV type).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from kfp_viz_kernels.columns import frame_formats
 from kfp_viz_kernels.csvdata import read_csvs
 from kfp_viz_kernels.viz_errors import DataError
-from kfp_viz_kernels.widgets import data_table, show
+from kfp_viz_kernels.widgets import data_table, show, unknown_arguments
+
+ARGUMENTS = ("headers",)
 
 
 def render(variables: dict[str, Any], source: str) -> None:
@@ -28,24 +35,16 @@ def render(variables: dict[str, Any], source: str) -> None:
         not isinstance(headers, list) or not all(isinstance(h, str | int | float) for h in headers)
     ):
         raise DataError('"headers" must be a list of column names')
-    frame = read_csvs(source, header=headers is None)
-    if headers is not None:
-        if len(headers) != len(frame.columns):
-            raise DataError(
-                f'{source!r} has {len(frame.columns)} columns but "headers" names '
-                f"{len(headers)}: {headers}"
-            )
-        frame.columns = [str(h) for h in headers]
-    show(table_html(frame, title=source), "table")
+    names = None if headers is None else [str(h) for h in headers]
+    frame = read_csvs(source, names=names, names_from='"headers"')
+    show(table_html(frame, title=source), "table", notes=unknown_arguments(variables, ARGUMENTS))
 
 
 def table_html(frame: pd.DataFrame, title: str = "") -> str:
     """The table widget for `frame`: toolbar, an empty table the script fills, the data."""
-    numeric = [
-        pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        for dtype in frame.dtypes
-    ]
-    return data_table([str(c) for c in frame.columns], numeric, rows_json(frame), title=title)
+    return data_table(
+        [str(c) for c in frame.columns], frame_formats(frame), rows_json(frame), title=title
+    )
 
 
 def rows_json(frame: pd.DataFrame) -> str:

@@ -10,30 +10,63 @@ Stock semantics: without `slicing_column` the Overall slice is shown; with it,
 every slice on that column (the page lists the columns there are), after the
 Overall slice for reference. The slices are a sortable, filterable table (the
 `table` type's widget) with each slice's example count beside its metrics, under
-a bar chart of one chosen metric across the slices, each bar labelled with its
-example count.
+a chart of one chosen metric across the slices, each slice labelled with its
+example count. The chart's value axis fits the values (slices of 0.90–0.96 look
+different), with the zero baseline a switch away; a metric with confidence
+intervals in the input (a `bounded_value`'s bounds, or a `t_distribution_value`'s
+95% interval: its value ± Student's t quantile × the bootstrap samples' standard
+deviation) shows them as whiskers and in the table. Slices with fewer examples than
+`min_examples` (default 100) are flagged, in the chart and above it: a slice of 57
+examples at the top of the ranking is more likely luck than a finding.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+import pandas as pd
 from google.protobuf import json_format
 from kfp_viz_kernels import sources, tfrecord
+from kfp_viz_kernels.columns import frame_formats
 from kfp_viz_kernels.tfma_metrics_pb2 import MetricKey, MetricsForSlice, MetricValue
 from kfp_viz_kernels.viz_errors import DataError
-from kfp_viz_kernels.widgets import assets_of, data_table, esc, json_script, number, scripts, show
+from kfp_viz_kernels.widgets import (
+    assets_of,
+    data_table,
+    esc,
+    finite_or_none,
+    json_script,
+    number,
+    scripts,
+    show,
+    unknown_arguments,
+)
+from scipy import stats  # type: ignore[import-untyped]
 
 OVERALL = "Overall"
+ARGUMENTS = ("slicing_column", "min_examples")
+DEFAULT_MIN_EXAMPLES = 100
+CONFIDENCE = 0.95
 COUNT_METRICS = ("example_count", "weighted_example_count")
 METRICS_PATTERNS = ("metrics", "metrics-*", "metrics.*", "metrics_*")
 
 
 def render(variables: dict[str, Any], source: str) -> None:
+    minimum = _min_examples(variables.get("min_examples"))
     slices = load(source)
     column = variables.get("slicing_column")
-    show(slices_html(slices, column, title=source), "tfma")
+    page = slices_html(slices, column, title=source, min_examples=minimum)
+    show(page, "tfma", notes=unknown_arguments(variables, ARGUMENTS))
+
+
+def _min_examples(value: object) -> int:
+    if value is None:
+        return DEFAULT_MIN_EXAMPLES
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1e15:
+        raise DataError('"min_examples" must be a number of examples (0 to flag none)')
+    return int(value)
 
 
 def load(source: str) -> list[MetricsForSlice]:
@@ -137,6 +170,33 @@ def metric_numbers(item: MetricsForSlice) -> dict[str, float]:
     return {name: value for name, value in numbers.items() if value is not None}
 
 
+def metric_intervals(item: MetricsForSlice) -> dict[str, tuple[float, float]]:
+    """Metric name → (low, high) of its confidence interval, for the metrics that have one."""
+    found = {name: _interval(v) for name, v in item.metrics.items()}
+    for entry in item.metric_keys_and_values:
+        found[_key_name(entry.key)] = _interval(entry.value)
+    return {name: bounds for name, bounds in found.items() if bounds is not None}
+
+
+def _interval(value: MetricValue) -> tuple[float, float] | None:
+    kind = value.WhichOneof("type")
+    if kind == "bounded_value":
+        bounded = value.bounded_value
+        if bounded.HasField("lower_bound") and bounded.HasField("upper_bound"):
+            return bounded.lower_bound.value, bounded.upper_bound.value
+        return None
+    if kind == "t_distribution_value":
+        t = value.t_distribution_value
+        freedom = t.sample_degrees_of_freedom.value
+        spread = t.sample_standard_deviation.value
+        if not (t.HasField("sample_standard_deviation") and freedom > 0 and math.isfinite(spread)):
+            return None
+        centre = (t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value
+        half = float(stats.t.ppf((1 + CONFIDENCE) / 2, freedom)) * spread
+        return centre - half, centre + half
+    return None
+
+
 def _number(value: MetricValue) -> float | None:
     kind = value.WhichOneof("type")
     if kind == "double_value":
@@ -186,7 +246,11 @@ def _value(value: MetricValue) -> str:
         return f"{len(value.confusion_matrix_at_thresholds.matrices)} thresholds"
     if kind == "t_distribution_value":
         t = value.t_distribution_value
-        return number((t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value)
+        shown = number(
+            (t.unsampled_value if t.HasField("unsampled_value") else t.sample_mean).value
+        )
+        bounds = _interval(value)
+        return shown + (f" ({number(bounds[0])}, {number(bounds[1])})" if bounds else "")
     if kind == "debug_message":
         return value.debug_message
     if kind == "unknown_type":
@@ -194,7 +258,12 @@ def _value(value: MetricValue) -> str:
     return ""
 
 
-def slices_html(slices: list[MetricsForSlice], column: str | None, title: str = "") -> str:
+def slices_html(
+    slices: list[MetricsForSlice],
+    column: str | None,
+    title: str = "",
+    min_examples: int = DEFAULT_MIN_EXAMPLES,
+) -> str:
     columns = sorted({c for item in slices for c, _ in slice_columns(item)})
     overall = [s for s in slices if not slice_columns(s)]
     if column:
@@ -214,14 +283,15 @@ def slices_html(slices: list[MetricsForSlice], column: str | None, title: str = 
     return (
         (f'<p class="kv-note">{esc(title)}</p>' if title else "")
         + f'<p class="kv-note">{esc(note)}</p>'
-        + slice_table(chosen)
+        + slice_table(chosen, min_examples)
     )
 
 
-def slice_table(chosen: list[MetricsForSlice]) -> str:
+def slice_table(chosen: list[MetricsForSlice], min_examples: int = DEFAULT_MIN_EXAMPLES) -> str:
     """The chart of one metric across the slices, and the table of every metric."""
     texts = [metric_values(s) for s in chosen]
     numbers = [metric_numbers(s) for s in chosen]
+    intervals = [metric_intervals(s) for s in chosen]
     counts = [next((n[m] for m in COUNT_METRICS if m in n), None) for n in numbers]
     names = sorted({name for values in texts for name in values} - set(COUNT_METRICS[:1]))
     numeric = [
@@ -235,25 +305,71 @@ def slice_table(chosen: list[MetricsForSlice]) -> str:
         ]
         for label, count, n, t in zip(labels, counts, numbers, texts, strict=True)
     ]  # fmt: skip
+    bounded = [name for name, is_number in zip(names, numeric, strict=True)
+               if is_number and any(name in i for i in intervals)]  # fmt: skip
+    for row, found in zip(rows, intervals, strict=True):
+        row.extend(_shown_interval(found.get(name)) for name in bounded)
     charted = [[name, 2 + i] for i, name in enumerate(names) if numeric[i]]  # [name, column]
-    options = "".join(f"<option>{esc(name)}</option>" for name, _ in charted)
-    chart_html = (
-        '<div class="kv-slice-chart"><div class="kv-bar"><label>Metric <select class="kv-metric">'
-        f'{options}</select></label><label>Order <select class="kv-chart-order">'
-        '<option value="desc">highest first</option><option value="asc">lowest first</option>'
-        '<option value="count">most examples first</option><option value="slice">slice</option>'
-        '</select></label></div><div class="kv-chart" tabindex="0" role="region" '
-        'aria-label="Metric by slice"><table class="kv-hbars"><tbody></tbody></table></div></div>'
+    frame = pd.DataFrame(
+        rows, columns=["slice", "examples", *names, *(f"{n} interval" for n in bounded)]
     )
+    formats = frame_formats(frame)
+    interval_data = {
+        str(2 + names.index(name)): [
+            [finite_or_none(b[0]), finite_or_none(b[1])] if (b := i.get(name)) else None
+            for i in intervals
+        ]
+        for name in bounded
+    }
     table = data_table(
-        ["slice", "examples", *names],
-        [False, True, *numeric],
-        json.dumps(rows, separators=(",", ":"), allow_nan=False, default=str),
-        digits=[None, None, *[4 if is_number else None for is_number in numeric]],
+        [str(c) for c in frame.columns],
+        formats,
+        json.dumps(rows, separators=(",", ":"), allow_nan=False, default=_json_value),
         label="Slices",
+        extra={"intervals": interval_data},
     )
     if not charted:
         return table
+    small = [label for label, count in zip(labels, counts, strict=True)
+             if count is not None and count < min_examples]  # fmt: skip
+    flagged = (
+        f'<p class="kv-notice" role="note">{len(small)} of {len(labels)} slices have fewer than '
+        f"{min_examples:,} examples (marked ⚠ below): their metrics swing more from sample to "
+        "sample, so a high or low rank may be luck. Set <code>min_examples</code> to change the "
+        "mark.</p>"
+        if small
+        else ""
+    )
+    options = "".join(f"<option>{esc(name)}</option>" for name, _ in charted)
+    chart_html = (
+        flagged
+        + '<div class="kv-slice-chart"><div class="kv-bar"><label>Metric <select class="kv-metric">'
+        f'{options}</select></label><label>Order <select class="kv-chart-order">'
+        '<option value="desc">highest first</option><option value="asc">lowest first</option>'
+        '<option value="count">most examples first</option><option value="slice">slice</option>'
+        '</select></label><label><input type="checkbox" class="kv-zero"> axis from zero</label>'
+        + (
+            '<label><input type="checkbox" class="kv-hide-small"> hide slices under '
+            f"{min_examples:,} examples</label>"
+            if small
+            else ""
+        )
+        + '</div><p class="kv-note kv-axis-note"></p>'
+        '<div class="kv-wrap kv-chart" tabindex="0" role="region" aria-label="Metric by slice">'
+        '<table class="kv-hbars kv-pin"><thead><tr><th scope="col" class="kv-text">slice</th>'
+        '<th scope="col" class="kv-text kv-axis"></th><th scope="col">value</th>'
+        '<th scope="col">examples</th></tr></thead><tbody></tbody></table></div></div>'
+    )
     # The chart reads the slices from the table's data, so they travel once.
-    chart_data = json_script({"charted": charted}, cls="kv-chart-data")
+    chart_data = json_script(
+        {"charted": charted, "min_examples": min_examples}, cls="kv-chart-data"
+    )
     return chart_html + table + chart_data + scripts("tfma.js", skip=assets_of("table.js"))
+
+
+def _shown_interval(bounds: tuple[float, float] | None) -> str | None:
+    return f"{number(bounds[0])} – {number(bounds[1])}" if bounds else None
+
+
+def _json_value(value: object) -> object:
+    return str(value)

@@ -22,11 +22,12 @@ import pytest
 import typedata
 from kfp_viz.pages import create_page
 from kfp_viz.pb import visualization_pb2
+from kfp_viz_kernels.types.html import with_dark_defaults
 from minio import Minio
 from sklearn.datasets import load_breast_cancer
-from sklearn.metrics import classification_report, roc_auc_score
+from sklearn.metrics import average_precision_score, classification_report, roc_auc_score
 from sklearn.model_selection import train_test_split
-from support import RunningServer
+from support import ROOT, RunningServer
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +145,92 @@ def test_roc_curve_target_lambda_and_trueclass(server, data):
     assert attribute(flipped, "data-auc") == pytest.approx(data.auc, abs=1e-12)
 
 
+def test_roc_curve_precision_recall_beside_roc_matches_sklearn(server, data, base):
+    page = render(server, "roc_curve", f"{base}/predictions", compare=[f"{base}/weak"])
+    assert_ok(page)
+    aps = [float(v) for v in re.findall(r'class="kv-ap" data-ap="([^"]+)"', page)]
+    assert aps == pytest.approx(
+        [average_precision_score(data.labels, data.scores),
+         average_precision_score(data.labels, data.weak_scores)],
+        abs=1e-12,
+    )  # fmt: skip
+    curves = data_block(page)["curves"]
+    assert curves[0]["pr"]["recall"][0] == 0 and curves[0]["pr"]["recall"][-1] == 1
+    ready = render(server, "roc_curve", f"{base}/roc.csv", is_generated=True)
+    assert 'data-kind="pr"' not in ready and "No precision–recall curve" in ready
+
+
+def test_every_csv_type_skips_a_header_row(server, data, tmp_path):
+    """The same CSVs with a header row written in front: the same pages as without."""
+    with_header = tmp_path / "headed"
+    (with_header / "predictions").mkdir(parents=True)
+    for part in sorted((data.root / "predictions").glob("part-*.csv")):
+        text = "target,predicted,false,true\n" + part.read_text()
+        (with_header / "predictions" / part.name).write_text(text)
+    (with_header / "predictions" / "schema.json").write_text(
+        (data.root / "predictions" / "schema.json").read_text()
+    )
+    roc = render(server, "roc_curve", f"{with_header}/predictions")
+    assert_ok(roc)
+    assert attribute(roc, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+    curve = (data.root / "roc.csv").read_text()
+    (with_header / "roc.csv").write_text("fpr,tpr,thresholds\n" + curve)
+    ready = render(server, "roc_curve", f"{with_header}/roc.csv", is_generated=True)
+    assert_ok(ready)
+    assert attribute(ready, "data-auc") == pytest.approx(data.auc, abs=1e-12)
+    (with_header / "cm.csv").write_text(
+        "target,predicted,count\n" + (data.root / "confusion_matrix.csv").read_text()
+    )
+    matrix = render(server, "confusion_matrix", f"{with_header}/cm.csv")
+    assert attribute(matrix, "data-accuracy") == pytest.approx(data.accuracy, abs=1e-12)
+    names = ["target", "predicted", "false", "true"]
+    table = render(server, "table", f"{with_header}/predictions/part-*.csv", headers=names)
+    assert len(data_block(table)["rows"]) == 228  # the header rows are not data
+
+
+def test_an_unknown_argument_is_named_and_the_page_still_renders(server, data):
+    page = render(server, "roc_curve", f"{data.root}/predictions", truecalss="false")
+    assert_ok(page)  # the stock contract: extra arguments are accepted
+    assert "Unknown argument <code>truecalss</code> (did you mean <code>trueclass</code>?)" in page
+    assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)  # still "true"
+    clean = render(server, "roc_curve", f"{data.root}/predictions", trueclass="true")
+    assert "Unknown argument" not in clean
+    table = render(server, "table", f"{data.root}/table/part-0.csv", header=["a"])
+    assert_ok(table)
+    assert "<code>header</code> (did you mean <code>headers</code>?)" in table
+
+
+def _samples() -> list[dict]:
+    root = ROOT / "samples"
+    items = json.loads((root / "manifest.json").read_text())
+    for item in items:
+        arguments = json.dumps(item["arguments"]).replace("{samples}", str(root))
+        item["arguments"] = json.loads(arguments)
+        item["source"] = str(root / item["source"])
+    return items
+
+
+def test_every_sample_renders(server):
+    """samples/: every page renders without an error, and shows what the manifest says."""
+    pages = {}
+    for item in _samples():
+        page = render(server, item["type"], item["source"], **item["arguments"])
+        assert_ok(page)
+        pages[item["name"]] = page
+    assert "Unknown argument <code>truecalss</code>" in pages["roc_curve_typo"]
+    tfdv = {f["name"]: f for f in data_block(pages["tfdv"])["features"]}
+    assert [d["name"] for d in data_block(pages["tfdv"])["datasets"]] == ["train", "serving"]
+    assert tfdv["income"]["scale"] == "log" and tfdv["income"]["flags"][0]["kind"] == "js"
+    assert {"kind": "new", "dataset": 1, "values": ["JP"], "count": 1} in tfdv["country"]["flags"]
+    tfma = data_block(pages["tfma"], -1)
+    assert tfma["columns"] == ["slice", "examples", "accuracy", "auc", "accuracy interval",
+                               "auc interval"]  # fmt: skip
+    assert "1 of 8 slices have fewer than 100 examples" in pages["tfma"]
+    table = data_block(pages["table"])
+    kinds = {name: f["kind"] for name, f in zip(table["columns"], table["formats"], strict=True)}
+    assert kinds["signup_date"] == "date" and kinds["active"] == "bool"
+
+
 def test_roc_curve_through_s3_scheme(server, data, stored):
     page = render(server, "roc_curve", f"s3://{BUCKET}/{stored}/roc.csv", is_generated="true")
     assert attribute(page, "data-auc") == pytest.approx(data.auc, abs=1e-12)
@@ -170,7 +257,7 @@ def test_confusion_matrix_report_equals_classification_report(server, data, base
     page = render(server, "confusion_matrix", f"{base}/iris_confusion.csv")
     assert_ok(page)
     report = classification_report(data.iris_labels, data.iris_predicted, output_dict=True)
-    body = re.search(r'<table class="kv-report">.*?<tbody>(.*?)</tbody>', page)[1]
+    body = re.search(r'<table class="kv-report kv-pin">.*?<tbody>(.*?)</tbody>', page)[1]
     rows = re.findall(r'<th scope="row" class="kv-text">([^<]+)</th>(.*?)</tr>', body)
     assert [name for name, _ in rows] == [*typedata.IRIS, "macro avg", "weighted avg"]
     for name, cells in rows:
@@ -191,7 +278,8 @@ def test_table_of_100000_rows_from_two_files(server, data, base):
     table = data_block(page)
     assert table["columns"] == ["id", "city", "value", "flag"]
     assert "Column summaries" in page and "kv-search" in page
-    assert table["numeric"] == [True, False, True, True]
+    assert [f["kind"] for f in table["formats"]] == ["num", "text", "num", "num"]
+    assert table["formats"][0] == {"kind": "num", "decimals": 0, "plain": True}  # an identifier
     rows = table["rows"]
     assert len(rows) == typedata.TABLE_ROWS
     assert [row[0] for row in rows[:3]] == [0, 1, 2] and rows[-1][0] == typedata.TABLE_ROWS - 1
@@ -288,10 +376,11 @@ def test_metrics_markdown_and_html(server, data, base):
     report = render(server, "html", f"{base}/report.html", height=300)
     assert 'sandbox="allow-scripts"' in report and "height:300px" in report
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', report)[1])
-    assert srcdoc == (data.root / "report.html").read_text()
+    document = (data.root / "report.html").read_text()  # no colours of its own: dark-aware
+    assert srcdoc == with_dark_defaults(document) and "color-scheme" in srcdoc
     sized = render(server, "html", f"{base}/report.html")
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', sized)[1])
-    assert srcdoc.startswith((data.root / "report.html").read_text()) and "kfpVizHeight" in srcdoc
+    assert srcdoc.startswith(with_dark_defaults(document)) and "kfpVizHeight" in srcdoc
 
 
 def test_inline_markdown(server):

@@ -30,8 +30,11 @@ def test_table_embeds_rows_once_with_column_kinds():
     data = _data_block(html)
     assert data == {
         "columns": ["name", "x", "ok"],
-        "numeric": [False, True, False],
-        "digits": [],
+        "formats": [
+            {"kind": "text"},
+            {"kind": "num", "decimals": 1, "plain": False},
+            {"kind": "bool"},
+        ],
         "rows": [["a</script>", 1.5, True], ["b", None, False]],
     }
     assert html.count("table.js") == 0 and "kv-search" in html  # the script is inlined, not linked
@@ -191,7 +194,7 @@ def test_roc_with_many_points_draws_a_thinned_curve_but_keeps_the_exact_auc():
     assert (drawn["fpr"][0], drawn["tpr"][-1]) == (0.0, 1.0)
     assert float(re.search(r'data-auc="([^"]+)"', html)[1]) == roc_curve.auc(fpr, tpr)
     assert all(np.diff(drawn["fpr"]) >= 0)
-    assert "the AUC uses every point" in html
+    assert "the AUC and AP use every point" in html
 
 
 def test_csv_files_with_different_columns_are_refused(tmp_path):
